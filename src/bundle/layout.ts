@@ -1,0 +1,123 @@
+/**
+ * The JSON documents of a bundle (docs/bundle-format.md): the OCI layout's `oci-layout` and
+ * `index.json`, Docker's `manifest.json` and `repositories`, and ferry's own `ferry.json`.
+ */
+import { blobPath, digestHex } from '../digest/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import { formatPlatform, platformMatches, type PlatformSpec } from '../oci/platform.js';
+import { familiarName, parseReference } from '../reference/parse-reference.js';
+import type { Descriptor } from '../oci/manifest.js';
+import type { ImagePlan, PlatformImage } from '../transfer/plan.js';
+import { planSize } from '../transfer/plan.js';
+
+export const OCI_LAYOUT = 'oci-layout';
+export const INDEX_JSON = 'index.json';
+export const MANIFEST_JSON = 'manifest.json';
+export const REPOSITORIES = 'repositories';
+export const FERRY_JSON = 'ferry.json';
+export const FORMAT_VERSION = 1;
+
+export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
+export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
+
+export interface DockerManifestEntry {
+  Config: string;
+  RepoTags: string[];
+  Layers: string[];
+}
+
+export interface FerryMetadata {
+  ferryBundleVersion: number;
+  tool: string;
+  created: string;
+  images: FerryImageMetadata[];
+}
+
+export interface FerryImageMetadata {
+  reference: string;
+  name: string | null;
+  digest: string;
+  mediaType: string;
+  upstreamDigest: string;
+  size: number;
+  platforms: { platform: string; manifest: string; config: string; layers: { digest: string; size: number; mediaType: string }[] }[];
+  /** The platform `docker load` gets (manifest.json), or null when none is loadable. */
+  dockerLoad: string | null;
+  notes: string[];
+}
+
+/** The platform image that manifest.json lists for `docker load`: the preferred platform if kept. */
+export function dockerLoadImage(plan: ImagePlan, prefer: readonly PlatformSpec[]): PlatformImage | undefined {
+  for (const p of prefer) {
+    const hit = plan.images.find((i) => platformMatches(p, i.platform));
+    if (hit) return hit;
+  }
+  return plan.images.find((i) => !i.platform || (i.platform.os !== 'unknown' && i.platform.architecture !== 'unknown'));
+}
+
+export function ociLayout(): string {
+  return JSON.stringify({ imageLayoutVersion: '1.0.0' });
+}
+
+/** index.json: one descriptor per image, named with the containerd and OCI annotations. */
+export function indexJson(plans: readonly ImagePlan[]): string {
+  const manifests: Descriptor[] = plans.map((p) => {
+    const annotations: Record<string, string> = {};
+    if (p.name) {
+      annotations[ANNOTATION_IMAGE_NAME] = p.name;
+      annotations[ANNOTATION_REF_NAME] = parseReference(p.name).tag ?? '';
+    } else {
+      annotations[ANNOTATION_IMAGE_NAME] = `${p.ref.registry}/${p.ref.repository}@${p.root.digest}`;
+    }
+    return { mediaType: p.root.mediaType, digest: p.root.digest, size: p.root.size, annotations };
+  });
+  return JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }, null, 2);
+}
+
+/** manifest.json for `docker load`, pointing at the same blobs/sha256 paths. */
+export function dockerManifestJson(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[]): { json: string; repositories: string } {
+  const entries: DockerManifestEntry[] = [];
+  const repos: Record<string, Record<string, string>> = {};
+  for (const p of plans) {
+    const img = dockerLoadImage(p, prefer);
+    if (!img) continue;
+    const tags: string[] = [];
+    if (p.name) {
+      const ref = parseReference(p.name);
+      const familiar = familiarName(ref);
+      tags.push(`${familiar}:${ref.tag}`);
+      const lastLayer = img.layers[img.layers.length - 1];
+      (repos[familiar] ??= {})[ref.tag!] = lastLayer ? digestHex(lastLayer.digest) : digestHex(img.config.digest);
+    }
+    entries.push({ Config: blobPath(img.config.digest), RepoTags: tags, Layers: img.layers.map((l) => blobPath(l.digest)) });
+  }
+  return { json: JSON.stringify(entries), repositories: JSON.stringify(repos) };
+}
+
+/** ferry.json: what the bundle holds, written before the blobs so a reader knows what to expect. */
+export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date): FerryMetadata {
+  return {
+    ferryBundleVersion: FORMAT_VERSION,
+    tool,
+    created: created.toISOString(),
+    images: plans.map((p) => {
+      const load = dockerLoadImage(p, prefer);
+      return {
+        reference: p.request,
+        name: p.name ?? null,
+        digest: p.root.digest,
+        mediaType: p.root.mediaType,
+        upstreamDigest: p.upstreamDigest,
+        size: planSize(p),
+        platforms: p.images.map((i) => ({
+          platform: formatPlatform(i.platform),
+          manifest: i.manifest.digest,
+          config: i.config.digest,
+          layers: i.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+        })),
+        dockerLoad: load ? load.manifest.digest : null,
+        notes: p.notes,
+      };
+    }),
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Writes a bundle: one tar (gzip by default) that is an OCI image layout and a `docker load`
+ * archive at once (docs/bundle-format.md). Entry order: oci-layout, ferry.json, index.json,
+ * manifest.json, repositories, then manifests and indexes, configs, and layers — each blob once.
+ * Blobs are streamed from the verified store through a verifying stream (the store's content is
+ * checked again as it is copied). Written to `<out>.partial`, renamed to `<out>` when complete,
+ * then `<out>.sha256` is written the same way. On failure the partial file is removed.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pack as tarPack, type Header, type Pack } from 'tar-stream';
+import { FerryError, describe } from '../errors.js';
+import { blobPath } from '../digest/digest.js';
+import { VerifyingStream } from '../digest/verifying-stream.js';
+import { isCompressedMediaType } from '../oci/media-types.js';
+import type { PlatformSpec } from '../oci/platform.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { ImagePlan } from '../transfer/plan.js';
+import { DEFAULT_LEVEL, GzipLevelSwitcher, type LevelSwitch } from './gzip-switcher.js';
+import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
+
+export type Compression = 'gzip' | 'none';
+
+export interface WriteBundleOptions {
+  out: string;
+  compression: Compression;
+  /** Platforms preferred for the docker-load view, in order. */
+  prefer: readonly PlatformSpec[];
+  tool: string;
+  created?: Date;
+  /** Called with the number of blob bytes copied since the last call. */
+  onBytes?: (n: number) => void;
+}
+
+export interface WrittenBundle {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+interface Entry {
+  name: string;
+  size: number;
+  /** Already compressed: stored, not deflated. */
+  compressed: boolean;
+  data: Buffer | { digest: string; subject: string };
+}
+
+const BLOCK = 512;
+const padded = (n: number): number => Math.ceil(n / BLOCK) * BLOCK;
+
+/** The entries of a bundle in write order, each blob once. */
+export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date): Entry[] {
+  const docker = dockerManifestJson(plans, prefer);
+  const json = (name: string, text: string): Entry => {
+    const data = Buffer.from(text);
+    return { name, size: data.length, compressed: false, data };
+  };
+  const entries: Entry[] = [
+    json(OCI_LAYOUT, ociLayout()),
+    json(FERRY_JSON, JSON.stringify(ferryMetadata(plans, prefer, tool, created), null, 2)),
+    json(INDEX_JSON, indexJson(plans)),
+    json(MANIFEST_JSON, docker.json),
+    json(REPOSITORIES, docker.repositories),
+  ];
+  const seen = new Set<string>();
+  const once = (digest: string): boolean => !seen.has(digest) && !!seen.add(digest);
+  for (const p of plans) for (const m of p.manifests) if (once(m.digest)) entries.push({ name: blobPath(m.digest), size: m.raw.length, compressed: false, data: m.raw });
+  const layers: Entry[] = [];
+  for (const p of plans) {
+    for (const img of p.images) {
+      if (once(img.config.digest)) entries.push({ name: blobPath(img.config.digest), size: img.config.size, compressed: false, data: { digest: img.config.digest, subject: `config ${img.config.digest} of ${p.request}` } });
+      for (const l of img.layers) {
+        if (once(l.digest)) layers.push({ name: blobPath(l.digest), size: l.size, compressed: isCompressedMediaType(l.mediaType), data: { digest: l.digest, subject: `layer ${l.digest} of ${p.request}` } });
+      }
+    }
+  }
+  // Uncompressed layers first, so the level switches once into stored mode for the rest.
+  layers.sort((a, b) => Number(a.compressed) - Number(b.compressed));
+  return [...entries, ...layers];
+}
+
+/** Offsets at which the deflate level changes: stored for compressed entries' data, deflated elsewhere. */
+export function levelSwitches(entries: readonly Entry[]): LevelSwitch[] {
+  const out: LevelSwitch[] = [];
+  let pos = 0;
+  let level = DEFAULT_LEVEL;
+  const set = (offset: number, l: number): void => {
+    if (l !== level) out.push({ offset, level: l });
+    level = l;
+  };
+  for (const e of entries) {
+    pos += BLOCK; // header; names are under 100 bytes, so no extended headers
+    set(pos, e.compressed ? 0 : DEFAULT_LEVEL);
+    pos += padded(e.size);
+  }
+  return out;
+}
+
+/**
+ * Streams `src` into a new tar entry with backpressure; resolves when the entry is complete.
+ * Errors of `src` (a digest mismatch) reject.
+ */
+async function copyEntry(pack: Pack, header: Partial<Header> & { name: string }, src: Readable, onBytes?: (n: number) => void): Promise<void> {
+  let entryErr: Error | null | undefined;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finished = () => (entryErr ? reject(entryErr) : resolve());
+  });
+  const entry = pack.entry(header, (err) => {
+    entryErr = err;
+    finished();
+  });
+  try {
+    for await (const chunk of src as AsyncIterable<Buffer>) {
+      onBytes?.(chunk.length);
+      if (!entry.write(chunk)) await new Promise<void>((r) => entry.once('drain', () => r()));
+    }
+  } catch (err) {
+    entry.destroy(err as Error);
+    throw err;
+  }
+  (entry as unknown as { end(): void }).end();
+  await done;
+}
+
+/** Writes the bundle to `opts.out` atomically. Throws (leaving nothing at `out`) on any failure. */
+export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore, opts: WriteBundleOptions): Promise<WrittenBundle> {
+  const created = opts.created ?? new Date();
+  const entries = bundleEntries(plans, opts.prefer, opts.tool, created);
+  const partial = `${opts.out}.partial`;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const file = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
+  const pack = tarPack();
+  let sink: Writable;
+  let outDone: Promise<void>;
+  if (opts.compression === 'gzip') {
+    const switcher = new GzipLevelSwitcher(levelSwitches(entries));
+    sink = switcher;
+    outDone = pipeline(switcher.gzip, tap, file);
+  } else {
+    sink = tap;
+    outDone = pipeline(tap, file);
+  }
+  // tar-stream's streams are streamx streams: bridge them to Node streams through iteration.
+  const packDone = pipeline(Readable.from(pack), sink);
+  // Observe both so an early failure is not an unhandled rejection.
+  packDone.catch(() => undefined);
+  outDone.catch(() => undefined);
+  try {
+    for (const e of entries) {
+      const header: Partial<Header> & { name: string } = { name: e.name, size: e.size, mode: 0o644, mtime: created, type: 'file', uid: 0, gid: 0, uname: '', gname: '' };
+      if (Buffer.isBuffer(e.data)) {
+        await new Promise<void>((resolve, reject) => pack.entry(header, e.data as Buffer, (err) => (err ? reject(err) : resolve())));
+      } else {
+        const { digest, subject } = e.data;
+        await Promise.race([copyEntry(pack, header, store.read(digest).pipe(new VerifyingStream(digest, e.size, subject)), opts.onBytes), packDone]);
+      }
+    }
+    pack.finalize();
+    await packDone;
+    await outDone;
+    await rename(partial, opts.out);
+  } catch (err) {
+    pack.destroy();
+    file.destroy();
+    await rm(partial, { force: true });
+    if (err instanceof FerryError) throw err;
+    throw new FerryError('IO', `writing bundle ${opts.out}: ${describe(err)}`, { cause: err, hint: 'check free space and permissions of the output directory' });
+  }
+  const sha256 = hash.digest('hex');
+  const sidecar = `${opts.out}.sha256`;
+  await writeFile(`${sidecar}.partial`, `${sha256}  ${basename(opts.out)}\n`);
+  await rename(`${sidecar}.partial`, sidecar);
+  return { path: opts.out, sha256, bytes };
+}

@@ -1,0 +1,70 @@
+/**
+ * The command line: argv -> command -> exit code. Errors become one paragraph on stderr
+ * ("error: ...", "hint: ...") and an exit code chosen by error code (docs/cli.md); a stack
+ * trace only with --debug.
+ */
+import yargs, { type Argv } from 'yargs';
+import { EXIT, FerryError, UsageError, describe } from '../errors.js';
+import { VERSION } from '../version.js';
+import type { GlobalArgs } from './common.js';
+import { runSave, saveCommand } from './save.js';
+
+type Handler = (args: never) => Promise<number>;
+
+/** Renders an error for people: message, hint, and with --debug the cause chain. */
+export function renderError(err: unknown, debug: boolean): string {
+  const lines: string[] = [];
+  if (err instanceof FerryError) {
+    lines.push(`error: ${err.message}`);
+    if (err.hint) lines.push(`  hint: ${err.hint}`);
+  } else {
+    lines.push(`error: ${describe(err)}`);
+    lines.push('  hint: this looks like a bug in ferry; run again with --debug and report the output');
+  }
+  if (debug) {
+    let c: unknown = err;
+    while (c) {
+      lines.push(`  ${c instanceof Error ? (c.stack ?? c.message) : String(c)}`.replace(/\n/g, '\n  '));
+      c = c instanceof Error ? c.cause : undefined;
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  let failure: unknown;
+  const run = (h: Handler) => async (args: unknown): Promise<void> => {
+    code = await (h as (a: unknown) => Promise<number>)(args);
+  };
+  const parser: Argv<GlobalArgs> = yargs(argv)
+    .scriptName('ferry')
+    .usage('ferry carries container images across an air gap.\n\nUsage: ferry <command> [options]')
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but warnings and errors' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON report on stdout (progress on stderr)' })
+    .option('debug', { type: 'boolean', default: false, describe: 'print error causes and stack traces' })
+    .command('save <images..>', 'pull images from registries into a bundle (no Docker daemon)', (y) => saveCommand(y), run(runSave as Handler))
+    .demandCommand(1, 'name a command; see ferry --help')
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      failure = err ?? new UsageError(msg ?? 'invalid arguments', 'see ferry --help');
+    });
+  let debug = argv.includes('--debug');
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    failure ??= err;
+  }
+  if (failure) {
+    if (failure instanceof Error && !(failure instanceof FerryError) && (failure as { name?: string }).name === 'YError') {
+      failure = new UsageError(failure.message, 'see ferry --help');
+    }
+    process.stderr.write(renderError(failure, debug));
+    return failure instanceof FerryError ? failure.exitCode : EXIT.failure;
+  }
+  return code;
+}

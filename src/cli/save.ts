@@ -1,0 +1,89 @@
+/**
+ * `ferry save REF... -o FILE`: pull images from registries (no daemon) into one bundle.
+ * Exit 0 on success, 1 on failure, 2 on invalid input (docs/cli.md).
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { parsePlatformSelection, type PlatformSpec, DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
+import { parseReference } from '../reference/parse-reference.js';
+import { writeBundle, type Compression } from '../bundle/writer.js';
+import { pullImages, type ImageRequest } from '../transfer/pull.js';
+import { planSize } from '../transfer/plan.js';
+import { TOOL } from '../version.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
+import { formatBytes } from './output.js';
+import { imageReport, runReport } from './report.js';
+
+interface SaveArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  images: string[];
+  output: string;
+  platform: string[];
+  compression: string;
+  concurrency: number;
+}
+
+export function saveCommand(y: Argv<GlobalArgs>): Argv<SaveArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('images', { type: 'string', array: true, describe: 'image references, e.g. docker.io/library/nginx:1.27' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
+    .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
+    .option('compression', { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads' }) as unknown as Argv<SaveArgs>;
+}
+
+/** Preferred platforms for the docker-load view: the requested ones, then linux/amd64. */
+export function preferredPlatforms(values: readonly string[]): PlatformSpec[] {
+  const sel = parsePlatformSelection(values);
+  return sel.all ? [parsePlatform(DEFAULT_PLATFORM)] : [...sel.platforms, parsePlatform(DEFAULT_PLATFORM)];
+}
+
+export async function runSave(a: SaveArgs): Promise<number> {
+  const images = a.images ?? [];
+  if (images.length === 0) throw new UsageError('ferry save needs at least one image reference', 'e.g. ferry save docker.io/library/busybox:1.36 -o bundles/busybox.tar.gz');
+  const concurrency = concurrencyOption(a.concurrency);
+  const platforms = parsePlatformSelection(a.platform);
+  const requests: ImageRequest[] = images.map((s) => ({ request: s, ref: parseReference(s), platforms }));
+  const seen = new Set<string>();
+  for (const r of requests) {
+    const key = `${r.ref.registry}/${r.ref.repository}:${r.ref.tag ?? ''}@${r.ref.digest ?? ''}`;
+    if (seen.has(key)) throw new UsageError(`image ${r.request} is listed twice`);
+    seen.add(key);
+  }
+  const out = makeOutput(a);
+  const registries = makeRegistries(a);
+  try {
+    const store = await openStore(a);
+    await mkdir(dirname(a.output), { recursive: true });
+    const started = Date.now();
+    const results = await pullImages(requests, registries, store, concurrency, {
+      onResolved: (p) => out.start(p.request, p.request, planSize(p)),
+      onBytes: (p, n) => out.progress(p.request, n),
+    });
+    const failed = results.filter((r) => r.error);
+    if (failed.length) {
+      out.stop();
+      throw failed[0]!.error!;
+    }
+    const plans = results.map((r) => r.plan!);
+    for (const p of plans) for (const n of p.notes) out.warn(n);
+    out.start('bundle', `writing ${a.output}`, plans.reduce((n, p) => n + planSize(p), 0));
+    const written = await writeBundle(plans, store, {
+      out: a.output,
+      compression: a.compression as Compression,
+      prefer: preferredPlatforms(a.platform),
+      tool: TOOL,
+      onBytes: (n) => out.progress('bundle', n),
+    });
+    out.stop();
+    const secs = (Date.now() - started) / 1000;
+    for (const r of results) out.info(`saved ${r.request.request} ${r.plan!.root.digest}`);
+    out.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${results.length} image${results.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s)`);
+    out.report(runReport('save', written, results.map((r) => imageReport(r)), 'ok'));
+    return 0;
+  } finally {
+    out.stop();
+    await registries.close();
+  }
+}

@@ -1,0 +1,40 @@
+/** Media types (OCI image-spec media-types.md, Docker image manifest v2 schema 2). */
+export const MediaType = {
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+} as const;
+
+/** The Accept header for manifest requests: the four schema2/OCI manifest and index types. */
+export const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
+].join(', ');
+
+export function isIndexType(mt: string | undefined): boolean {
+  return mt === MediaType.ociIndex || mt === MediaType.dockerManifestList;
+}
+
+export function isManifestType(mt: string | undefined): boolean {
+  return mt === MediaType.ociManifest || mt === MediaType.dockerManifest;
+}
+
+/**
+ * Whether a blob of this media type is stored compressed already (so the bundle writer stores it
+ * without compressing again). Unknown types are treated as compressed only when they say so.
+ */
+export function isCompressedMediaType(mt: string): boolean {
+  return /(\+|\.)(gzip|zstd)$/.test(mt) || mt.endsWith('tar.gzip');
+}

@@ -1,0 +1,207 @@
+/**
+ * A client for one registry (OCI distribution spec): scheme discovery and the /v2/ ping,
+ * authentication on 401, redirects (never carrying Authorization to another host), and retries
+ * on connection errors, 5xx and 429. Higher-level calls (manifests, blobs, uploads) are in
+ * manifests.ts, blobs.ts and upload.ts; they all go through `send`.
+ */
+import { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { FerryError, describe } from '../errors.js';
+import { Authenticator } from './auth.js';
+import { parseChallenge } from './challenge.js';
+import { lookupCredential, type Credential } from './credentials.js';
+import { redactUrl } from './redact.js';
+import { DEFAULT_RETRY, backoffDelay, isRetryableError, isRetryableStatus, sleep, type RetryPolicy } from './retry.js';
+import type { Transport } from './transport.js';
+
+export const USER_AGENT = 'ferry/0.1';
+const MAX_REDIRECTS = 5;
+
+export interface SendOptions {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  /** A path under the registry (`/v2/...`) or an absolute URL (upload locations). */
+  path: string;
+  /** Token scopes, e.g. `repository:library/nginx:pull`. */
+  scopes: readonly string[];
+  headers?: Record<string, string>;
+  /** The body; a function is called once per attempt so streams can be retried. */
+  body?: Buffer | string | (() => Readable);
+  /** Statuses returned to the caller; anything else becomes an error (after retries). */
+  accept: readonly number[];
+  /** What is being done, for messages: "pulling manifest of X". */
+  what: string;
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  url: URL;
+}
+
+/** The registry's own error text from a JSON errors body (`{"errors":[{code,message}]}`). */
+function registryErrorText(text: string): string {
+  try {
+    const doc = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
+    if (Array.isArray(doc.errors) && doc.errors.length) {
+      return doc.errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+    }
+  } catch {
+    /* not JSON */
+  }
+  return text.trim().slice(0, 200);
+}
+
+function header(h: Response['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export class RegistryClient {
+  readonly host: string;
+  private base: Promise<string> | undefined;
+  private readonly auth: Authenticator;
+  private credential: Promise<Credential | undefined> | undefined;
+
+  constructor(
+    host: string,
+    private readonly transport: Transport,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    credential?: () => Promise<Credential | undefined>,
+  ) {
+    this.host = host;
+    const cred = credential ?? (() => (this.credential ??= lookupCredential(host)));
+    this.auth = new Authenticator(host, cred, (h) => transport.dispatcher(h), USER_AGENT);
+  }
+
+  /** The host requests are sent to: Docker Hub's API lives on registry-1.docker.io. */
+  private get apiHost(): string {
+    return this.host === 'docker.io' ? 'registry-1.docker.io' : this.host;
+  }
+
+  /**
+   * Resolves the base URL once: HTTPS, or for loopback and --insecure-registry hosts HTTPS with
+   * a fall-back to plain HTTP. The /v2/ ping also records the auth challenge.
+   */
+  baseUrl(): Promise<string> {
+    this.base ??= this.ping();
+    return this.base;
+  }
+
+  private async ping(): Promise<string> {
+    const schemes = this.transport.allowsInsecure(this.host) ? ['https', 'http'] : ['https'];
+    let lastErr: unknown;
+    for (const scheme of schemes) {
+      const url = `${scheme}://${this.apiHost}/v2/`;
+      for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+        try {
+          const res = await request(url, { method: 'GET', headers: { 'user-agent': USER_AGENT }, dispatcher: this.transport.dispatcher(this.host) });
+          await res.body.dump();
+          if (res.statusCode === 401) this.auth.setChallenge(parseChallenge(res.headers['www-authenticate']));
+          if (isRetryableStatus(res.statusCode) && attempt < this.retry.attempts) {
+            await sleep(backoffDelay(this.retry, attempt, res.headers['retry-after']));
+            continue;
+          }
+          return `${scheme}://${this.apiHost}`;
+        } catch (err) {
+          lastErr = err;
+          // A TLS failure on an insecure host means "try plain HTTP", not "retry".
+          const code = (err as { code?: string }).code ?? '';
+          if (scheme === 'https' && schemes.length > 1 && !/ECONNREFUSED/.test(code)) break;
+          if (!isRetryableError(err) || attempt === this.retry.attempts) break;
+          await sleep(backoffDelay(this.retry, attempt));
+        }
+      }
+    }
+    const tlsHint = this.transport.allowsInsecure(this.host)
+      ? 'check that the registry is running and reachable'
+      : `check that the registry is reachable; for a registry without TLS pass --insecure-registry ${this.host}, for a private CA --ca-file`;
+    this.base = undefined;
+    throw new FerryError('NETWORK', `connecting to registry ${this.host}: ${describe(lastErr)}`, { cause: lastErr, hint: tlsHint });
+  }
+
+  /**
+   * Sends a request with auth, redirects and retries. Returns the response when its status is in
+   * `accept`; throws a FerryError (AUTH, NOT_FOUND, REGISTRY, NETWORK) otherwise. The caller must
+   * consume or dump the body.
+   */
+  async send(opts: SendOptions): Promise<Response> {
+    const base = await this.baseUrl();
+    let authRetried = false;
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+      let url = new URL(opts.path, base);
+      let method = opts.method;
+      let sendAuth = true;
+      try {
+        for (let hop = 0; ; hop++) {
+          const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...opts.headers };
+          if (sendAuth) {
+            const authz = await this.auth.header(opts.scopes);
+            if (authz) headers.authorization = authz;
+          }
+          const body = typeof opts.body === 'function' ? opts.body() : opts.body;
+          const res = await request(url, { method, headers, body: hop === 0 || method !== 'GET' ? body : undefined, dispatcher: this.transport.dispatcher(url.host) });
+          const r: Response = { status: res.statusCode, headers: res.headers, body: res.body, url };
+          if ([301, 302, 303, 307, 308].includes(res.statusCode) && hop < MAX_REDIRECTS) {
+            const loc = header(res.headers, 'location');
+            await res.body.dump();
+            if (!loc) throw new FerryError('REGISTRY', `${opts.what}: ${opts.method} ${redactUrl(url)}: redirect without a Location`);
+            const next = new URL(loc, url);
+            // Never send the registry's credentials to another host (blob storage, CDNs).
+            if (next.host !== new URL(base).host) sendAuth = false;
+            if (res.statusCode === 303) method = 'GET';
+            url = next;
+            continue;
+          }
+          if (res.statusCode === 401 && sendAuth && !authRetried) {
+            const text = await res.body.text();
+            const challenge = parseChallenge(res.headers['www-authenticate']);
+            if (challenge) {
+              authRetried = true;
+              this.auth.setChallenge(challenge);
+              this.auth.invalidate(opts.scopes);
+              attempt--;
+              break;
+            }
+            throw this.statusError(opts, r, text);
+          }
+          if (opts.accept.includes(res.statusCode)) return r;
+          const text = method === 'HEAD' ? '' : await res.body.text().catch(() => '');
+          if (method === 'HEAD') await res.body.dump().catch(() => undefined);
+          if (isRetryableStatus(res.statusCode) && attempt < this.retry.attempts) {
+            lastErr = this.statusError(opts, r, text);
+            await sleep(backoffDelay(this.retry, attempt, res.headers['retry-after']));
+            break;
+          }
+          throw this.statusError(opts, r, text);
+        }
+      } catch (err) {
+        if (err instanceof FerryError) throw err;
+        lastErr = err;
+        if (!isRetryableError(err) || attempt === this.retry.attempts) {
+          throw new FerryError('NETWORK', `${opts.what}: ${opts.method} ${redactUrl(url)}: ${describe(err)}`, { cause: err });
+        }
+        await sleep(backoffDelay(this.retry, attempt));
+      }
+    }
+    if (lastErr instanceof FerryError) throw lastErr;
+    throw new FerryError('NETWORK', `${opts.what}: giving up after ${this.retry.attempts} attempts: ${describe(lastErr)}`, { cause: lastErr });
+  }
+
+  private statusError(opts: SendOptions, r: Response, text: string): FerryError {
+    const detail = registryErrorText(text);
+    const msg = `${opts.what}: ${opts.method} ${redactUrl(r.url)}: HTTP ${r.status}${detail ? ` ${detail}` : ''}`;
+    if (r.status === 401 || r.status === 403) {
+      return new FerryError('AUTH', msg, { hint: `add credentials with \`ferry login ${this.host}\` or in the Docker config (${process.env.DOCKER_CONFIG ? '$DOCKER_CONFIG' : '~/.docker'}/config.json)` });
+    }
+    if (r.status === 404) return new FerryError('NOT_FOUND', msg, { hint: 'check the repository name and tag or digest' });
+    if (r.status === 429) return new FerryError('REGISTRY', msg, { hint: 'the registry is rate limiting; try again later or authenticate for a higher limit' });
+    return new FerryError('REGISTRY', msg);
+  }
+}
+
+/** Token scope for a repository (`repository:<name>:pull[,push]`). */
+export function repoScope(repository: string, actions: 'pull' | 'pull,push'): string {
+  return `repository:${repository}:${actions}`;
+}

@@ -1,0 +1,85 @@
+/** Manifest requests (OCI distribution spec: pulling manifests, pushing manifests). */
+import { DigestMismatchError, FerryError } from '../errors.js';
+import { sha256Digest } from '../digest/digest.js';
+import { MANIFEST_ACCEPT } from '../oci/media-types.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { repoScope, type RegistryClient } from './client.js';
+
+export interface FetchedManifest {
+  raw: Buffer;
+  mediaType: string;
+  digest: string;
+  parsed: ParsedManifest;
+}
+
+async function readCapped(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += c.length;
+    if (n > limit) throw new FerryError('REGISTRY', `${what}: the manifest is larger than ${limit} bytes`);
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * GETs a manifest or index by tag or digest. The digest is computed from the raw bytes; when
+ * `ref` is a digest the bytes must hash to it (DigestMismatchError otherwise).
+ */
+export async function getManifest(client: RegistryClient, repository: string, ref: string, what: string): Promise<FetchedManifest> {
+  const res = await client.send({
+    method: 'GET',
+    path: `/v2/${repository}/manifests/${ref}`,
+    scopes: [repoScope(repository, 'pull')],
+    headers: { accept: MANIFEST_ACCEPT },
+    accept: [200],
+    what,
+  });
+  const raw = await readCapped(res.body, MAX_MANIFEST_BYTES, what);
+  const digest = sha256Digest(raw);
+  if (ref.startsWith('sha256:') && digest !== ref) throw new DigestMismatchError(`${what}: manifest`, ref, digest);
+  const ct = res.headers['content-type'];
+  const parsed = parseManifest(raw, Array.isArray(ct) ? ct[0] : ct, what);
+  return { raw, mediaType: parsed.mediaType, digest, parsed };
+}
+
+/**
+ * HEADs a manifest: its digest (Docker-Content-Digest) and media type, or undefined when the
+ * registry does not have it. A HEAD does not count as a pull on Docker Hub.
+ */
+export async function headManifest(client: RegistryClient, repository: string, ref: string, what: string): Promise<{ digest: string | undefined; mediaType: string | undefined; size: number } | undefined> {
+  const res = await client.send({
+    method: 'HEAD',
+    path: `/v2/${repository}/manifests/${ref}`,
+    scopes: [repoScope(repository, 'pull')],
+    headers: { accept: MANIFEST_ACCEPT },
+    accept: [200, 404],
+    what,
+  });
+  await res.body.dump();
+  if (res.status === 404) return undefined;
+  const d = res.headers['docker-content-digest'];
+  const ct = res.headers['content-type'];
+  return {
+    digest: Array.isArray(d) ? d[0] : d,
+    mediaType: (Array.isArray(ct) ? ct[0] : ct)?.split(';')[0],
+    size: Number(res.headers['content-length'] ?? 0),
+  };
+}
+
+/** PUTs the exact manifest bytes under a tag or digest, so the registry computes the same digest. */
+export async function putManifest(client: RegistryClient, repository: string, ref: string, raw: Buffer, mediaType: string, what: string): Promise<string | undefined> {
+  const res = await client.send({
+    method: 'PUT',
+    path: `/v2/${repository}/manifests/${ref}`,
+    scopes: [repoScope(repository, 'pull,push')],
+    headers: { 'content-type': mediaType },
+    body: raw,
+    accept: [201, 200],
+    what,
+  });
+  await res.body.dump();
+  const d = res.headers['docker-content-digest'];
+  return Array.isArray(d) ? d[0] : d;
+}

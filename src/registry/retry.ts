@@ -1,0 +1,44 @@
+/**
+ * Retry policy for registry requests: connection errors, resets, 5xx and 429 are retried with
+ * exponential backoff; a Retry-After header (seconds or HTTP date) is honoured.
+ */
+export interface RetryPolicy {
+  /** Total attempts, including the first. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: Number(process.env.FERRY_RETRY_ATTEMPTS ?? 5),
+  baseDelayMs: Number(process.env.FERRY_RETRY_BASE_MS ?? 500),
+  maxDelayMs: 30_000,
+};
+
+/** Whether an HTTP status is worth another try. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/** Whether a thrown error is a transient network failure. */
+export function isRetryableError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return (
+    /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|ECONNABORTED)$/.test(code) ||
+    code.startsWith('UND_ERR_')
+  );
+}
+
+/** Delay before attempt `n` (1-based retry count), honouring Retry-After when given. */
+export function backoffDelay(policy: RetryPolicy, n: number, retryAfter?: string | string[]): number {
+  const ra = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
+  if (ra) {
+    const secs = Number(ra);
+    const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
+    if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, policy.maxDelayMs * 2);
+  }
+  const exp = policy.baseDelayMs * 2 ** (n - 1);
+  return Math.min(exp, policy.maxDelayMs) * (0.75 + Math.random() * 0.5);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

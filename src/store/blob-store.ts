@@ -1,0 +1,233 @@
+/**
+ * A content-addressed blob store on disk: `<dir>/blobs/sha256/<hex>` holds only verified content;
+ * downloads land in `<dir>/partial/<hex>` and are renamed into place after their digest and size
+ * check out, so a reader never sees a half-written blob. A partial file left by a crash or
+ * `kill -9` is resumed by the next run (its bytes are re-hashed, then the rest is requested with
+ * Range). A lock file per blob keeps two processes from writing the same partial.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DigestMismatchError, FerryError, describe } from '../errors.js';
+import { digestHex, sha256Digest } from '../digest/digest.js';
+import { backoffDelay, DEFAULT_RETRY, isRetryableError, sleep, type RetryPolicy } from '../registry/retry.js';
+import { acquireLock } from './lock.js';
+
+/** The default cache directory: $XDG_CACHE_HOME/ferry or ~/.cache/ferry. */
+export function defaultCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ferry');
+}
+
+/** Opens a blob stream starting at `offset`; resolves where it really starts (0 or offset). */
+export type BlobOpener = (offset: number) => Promise<{ body: Readable; start: number }>;
+
+export type FetchOutcome = 'cached' | 'downloaded';
+
+export class BlobStore {
+  constructor(readonly dir: string) {}
+
+  /** The path of a verified blob. */
+  path(digest: string): string {
+    return join(this.dir, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  private partialPath(digest: string): string {
+    return join(this.dir, 'partial', digestHex(digest));
+  }
+
+  async init(): Promise<void> {
+    try {
+      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+      await mkdir(join(this.dir, 'partial'), { recursive: true });
+    } catch (err) {
+      throw new FerryError('IO', `creating the cache in ${this.dir}: ${describe(err)}`, { cause: err, hint: 'choose a writable directory with --cache-dir' });
+    }
+  }
+
+  /** Whether a verified blob of this digest and size is present. */
+  async has(digest: string, size?: number): Promise<boolean> {
+    try {
+      const s = await stat(this.path(digest));
+      return size === undefined || s.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stores small content (manifests, configs) after checking its digest. */
+  async putBuffer(digest: string, data: Buffer, subject: string): Promise<void> {
+    const actual = sha256Digest(data);
+    if (actual !== digest) throw new DigestMismatchError(subject, digest, actual);
+    if (await this.has(digest, data.length)) return;
+    const tmp = `${this.partialPath(digest)}.${process.pid}.${Date.now()}`;
+    await writeFile(tmp, data);
+    await rename(tmp, this.path(digest));
+  }
+
+  /** A read stream of a verified blob. */
+  read(digest: string): Readable {
+    return createReadStream(this.path(digest), { highWaterMark: 1024 * 1024 });
+  }
+
+  /**
+   * Makes the blob present: nothing to do when it is cached; otherwise downloads it through
+   * `opener`, resuming a partial file, retrying transient failures, verifying size and digest.
+   * Throws DigestMismatchError (and deletes the partial) when the content is wrong.
+   */
+  async fetch(digest: string, size: number, opener: BlobOpener, subject: string, onBytes: (n: number) => void = () => {}, retry: RetryPolicy = DEFAULT_RETRY): Promise<FetchOutcome> {
+    if (await this.has(digest, size)) {
+      onBytes(size);
+      return 'cached';
+    }
+    const lock = await acquireLock(`${this.partialPath(digest)}.lock`, subject);
+    try {
+      if (await this.has(digest, size)) {
+        onBytes(size);
+        return 'cached';
+      }
+      await this.download(digest, size, opener, subject, onBytes, retry);
+      return 'downloaded';
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async download(digest: string, size: number, opener: BlobOpener, subject: string, onBytes: (n: number) => void, retry: RetryPolicy): Promise<void> {
+    const partial = this.partialPath(digest);
+    let reported = 0;
+    const report = (total: number): void => {
+      if (total > reported) onBytes(total - reported);
+      reported = Math.max(reported, total);
+    };
+    for (let attempt = 1; ; attempt++) {
+      // Re-hash what is on disk: after a crash or a failed attempt the file is the truth.
+      const hash = createHash('sha256');
+      let have = 0;
+      try {
+        await pipeline(createReadStream(partial), async function* (src: AsyncIterable<Buffer>) {
+          for await (const c of src) {
+            hash.update(c);
+            have += c.length;
+          }
+        });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      if (have > size) {
+        await unlink(partial);
+        continue;
+      }
+      report(have);
+      try {
+        if (have < size) {
+          const { body, start } = await opener(have);
+          if (start === 0 && have > 0) {
+            // The server ignored Range: start over.
+            await writeFile(partial, '');
+            hash.destroy();
+            return this.downloadFresh(partial, digest, size, body, subject, report);
+          }
+          let n = have;
+          const out = createWriteStream(partial, { flags: 'a' });
+          await pipeline(
+            body,
+            async function* (src: AsyncIterable<Buffer>) {
+              for await (const c of src) {
+                n += c.length;
+                if (n > size) throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
+                hash.update(c);
+                report(n);
+                yield c;
+              }
+            },
+            out,
+          );
+          have = n;
+        }
+        await this.commit(partial, digest, size, have, hash.digest('hex'), subject);
+        return;
+      } catch (err) {
+        if (err instanceof DigestMismatchError) {
+          await rm(partial, { force: true });
+          throw err;
+        }
+        if (err instanceof FerryError || !isRetryableError(err) || attempt >= retry.attempts) {
+          if (err instanceof FerryError) throw err;
+          throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
+        }
+        await sleep(backoffDelay(retry, attempt));
+      }
+    }
+  }
+
+  private async downloadFresh(partial: string, digest: string, size: number, body: Readable, subject: string, report: (n: number) => void): Promise<void> {
+    const hash = createHash('sha256');
+    let n = 0;
+    await pipeline(
+      body,
+      async function* (src: AsyncIterable<Buffer>) {
+        for await (const c of src) {
+          n += c.length;
+          if (n > size) throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
+          hash.update(c);
+          report(n);
+          yield c;
+        }
+      },
+      createWriteStream(partial),
+    );
+    await this.commit(partial, digest, size, n, hash.digest('hex'), subject);
+  }
+
+  private async commit(partial: string, digest: string, size: number, have: number, hex: string, subject: string): Promise<void> {
+    if (have !== size) {
+      await rm(partial, { force: true });
+      throw new DigestMismatchError(subject, `size ${size}`, `size ${have}`);
+    }
+    const actual = `sha256:${hex}`;
+    if (actual !== digest) {
+      await rm(partial, { force: true });
+      throw new DigestMismatchError(subject, digest, actual);
+    }
+    await rename(partial, this.path(digest));
+  }
+
+  /** Every verified blob: digest, size and modification time. */
+  async list(): Promise<{ digest: string; size: number; mtime: Date }[]> {
+    const dir = join(this.dir, 'blobs', 'sha256');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return [];
+    }
+    const out = [];
+    for (const n of names) {
+      if (!/^[a-f0-9]{64}$/.test(n)) continue;
+      const s = await stat(join(dir, n));
+      out.push({ digest: `sha256:${n}`, size: s.size, mtime: s.mtime });
+    }
+    return out;
+  }
+
+  /** Removes a blob from the store. */
+  async remove(digest: string): Promise<void> {
+    await rm(this.path(digest), { force: true });
+  }
+
+  /** Marks a blob as used now (prune by age keeps what was used recently). */
+  async touch(digest: string): Promise<void> {
+    const now = new Date();
+    const fh = await open(this.path(digest), 'r').catch(() => undefined);
+    if (!fh) return;
+    try {
+      await fh.utimes(now, now);
+    } finally {
+      await fh.close();
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Cross-process exclusive locks with a lock file created O_EXCL holding the owner's pid. A lock
+ * whose owner is gone (crash, kill -9) is taken over. Waiting is bounded.
+ */
+import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { FerryError } from '../errors.js';
+import { sleep } from '../registry/retry.js';
+
+export interface Lock {
+  release(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the lock at `file`, waiting up to `waitMs` for another live process to let go. Throws a
+ * LOCKED FerryError naming `what` when it cannot.
+ */
+export async function acquireLock(file: string, what: string, waitMs = 30 * 60_000): Promise<Lock> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fh = await open(file, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return { release: () => unlink(file).catch(() => undefined) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const text = (await readFile(file, 'utf8').catch(() => '')).trim();
+    const owner = Number(text);
+    if (text === '') {
+      // Just created by another process that has not written its pid yet; stale after a while.
+      const age = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0);
+      if (age > 10_000) await unlink(file).catch(() => undefined);
+    } else if (owner === process.pid) {
+      // The same process holds it (another task of this run): wait for it like any owner.
+    } else if (!alive(owner)) {
+      await unlink(file).catch(() => undefined);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new FerryError('LOCKED', `${what} is locked by process ${owner} (${file})`, {
+        hint: 'another ferry run is working on it; wait for it to finish, or remove the lock file if that process is gone',
+      });
+    }
+    await sleep(200);
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Fills the store with every blob the plans need, `concurrency` downloads at a time (p-limit),
+ * each verified by the store before it becomes visible. Manifests are stored too.
+ */
+import pLimit from 'p-limit';
+import type { Descriptor } from '../oci/manifest.js';
+import type { BlobOpener, BlobStore, FetchOutcome } from '../store/blob-store.js';
+import { planBlobs, type ImagePlan } from './plan.js';
+
+export interface FetchOptions {
+  concurrency: number;
+  opener: (plan: ImagePlan, blob: Descriptor) => BlobOpener;
+  onBytes?: (plan: ImagePlan, n: number) => void;
+}
+
+export interface FetchResult {
+  downloaded: number;
+  cached: number;
+  downloadedBytes: number;
+}
+
+/** Fetches the blobs of one plan; shared blobs are fetched once per store (its lock serialises). */
+export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOptions, limit = pLimit(opts.concurrency)): Promise<FetchResult> {
+  const result: FetchResult = { downloaded: 0, cached: 0, downloadedBytes: 0 };
+  for (const m of plan.manifests) await store.putBuffer(m.digest, m.raw, `manifest ${m.digest} of ${plan.request}`);
+  await Promise.all(
+    planBlobs(plan).map((d) =>
+      limit(async () => {
+        const kind = plan.images.some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
+        const outcome: FetchOutcome = await store.fetch(d.digest, d.size, opts.opener(plan, d), `${kind} ${d.digest} of ${plan.request}`, (n) => opts.onBytes?.(plan, n));
+        if (outcome === 'downloaded') {
+          result.downloaded++;
+          result.downloadedBytes += d.size;
+        } else result.cached++;
+      }),
+    ),
+  );
+  return result;
+}

@@ -1,0 +1,80 @@
+/**
+ * Pulling a list of images into the store: resolve each reference to a plan, then fetch its
+ * blobs, at most `concurrency` downloads at a time across all images. Each image's failure is
+ * captured, not thrown, so callers decide between failing the run and --keep-going.
+ */
+import pLimit from 'p-limit';
+import { FerryError, wrap } from '../errors.js';
+import type { PlatformSelection } from '../oci/platform.js';
+import { formatReference, type Reference } from '../reference/parse-reference.js';
+import type { Registries } from '../registry/registries.js';
+import { registryBlobOpener, resolveImage } from '../registry/source.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { fetchPlan, type FetchResult } from './fetch.js';
+import { planSize, type ImagePlan } from './plan.js';
+
+export interface ImageRequest {
+  request: string;
+  ref: Reference;
+  name?: Reference;
+  platforms: PlatformSelection;
+  /** Where the request came from, for messages (manifests/prod.yaml:12). */
+  origin?: string;
+}
+
+export interface PullResult {
+  request: ImageRequest;
+  plan?: ImagePlan;
+  fetch?: FetchResult;
+  error?: FerryError;
+}
+
+export interface PullEvents {
+  onResolved?: (plan: ImagePlan) => void;
+  onBytes?: (plan: ImagePlan, n: number) => void;
+  onDone?: (result: PullResult) => void;
+}
+
+/** Resolves a request to a plan (manifests only, no blobs). */
+export function resolveRequest(registries: Registries, r: ImageRequest): Promise<ImagePlan> {
+  return resolveImage(registries.client(r.ref.registry), { request: r.request, ref: r.ref, ...(r.name ? { name: r.name } : {}), platforms: r.platforms });
+}
+
+/** Pulls every request; resolves with one result per request, in order. */
+export async function pullImages(requests: readonly ImageRequest[], registries: Registries, store: BlobStore, concurrency: number, events: PullEvents = {}, resolver: (r: ImageRequest) => Promise<ImagePlan> = (r) => resolveRequest(registries, r)): Promise<PullResult[]> {
+  const blobLimit = pLimit(concurrency);
+  const imageLimit = pLimit(Math.max(2, Math.min(8, concurrency)));
+  return Promise.all(
+    requests.map((r) =>
+      imageLimit(async (): Promise<PullResult> => {
+        const where = r.origin ? ` (${r.origin})` : '';
+        let plan: ImagePlan | undefined;
+        try {
+          plan = await resolver(r);
+          events.onResolved?.(plan);
+          const client = registries.client(r.ref.registry);
+          const fetch = await fetchPlan(
+            plan,
+            store,
+            {
+              concurrency,
+              opener: (p, d) => registryBlobOpener(client, p.ref.repository, d.digest, `pulling ${d.digest} of ${formatReference(p.ref)}`),
+              onBytes: (p, n) => events.onBytes?.(p, n),
+            },
+            blobLimit,
+          );
+          const result = { request: r, plan, fetch };
+          events.onDone?.(result);
+          return result;
+        } catch (err) {
+          const error = wrap(`pulling ${r.request}${where}`, err, 'REGISTRY');
+          const result: PullResult = plan ? { request: r, plan, error } : { request: r, error };
+          events.onDone?.(result);
+          return result;
+        }
+      }),
+    ),
+  );
+}
+
+export { planSize };
