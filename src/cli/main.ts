@@ -7,7 +7,9 @@ import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { GlobalArgs } from './common.js';
+import { lsCommand, runLs } from './ls.js';
 import { runSave, saveCommand } from './save.js';
+import { runVerify, verifyCommand } from './verify.js';
 
 type Handler = (args: never) => Promise<number>;
 
@@ -44,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON report on stdout (progress on stderr)' })
     .option('debug', { type: 'boolean', default: false, describe: 'print error causes and stack traces' })
     .command('save <images..>', 'pull images from registries into a bundle (no Docker daemon)', (y) => saveCommand(y), run(runSave as Handler))
+    .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', (y) => verifyCommand(y), run(runVerify as Handler))
+    .command('ls <bundle>', 'list the images in a bundle', (y) => lsCommand(y), run(runLs as Handler))
     .demandCommand(1, 'name a command; see ferry --help')
     .strict()
     .version(VERSION)

@@ -2,6 +2,7 @@
  * Fills the store with every blob the plans need, `concurrency` downloads at a time (p-limit),
  * each verified by the store before it becomes visible. Manifests are stored too.
  */
+import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Descriptor } from '../oci/manifest.js';
 import type { BlobOpener, BlobStore, FetchOutcome } from '../store/blob-store.js';
@@ -35,5 +36,19 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
       }),
     ),
   );
+  await fillPlatforms(plan, store);
   return result;
+}
+
+/** Single-manifest images carry no platform in an index: take it from the (verified) config. */
+export async function fillPlatforms(plan: ImagePlan, store: BlobStore): Promise<void> {
+  for (const img of plan.images) {
+    if (img.platform) continue;
+    try {
+      const cfg = JSON.parse((await readFile(store.path(img.config.digest))).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
+      if (cfg.os && cfg.architecture) img.platform = { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) };
+    } catch {
+      /* not an image config (an artifact): leave the platform unknown */
+    }
+  }
 }

@@ -1,0 +1,175 @@
+/**
+ * Interprets what an archive held: a ferry bundle or any OCI image layout (index.json, with the
+ * original manifests), or a legacy `docker save` archive (manifest.json only, no manifests).
+ * Produces one ArchiveImage per image with its plan; checks that every descriptor a manifest
+ * or index references is present. Problems are collected, not thrown, so `verify` can list them.
+ */
+import { FerryError } from '../errors.js';
+import { blobPath } from '../digest/digest.js';
+import { parseManifest, type Descriptor, type Platform } from '../oci/manifest.js';
+import { MediaType, isIndexType } from '../oci/media-types.js';
+import { parseReference, type Reference } from '../reference/parse-reference.js';
+import type { ImagePlan, PlannedManifest, PlatformImage } from '../transfer/plan.js';
+import type { ArchiveContents, ArchiveFile } from './reader.js';
+import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from './layout.js';
+
+export type ArchiveKind = 'ferry' | 'oci-layout' | 'docker-legacy';
+
+export interface ArchiveImage {
+  /** Full normalised name, or undefined for an unnamed image. */
+  name: string | undefined;
+  plan: ImagePlan;
+  /** True when the archive lacks the original manifests: a push must build new ones. */
+  synthesized: boolean;
+}
+
+export interface Interpretation {
+  kind: ArchiveKind;
+  images: ArchiveImage[];
+  metadata: FerryMetadata | undefined;
+  docker: DockerManifestEntry[] | undefined;
+  /** Problems found: missing blobs, disagreeing documents. Empty when all is well. */
+  problems: string[];
+}
+
+function json<T>(contents: ArchiveContents, name: string): T | undefined {
+  const buf = contents.small.get(name);
+  if (!buf) return undefined;
+  try {
+    return JSON.parse(buf.toString('utf8')) as T;
+  } catch (err) {
+    throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is not valid JSON`, { cause: err });
+  }
+}
+
+const UNNAMED: Reference = { registry: 'unnamed', repository: 'unnamed', tag: undefined, digest: undefined };
+
+function refOf(name: string | undefined): Reference {
+  if (!name) return UNNAMED;
+  try {
+    return parseReference(name);
+  } catch {
+    return UNNAMED;
+  }
+}
+
+/** Builds the plans for an OCI image layout (ferry bundles and Docker 25+ archives). */
+function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveImage[] {
+  const index = json<{ manifests?: unknown[] }>(contents, INDEX_JSON);
+  if (!index || !Array.isArray(index.manifests)) throw new FerryError('BUNDLE_FORMAT', 'index.json has no manifests array');
+  const top = parseManifest(contents.small.get(INDEX_JSON)!, MediaType.ociIndex, INDEX_JSON);
+  if (top.kind !== 'index') throw new FerryError('BUNDLE_FORMAT', 'index.json is not an image index');
+  const blob = (d: Descriptor, what: string): Buffer | undefined => {
+    const f = contents.files.get(blobPath(d.digest));
+    if (!f) {
+      problems.push(`${what}: ${d.digest} is missing from the archive`);
+      return undefined;
+    }
+    if (f.size !== d.size) problems.push(`${what}: ${d.digest} is ${f.size} bytes, its descriptor says ${d.size}`);
+    return contents.small.get(blobPath(d.digest));
+  };
+  return top.manifests.map((root) => {
+    const ann = root.annotations ?? {};
+    const refName = ann[ANNOTATION_REF_NAME];
+    const name = ann[ANNOTATION_IMAGE_NAME] ?? (refName && refName.includes('/') ? refName : undefined);
+    const label = name ?? root.digest;
+    const manifests: PlannedManifest[] = [];
+    const images: PlatformImage[] = [];
+    const addManifest = (d: Descriptor, platform: Platform | undefined): void => {
+      const raw = blob(d, `image ${label}: manifest`);
+      if (!raw) return;
+      const m = parseManifest(raw, d.mediaType, `image ${label}: manifest ${d.digest}`);
+      if (m.kind !== 'manifest') {
+        problems.push(`image ${label}: nested index ${d.digest} is not supported`);
+        return;
+      }
+      manifests.push({ digest: d.digest, mediaType: m.mediaType, raw });
+      const cfgRaw = blob(m.config, `image ${label}: config`);
+      for (const l of m.layers) blob(l, `image ${label}: layer`);
+      let plat = platform;
+      if (!plat && cfgRaw) {
+        try {
+          const cfg = JSON.parse(cfgRaw.toString('utf8')) as { os?: string; architecture?: string; variant?: string };
+          if (cfg.os && cfg.architecture) plat = { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) };
+        } catch {
+          problems.push(`image ${label}: config ${m.config.digest} is not valid JSON`);
+        }
+      }
+      images.push({ platform: plat, manifest: { ...d, mediaType: m.mediaType }, config: m.config, layers: m.layers });
+    };
+    if (isIndexType(root.mediaType)) {
+      const raw = blob(root, `image ${label}: index`);
+      if (raw) {
+        const idx = parseManifest(raw, root.mediaType, `image ${label}: index ${root.digest}`);
+        if (idx.kind === 'index') {
+          for (const child of idx.manifests) {
+            // Docker 25+ archives may carry only some platforms of an index; that is not damage.
+            if (!contents.files.has(blobPath(child.digest))) continue;
+            addManifest(child, child.platform);
+          }
+          if (images.length === 0) problems.push(`image ${label}: none of the index's manifests is in the archive`);
+          manifests.push({ digest: root.digest, mediaType: idx.mediaType, raw });
+        }
+      }
+    } else {
+      addManifest(root, undefined);
+    }
+    const ref = refOf(name);
+    const plan: ImagePlan = { request: name ?? root.digest, ref, name: ref.tag ? name : undefined, root, upstreamDigest: root.digest, manifests, images, notes: [] };
+    return { name, plan, synthesized: false };
+  });
+}
+
+/** Builds plans for a legacy `docker save` archive from manifest.json (no original manifests). */
+function fromDockerManifest(contents: ArchiveContents, entries: DockerManifestEntry[], problems: string[]): ArchiveImage[] {
+  const out: ArchiveImage[] = [];
+  for (const [i, e] of entries.entries()) {
+    const file = (path: string, what: string): ArchiveFile | undefined => {
+      const f = contents.files.get(path);
+      if (!f) problems.push(`manifest.json[${i}]: ${what} ${path} is missing from the archive`);
+      return f;
+    };
+    const cfg = file(e.Config, 'config');
+    const layers = (e.Layers ?? []).map((l) => file(l, 'layer')).filter((f): f is ArchiveFile => !!f);
+    if (!cfg) continue;
+    let platform: Platform | undefined;
+    const cfgRaw = contents.small.get(e.Config);
+    if (cfgRaw) {
+      const c = JSON.parse(cfgRaw.toString('utf8')) as { os?: string; architecture?: string };
+      platform = { os: c.os ?? 'linux', architecture: c.architecture ?? 'amd64' };
+    }
+    const configDesc: Descriptor = { mediaType: MediaType.dockerConfig, digest: cfg.digest, size: cfg.size };
+    const layerDescs: Descriptor[] = layers.map((l) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: l.digest, size: l.size }));
+    const tags = e.RepoTags ?? [];
+    const names = tags.length ? tags : [undefined];
+    for (const tag of names) {
+      const ref = refOf(tag);
+      const name = ref === UNNAMED ? undefined : `${ref.registry}/${ref.repository}:${ref.tag}`;
+      const img: PlatformImage = { platform, manifest: configDesc, config: configDesc, layers: layerDescs };
+      const plan: ImagePlan = { request: tag ?? cfg.digest, ref, name, root: configDesc, upstreamDigest: cfg.digest, manifests: [], images: [img], notes: [] };
+      out.push({ name, plan, synthesized: true });
+    }
+  }
+  return out;
+}
+
+/** Interprets archive contents. Throws BUNDLE_FORMAT when it is no image archive at all. */
+export function interpret(contents: ArchiveContents): Interpretation {
+  const problems: string[] = [];
+  const metadata = json<FerryMetadata>(contents, FERRY_JSON);
+  const docker = json<DockerManifestEntry[]>(contents, MANIFEST_JSON);
+  if (docker !== undefined && !Array.isArray(docker)) throw new FerryError('BUNDLE_FORMAT', 'manifest.json is not a JSON array');
+  if (contents.files.has(INDEX_JSON)) {
+    const images = fromOciLayout(contents, problems);
+    if (docker) {
+      for (const [i, e] of docker.entries()) {
+        for (const p of [e.Config, ...(e.Layers ?? [])]) if (!contents.files.has(p)) problems.push(`manifest.json[${i}]: ${p} is missing from the archive`);
+      }
+    }
+    return { kind: metadata ? 'ferry' : 'oci-layout', images, metadata, docker, problems };
+  }
+  if (docker) return { kind: 'docker-legacy', images: fromDockerManifest(contents, docker, problems), metadata, docker, problems };
+  throw new FerryError('BUNDLE_FORMAT', 'the archive has neither index.json nor manifest.json, so it holds no images ferry can read', {
+    hint: 'ferry reads its own bundles, OCI image layouts and `docker save` archives',
+  });
+}

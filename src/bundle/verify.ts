@@ -1,0 +1,148 @@
+/**
+ * The checks of `ferry verify`, in one streaming pass: every blob against its digest and size
+ * (reader.ts), every referenced descriptor present, manifest.json / index.json / ferry.json in
+ * agreement, each config's diff_ids count equal to its layers, the `.sha256` sidecar when present,
+ * and with `deep` each layer's uncompressed digest against its diff_id.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { blobPath } from '../digest/digest.js';
+import { interpret, type Interpretation } from './contents.js';
+import { readArchive, type ArchiveContents } from './reader.js';
+
+export interface VerifyResult {
+  interpretation: Interpretation;
+  contents: ArchiveContents;
+  problems: string[];
+  checked: { blobs: number; bytes: number; layersDeep: number; sidecar: 'ok' | 'absent' | 'mismatch' };
+}
+
+/** The uncompressed sha256 of a (possibly gzip) layer stream. */
+async function diffIdOf(body: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  let first = true;
+  let gz = false;
+  const chunks: AsyncIterable<Buffer> = body;
+  const it = chunks[Symbol.asyncIterator]();
+  const head = await it.next();
+  if (!head.done) {
+    gz = head.value.length >= 2 && head.value[0] === 0x1f && head.value[1] === 0x8b;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    if (!head.done && first) {
+      first = false;
+      yield head.value;
+    }
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  }
+  if (gz) {
+    await pipeline(all, createGunzip(), async function* (src: AsyncIterable<Buffer>) {
+      for await (const c of src) hash.update(c);
+    });
+  } else {
+    for await (const c of all()) hash.update(c);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Verifies the archive at `path`. Throws only when it cannot be read at all (truncated, hostile). */
+export async function verifyArchive(path: string, deep: boolean): Promise<VerifyResult> {
+  const diffIds = new Map<string, string>();
+  const contents = await readArchive(
+    path,
+    async (file, body) => {
+      if (deep && file.size > 0 && !file.name.endsWith('.json') && file.size > 1024) {
+        diffIds.set(file.name, await diffIdOf(body));
+      }
+    },
+    { hashFile: true },
+  );
+  const interpretation = interpret(contents);
+  const problems = [...interpretation.problems];
+  let layersDeep = 0;
+
+  for (const img of interpretation.images) {
+    const label = img.name ?? img.plan.root.digest;
+    for (const pi of img.plan.images) {
+      const cfgPath = img.synthesized ? [...contents.files.values()].find((f) => f.digest === pi.config.digest)?.name : blobPath(pi.config.digest);
+      const cfgRaw = cfgPath ? contents.small.get(cfgPath) : undefined;
+      if (!cfgRaw) continue;
+      let diff: string[] = [];
+      try {
+        diff = ((JSON.parse(cfgRaw.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? []) as string[];
+      } catch {
+        problems.push(`image ${label}: config ${pi.config.digest} is not valid JSON`);
+        continue;
+      }
+      if (diff.length !== pi.layers.length) {
+        problems.push(`image ${label}: config ${pi.config.digest} lists ${diff.length} diff_ids but the manifest has ${pi.layers.length} layers`);
+        continue;
+      }
+      pi.layers.forEach((l, i) => {
+        // Legacy docker-save layers are uncompressed: their digest is their diff_id.
+        if (img.synthesized && l.digest !== diff[i] && !diffIds.has(blobPathOrName(contents, l.digest))) {
+          problems.push(`image ${label}: layer ${i} (${l.digest}) does not match diff_id ${diff[i]}`);
+        }
+        const got = diffIds.get(blobPathOrName(contents, l.digest));
+        if (deep && got) {
+          layersDeep++;
+          if (got !== diff[i]) problems.push(`image ${label}: layer ${l.digest} decompresses to ${got}, the config's diff_id is ${diff[i]} (--deep)`);
+        }
+      });
+    }
+  }
+
+  const meta = interpretation.metadata;
+  if (meta) {
+    const byDigest = new Map(interpretation.images.map((i) => [i.plan.root.digest, i]));
+    for (const m of meta.images) {
+      const img = byDigest.get(m.digest);
+      if (!img) {
+        problems.push(`ferry.json lists ${m.reference} (${m.digest}) but index.json does not`);
+        continue;
+      }
+      for (const p of m.platforms) {
+        if (!contents.files.has(blobPath(p.manifest))) problems.push(`ferry.json: ${m.reference} ${p.platform} manifest ${p.manifest} is missing`);
+        for (const l of p.layers) if (!contents.files.has(blobPath(l.digest))) problems.push(`ferry.json: ${m.reference} layer ${l.digest} is missing`);
+      }
+    }
+    if (meta.images.length !== interpretation.images.length) problems.push(`ferry.json lists ${meta.images.length} images, index.json ${interpretation.images.length}`);
+  }
+  if (interpretation.docker && interpretation.kind !== 'docker-legacy') {
+    for (const [i, e] of interpretation.docker.entries()) {
+      const owner = interpretation.images.find((img) => img.plan.images.some((pi) => blobPath(pi.config.digest) === e.Config));
+      const pi = owner?.plan.images.find((x) => blobPath(x.config.digest) === e.Config);
+      if (!pi) {
+        problems.push(`manifest.json[${i}]: config ${e.Config} belongs to no image in index.json`);
+        continue;
+      }
+      const want = pi.layers.map((l) => blobPath(l.digest));
+      if (JSON.stringify(want) !== JSON.stringify(e.Layers)) problems.push(`manifest.json[${i}]: layers disagree with manifest ${pi.manifest.digest}`);
+    }
+  }
+
+  let sidecar: VerifyResult['checked']['sidecar'] = 'absent';
+  const side = await readFile(`${path}.sha256`, 'utf8').catch(() => undefined);
+  if (side !== undefined) {
+    const want = side.trim().split(/\s+/)[0];
+    sidecar = want === contents.fileSha256 ? 'ok' : 'mismatch';
+    if (sidecar === 'mismatch') problems.push(`${basename(path)}.sha256 says ${want}, the file hashes to ${contents.fileSha256}`);
+  }
+  let bytes = 0;
+  for (const f of contents.files.values()) bytes += f.size;
+  return { interpretation, contents, problems, checked: { blobs: contents.files.size, bytes, layersDeep, sidecar } };
+}
+
+function blobPathOrName(contents: ArchiveContents, digest: string): string {
+  const p = blobPath(digest);
+  if (contents.files.has(p)) return p;
+  return [...contents.files.values()].find((f) => f.digest === digest)?.name ?? p;
+}

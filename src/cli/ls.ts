@@ -1,0 +1,70 @@
+/** `ferry ls BUNDLE`: the images in a bundle: name, digest, platforms, size, layers. */
+import type { Argv } from 'yargs';
+import { interpret } from '../bundle/contents.js';
+import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMetadata } from '../bundle/layout.js';
+import { readArchive } from '../bundle/reader.js';
+import { formatPlatform } from '../oci/platform.js';
+import { planSize } from '../transfer/plan.js';
+import { formatBytes } from './output.js';
+import type { GlobalArgs } from './common.js';
+
+interface LsArgs extends GlobalArgs {
+  bundle: string;
+}
+
+interface LsImage {
+  name: string | null;
+  reference: string | null;
+  digest: string;
+  platforms: string[];
+  size: number;
+  layers: number;
+}
+
+export function lsCommand(y: Argv<GlobalArgs>): Argv<LsArgs> {
+  return y.positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive' }) as unknown as Argv<LsArgs>;
+}
+
+function fromMetadata(meta: FerryMetadata): LsImage[] {
+  return meta.images.map((m) => ({
+    name: m.name,
+    reference: m.reference,
+    digest: m.digest,
+    platforms: m.platforms.map((p) => p.platform),
+    size: m.size,
+    layers: Math.max(0, ...m.platforms.map((p) => p.layers.length)),
+  }));
+}
+
+export async function runLs(a: LsArgs): Promise<number> {
+  // A ferry bundle starts with its JSON documents: read only those. Other archives are read whole.
+  const head = new Set([FERRY_JSON, INDEX_JSON, MANIFEST_JSON]);
+  const contents = await readArchive(a.bundle, async () => undefined, {
+    stopBefore: (name, c) => name.startsWith('blobs/') && c.small.has(FERRY_JSON) && [...head].every((h) => c.small.has(h)),
+  });
+  let images: LsImage[];
+  let kind: string;
+  if (contents.partial) {
+    kind = 'ferry';
+    images = fromMetadata(JSON.parse(contents.small.get(FERRY_JSON)!.toString('utf8')) as FerryMetadata);
+  } else {
+    const it = interpret(contents);
+    kind = it.kind;
+    images = it.images.map((i) => ({
+      name: i.name ?? null,
+      reference: null,
+      digest: i.plan.root.digest,
+      platforms: i.plan.images.map((p) => formatPlatform(p.platform)),
+      size: planSize(i.plan),
+      layers: Math.max(0, ...i.plan.images.map((p) => p.layers.length)),
+    }));
+  }
+  if (a.json) {
+    process.stdout.write(`${JSON.stringify({ bundle: a.bundle, kind, images }, null, 2)}\n`);
+    return 0;
+  }
+  const rows = [['NAME', 'DIGEST', 'PLATFORMS', 'SIZE', 'LAYERS'], ...images.map((i) => [i.name ?? '<none>', i.digest.slice(0, 19), i.platforms.join(','), formatBytes(i.size), String(i.layers)])];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((v, c) => v.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);
+  return 0;
+}

@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
+
+const policy: RetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 10_000 };
+
+describe('isRetryableStatus', () => {
+  const cases: [number, boolean][] = [
+    [429, true],
+    [408, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [504, true],
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [416, false],
+    [501, false],
+    [505, false],
+    [200, false],
+  ];
+  it.each(cases)('%i -> %s', (status, want) => {
+    expect(isRetryableStatus(status)).toBe(want);
+  });
+});
+
+describe('isRetryableError', () => {
+  const withCode = (code: string): Error => Object.assign(new Error(code), { code });
+  const cases: [label: string, err: unknown, want: boolean][] = [
+    ['ECONNRESET', withCode('ECONNRESET'), true],
+    ['ECONNREFUSED', withCode('ECONNREFUSED'), true],
+    ['ETIMEDOUT', withCode('ETIMEDOUT'), true],
+    ['EAI_AGAIN', withCode('EAI_AGAIN'), true],
+    ['EPIPE', withCode('EPIPE'), true],
+    ['UND_ERR_SOCKET', withCode('UND_ERR_SOCKET'), true],
+    ['UND_ERR_CONNECT_TIMEOUT', withCode('UND_ERR_CONNECT_TIMEOUT'), true],
+    ['ENOENT', withCode('ENOENT'), false],
+    ['EACCES', withCode('EACCES'), false],
+    ['plain Error', new Error('boom'), false],
+    ['undefined', undefined, false],
+    ['null', null, false],
+    ['a string', 'ECONNRESET', false],
+  ];
+  it.each(cases)('%s -> %s', (_label, err, want) => {
+    expect(isRetryableError(err)).toBe(want);
+  });
+});
+
+describe('backoffDelay', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('honours Retry-After in seconds', () => {
+    expect(backoffDelay(policy, 1, '3')).toBe(3000);
+    expect(backoffDelay(policy, 4, '0')).toBe(0);
+    expect(backoffDelay(policy, 1, ['2'])).toBe(2000);
+  });
+
+  it('honours Retry-After as an HTTP date', () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2025-01-01T00:00:00Z'));
+    expect(backoffDelay(policy, 1, 'Wed, 01 Jan 2025 00:00:07 GMT')).toBe(7000);
+  });
+
+  it('caps a long Retry-After at twice the maximum delay', () => {
+    expect(backoffDelay(policy, 1, '3600')).toBe(2 * policy.maxDelayMs);
+  });
+
+  it('falls back to exponential backoff for a Retry-After date in the past or junk', () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date('2025-01-01T00:00:00Z'));
+    for (const ra of ['Tue, 31 Dec 2024 23:59:00 GMT', 'soon']) {
+      const d = backoffDelay(policy, 1, ra);
+      expect(d).toBeGreaterThanOrEqual(75);
+      expect(d).toBeLessThanOrEqual(125);
+    }
+  });
+
+  it('grows exponentially with jitter and is capped', () => {
+    const cases: [n: number, nominal: number][] = [
+      [1, 100],
+      [2, 200],
+      [3, 400],
+      [8, 10_000], // 100 * 2^7 = 12800, capped at 10000
+    ];
+    for (const [n, nominal] of cases) {
+      for (let i = 0; i < 20; i++) {
+        const d = backoffDelay(policy, n);
+        expect(d).toBeGreaterThanOrEqual(nominal * 0.75);
+        expect(d).toBeLessThanOrEqual(nominal * 1.25);
+      }
+    }
+  });
+});

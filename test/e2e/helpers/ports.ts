@@ -1,0 +1,20 @@
+/**
+ * Free TCP ports on 127.0.0.1 for servers that take a port on the command line (the
+ * registry). The port is released before it is returned, so another process could take it in
+ * between; callers that spawn a server retry on "address already in use".
+ */
+import { createServer } from 'node:net';
+
+/** Returns a port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}

@@ -1,0 +1,182 @@
+/**
+ * Child processes for the e2e harness: commands run to completion (`run`), and long-running
+ * servers (`startDaemon`) that are always stopped, even when a test file dies half-way.
+ *
+ * Every daemon is registered in a table; a synchronous `exit` hook SIGKILLs whatever is still
+ * in it, so a crashed suite does not leave registries or dockerd behind. `stop()` is the
+ * orderly path: SIGTERM, wait, then SIGKILL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+
+/** What a finished command produced. `code` is null when it was killed by a signal. */
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Written to stdin, which is then closed. Without it stdin is /dev/null. */
+  input?: string | Buffer;
+  /** Kill the command (SIGKILL) after this long. Default 120 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs `cmd args` to completion and returns its exit code and output. Never throws for a
+ * non-zero exit; throws only when the command cannot be started at all (ENOENT).
+ */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`running ${cmd}: ${e.message}`, { cause: e }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+/** Like `run`, but throws (with the output) unless the command exits 0. Returns stdout. */
+export async function runOk(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited ${r.code ?? r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`,
+    );
+  }
+  return r.stdout;
+}
+
+/** A long-running child whose stdout and stderr go to one log file. */
+export interface Daemon {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** True until the process has exited. */
+  running(): boolean;
+  /** The log so far. */
+  log(): string;
+  /** SIGTERM, then SIGKILL after `graceMs` (default 10 s). Resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+const extraPids = new Set<number>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const c of live) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    for (const pid of extraPids) killQuietly(pid, 'SIGKILL');
+  });
+}
+
+/**
+ * Registers a pid that the harness did not spawn directly but owns (dockerd's containerd), so
+ * the exit hook kills it too. Returns a function that unregisters it.
+ */
+export function adoptPid(pid: number): () => void {
+  hookExit();
+  extraPids.add(pid);
+  return () => extraPids.delete(pid);
+}
+
+/** Sends `signal` to `pid`; returns false when the process does not exist. */
+export function killQuietly(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True while a process with this pid exists (and is not a zombie). */
+export function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 3, after the parenthesised command name, is the state; Z is a zombie.
+    return !/^\d+ \(.*\) Z/s.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `cmd args` in the background with output appended to `logFile`. */
+export function startDaemon(
+  cmd: string,
+  args: readonly string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
+): Daemon {
+  hookExit();
+  const fd = openSync(opts.logFile, 'a');
+  const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  live.add(child);
+  let alive = true;
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('error', (e) => {
+      alive = false;
+      live.delete(child);
+      resolve(`spawn error: ${e.message}`);
+    });
+    child.on('exit', (code, signal) => {
+      alive = false;
+      live.delete(child);
+      resolve(code ?? signal ?? 'unknown');
+    });
+  });
+  return {
+    child,
+    pid: child.pid ?? -1,
+    logFile: opts.logFile,
+    exited,
+    running: () => alive,
+    log: () => readFileSync(opts.logFile, 'utf8'),
+    async stop(graceMs = 10_000) {
+      if (!alive) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The last `n` lines of a log, for error messages. */
+export function tail(text: string, n = 30): string {
+  return text.split('\n').slice(-n).join('\n');
+}
