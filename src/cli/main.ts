@@ -8,6 +8,7 @@ import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { GlobalArgs } from './common.js';
 import { lsCommand, runLs } from './ls.js';
+import { pushCommand, runPush } from './push.js';
 import { runSave, saveCommand } from './save.js';
 import { runVerify, verifyCommand } from './verify.js';
 
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('save <images..>', 'pull images from registries into a bundle (no Docker daemon)', (y) => saveCommand(y), run(runSave as Handler))
     .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', (y) => verifyCommand(y), run(runVerify as Handler))
     .command('ls <bundle>', 'list the images in a bundle', (y) => lsCommand(y), run(runLs as Handler))
+    .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', (y) => pushCommand(y), run(runPush as Handler))
     .demandCommand(1, 'name a command; see ferry --help')
     .strict()
     .version(VERSION)

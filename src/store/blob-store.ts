@@ -27,6 +27,8 @@ export type BlobOpener = (offset: number) => Promise<{ body: Readable; start: nu
 
 export type FetchOutcome = 'cached' | 'downloaded';
 
+let ingestCounter = 0;
+
 export class BlobStore {
   constructor(readonly dir: string) {}
 
@@ -194,6 +196,32 @@ export class BlobStore {
       throw new DigestMismatchError(subject, digest, actual);
     }
     await rename(partial, this.path(digest));
+  }
+
+  /**
+   * Writes a stream to a temporary file in the store. The caller commits it under its digest
+   * once it is known to be right, or discards it. Nothing is visible before the commit.
+   */
+  async ingest(body: Readable): Promise<{ commit(digest: string): Promise<void>; discard(): Promise<void> }> {
+    const tmp = join(this.dir, 'partial', `ingest-${process.pid}-${++ingestCounter}`);
+    try {
+      await pipeline(body, createWriteStream(tmp));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return {
+      commit: async (digest: string) => {
+        if (await this.has(digest)) await rm(tmp, { force: true });
+        else await rename(tmp, this.path(digest));
+      },
+      discard: () => rm(tmp, { force: true }),
+    };
+  }
+
+  /** A read stream of part of a verified blob (inclusive `end`). */
+  readRange(digest: string, start: number, end: number): Readable {
+    return createReadStream(this.path(digest), { start, end, highWaterMark: 1024 * 1024 });
   }
 
   /** Every verified blob: digest, size and modification time. */

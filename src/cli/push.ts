@@ -1,0 +1,80 @@
+/**
+ * `ferry push BUNDLE --to HOST[:PORT][/PREFIX]`: push every image of a bundle into a registry
+ * with its original bytes (same digests). Exit 0 all pushed, 1 failure, 2 invalid input,
+ * 3 some images pushed and some not.
+ */
+import { writeFile, rename } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Argv } from 'yargs';
+import { EXIT, FerryError, UsageError } from '../errors.js';
+import { synthesizeManifest } from '../bundle/synthesize.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { parsePushTarget } from '../registry/push-target.js';
+import { pushPlans } from '../registry/push.js';
+import { planSize } from '../transfer/plan.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
+import { errorJson } from './report.js';
+import { readIntoStore } from './read-into-store.js';
+
+interface PushArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  bundle: string;
+  to: string;
+  'keep-registry-host': boolean;
+  concurrency: number;
+  'mapping-file': string | undefined;
+}
+
+export function pushCommand(y: Argv<GlobalArgs>): Argv<PushArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive to push' })
+    .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
+    .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob uploads' })
+    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' }) as unknown as Argv<PushArgs>;
+}
+
+export function defaultMappingFile(bundle: string): string {
+  return `${basename(bundle).replace(/\.tar(\.gz)?$|\.tgz$/, '')}.mapping.json`;
+}
+
+export async function runPush(a: PushArgs): Promise<number> {
+  const target = parsePushTarget(a.to, a['keep-registry-host']);
+  const concurrency = concurrencyOption(a.concurrency);
+  const out = makeOutput(a);
+  const registries = makeRegistries(a);
+  try {
+    const store = await openStore(a);
+    out.info(`reading ${a.bundle}`);
+    const it = await readIntoStore(a.bundle, store);
+    const unnamed = it.images.filter((i) => !i.name && i.plan.ref.registry === 'unnamed');
+    if (unnamed.length === it.images.length) throw new UsageError(`${a.bundle} holds no named images to push`);
+    const plans = it.images.filter((i) => !unnamed.includes(i)).map((i) => i.plan);
+    const compressed = new Map<string, Promise<Descriptor>>();
+    for (const img of it.images) if (img.synthesized && !unnamed.includes(img)) await synthesizeManifest(img.plan, store, compressed);
+    for (const p of plans) for (const n of p.notes) out.warn(n);
+    for (const p of plans) out.start(p.request, p.request, planSize(p));
+    const results = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n) });
+    out.stop();
+    const ok = results.filter((r) => !r.error);
+    for (const r of results) {
+      if (r.error) out.warn(`${r.source}: ${r.error.message}`);
+      else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
+    }
+    const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
+    const mapping = { registry: target.host, images: ok.map((r) => ({ source: r.source, target: r.target, digest: r.digest })) };
+    await writeFile(`${mappingFile}.partial`, `${JSON.stringify(mapping, null, 2)}\n`);
+    await rename(`${mappingFile}.partial`, mappingFile);
+    out.report({
+      command: 'push',
+      status: ok.length === results.length ? 'ok' : ok.length ? 'partial' : 'failed',
+      mappingFile,
+      images: results.map((r) => ({ source: r.source, target: r.target, digest: r.digest, blobs: r.blobs, status: r.error ? 'failed' : 'ok', error: r.error ? errorJson(r.error) : null })),
+    });
+    if (ok.length === results.length) return EXIT.ok;
+    if (ok.length === 0) throw results.find((r) => r.error)!.error!;
+    throw new FerryError('PARTIAL', `${results.length - ok.length} of ${results.length} images were not pushed`, { hint: 'see the warnings above; fix the cause and push again (present blobs are skipped)' });
+  } finally {
+    out.stop();
+    await registries.close();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Reading an archive into the store for push: every file is hashed as it streams and committed
+ * under its digest only after the reader has checked it, so nothing unverified is pushed.
+ * Problems found by the interpretation (missing blobs) stop the command before any upload.
+ */
+import { FerryError } from '../errors.js';
+import { interpret, type Interpretation } from '../bundle/contents.js';
+import { readArchive } from '../bundle/reader.js';
+import type { BlobStore } from '../store/blob-store.js';
+
+const DOCUMENTS = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories', 'ferry.json']);
+
+export async function readIntoStore(path: string, store: BlobStore): Promise<Interpretation> {
+  const pending = new Set<{ discard(): Promise<void> }>();
+  try {
+    const contents = await readArchive(path, async (file, body) => {
+      if (DOCUMENTS.has(file.name) || file.size === 0) return undefined;
+      const p = await store.ingest(body);
+      pending.add(p);
+      return async (digest: string) => {
+        pending.delete(p);
+        await p.commit(digest);
+      };
+    });
+    const it = interpret(contents);
+    if (it.problems.length) {
+      throw new FerryError('BUNDLE_FORMAT', `${path} is incomplete, nothing was pushed or loaded:\n  - ${it.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+    }
+    return it;
+  } finally {
+    await Promise.all([...pending].map((p) => p.discard()));
+  }
+}
