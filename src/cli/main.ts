@@ -7,6 +7,8 @@ import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { GlobalArgs } from './common.js';
+import { loadCommand, runLoad } from './load.js';
+import { loginCommand, logoutCommand, runLogin, runLogout } from './login.js';
 import { lsCommand, runLs } from './ls.js';
 import { pushCommand, runPush } from './push.js';
 import { runSave, saveCommand } from './save.js';
@@ -50,6 +52,9 @@ export async function main(argv: string[]): Promise<number> {
     .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', (y) => verifyCommand(y), run(runVerify as Handler))
     .command('ls <bundle>', 'list the images in a bundle', (y) => lsCommand(y), run(runLs as Handler))
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', (y) => pushCommand(y), run(runPush as Handler))
+    .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', (y) => loadCommand(y), run(runLoad as Handler))
+    .command('login <host>', 'store registry credentials in the Docker config', (y) => loginCommand(y), run(runLogin as Handler))
+    .command('logout <host>', 'remove registry credentials from the Docker config', (y) => logoutCommand(y), run(runLogout as Handler))
     .demandCommand(1, 'name a command; see ferry --help')
     .strict()
     .version(VERSION)

@@ -1,0 +1,111 @@
+/**
+ * `ferry load BUNDLE`: load a bundle into a Docker engine through the Engine API (DOCKER_HOST),
+ * streaming it without a temporary copy. Images the engine already has (same config digest)
+ * are skipped unless --force (their tags are still set). Exit 0 ok, 1 failure.
+ */
+import { createReadStream } from 'node:fs';
+import type { Argv } from 'yargs';
+import { FerryError } from '../errors.js';
+import { blobPath } from '../digest/digest.js';
+import { FERRY_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
+import { readArchive } from '../bundle/reader.js';
+import { rewriteForLoad } from '../bundle/rewrite.js';
+import { DockerEngine } from '../docker-engine/engine.js';
+import { parseLoadAnswer } from '../docker-engine/load-stream.js';
+import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
+import { familiarName, parseReference } from '../reference/parse-reference.js';
+import { makeOutput, type GlobalArgs } from './common.js';
+
+interface LoadArgs extends GlobalArgs {
+  bundle: string;
+  platform: string | undefined;
+  force: boolean;
+}
+
+export function loadCommand(y: Argv<GlobalArgs>): Argv<LoadArgs> {
+  return y
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or docker save archive' })
+    .option('platform', { type: 'string', describe: 'os/arch[/variant] to load from multi-platform images (default: the one the bundle marks for docker load)' })
+    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' }) as unknown as Argv<LoadArgs>;
+}
+
+interface Wanted {
+  name: string | null;
+  tag: string | null;
+  config: string;
+  layers: string[];
+}
+
+/** What to load per image of a ferry bundle, from ferry.json. */
+function wantedImages(meta: FerryMetadata, platform: string | undefined): Wanted[] {
+  const want = platform ? parsePlatform(platform) : undefined;
+  return meta.images.map((m) => {
+    const p = want
+      ? m.platforms.find((x) => {
+          const [os, architecture, variant] = x.platform.split('/');
+          return platformMatches(want, { os: os!, architecture: architecture!, ...(variant ? { variant } : {}) });
+        })
+      : m.platforms.find((x) => x.manifest === m.dockerLoad);
+    if (!p) {
+      throw new FerryError('NOT_FOUND', `${m.reference}: the bundle has no ${want ? formatPlatform(want) : 'loadable'} image (it has ${m.platforms.map((x) => x.platform).join(', ')})`, {
+        hint: 'choose one of those with --platform',
+      });
+    }
+    const tag = m.name ? (() => {
+      const r = parseReference(m.name);
+      return `${familiarName(r)}:${r.tag}`;
+    })() : null;
+    return { name: m.name, tag, config: p.config, layers: p.layers.map((l) => l.digest) };
+  });
+}
+
+export async function runLoad(a: LoadArgs): Promise<number> {
+  const out = makeOutput(a);
+  const engine = new DockerEngine();
+  try {
+    const api = await engine.ping();
+    const head = await readArchive(a.bundle, async () => undefined, {
+      stopBefore: (name, c) => name.startsWith('blobs/') && c.small.has(FERRY_JSON) && c.small.has(MANIFEST_JSON),
+    });
+    let body;
+    const skipped: string[] = [];
+    let wanted: Wanted[] = [];
+    if (!head.partial) {
+      // Not a ferry bundle (docker save, skopeo): hand it over as it is.
+      if (a.platform) out.warn('--platform applies to ferry bundles only; loading the archive as it is');
+      body = createReadStream(a.bundle);
+    } else {
+      const meta = JSON.parse(head.small.get(FERRY_JSON)!.toString('utf8')) as FerryMetadata;
+      wanted = wantedImages(meta, a.platform);
+      const toLoad: Wanted[] = [];
+      for (const w of wanted) {
+        if (!a.force && (await engine.hasImage(w.config))) {
+          if (w.tag) await engine.tag(w.config, w.tag);
+          skipped.push(w.tag ?? w.config);
+        } else toLoad.push(w);
+      }
+      if (toLoad.length === 0) {
+        for (const s of skipped) out.info(`skipped ${s}: the engine has it already (use --force to load anyway)`);
+        out.report({ command: 'load', status: 'ok', engine: engine.dockerHost, loaded: [], skipped });
+        return 0;
+      }
+      const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
+      const json = JSON.stringify(entries);
+      const asIs = json === head.small.get(MANIFEST_JSON)?.toString('utf8');
+      const keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
+      body = asIs ? createReadStream(a.bundle) : await rewriteForLoad(a.bundle, json, keep);
+    }
+    out.info(`loading ${a.bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
+    const res = await engine.load(body);
+    const answer = await parseLoadAnswer(res.body);
+    if (answer.errors.length) {
+      throw new FerryError('ENGINE', `loading ${a.bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
+    }
+    for (const s of skipped) out.info(`skipped ${s}: the engine has it already`);
+    for (const l of answer.loaded) out.info(`loaded ${l}`);
+    out.report({ command: 'load', status: 'ok', engine: engine.dockerHost, loaded: answer.loaded, skipped });
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

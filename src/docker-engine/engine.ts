@@ -1,0 +1,90 @@
+/**
+ * A minimal Docker Engine API client (docs.docker.com/engine/api): DOCKER_HOST as
+ * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image inspect, tag,
+ * and image load. Errors say which engine could not be reached and how to point at another.
+ */
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { FerryError, describe } from '../errors.js';
+
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+export class DockerEngine {
+  private readonly dispatcher: Dispatcher;
+  private readonly origin: string;
+
+  constructor(readonly dockerHost: string = process.env.DOCKER_HOST || DEFAULT_DOCKER_HOST) {
+    if (dockerHost.startsWith('unix://')) {
+      this.dispatcher = new Agent({ connect: { socketPath: dockerHost.slice('unix://'.length) }, bodyTimeout: 0, headersTimeout: 0 });
+      this.origin = 'http://docker';
+    } else if (dockerHost.startsWith('tcp://') || dockerHost.startsWith('http://')) {
+      this.dispatcher = new Agent({ bodyTimeout: 0, headersTimeout: 0 });
+      this.origin = dockerHost.replace(/^tcp:/, 'http:');
+    } else {
+      throw new FerryError('USAGE', `DOCKER_HOST "${dockerHost}" is not supported`, { hint: 'use unix:///path/to/docker.sock or tcp://host:port' });
+    }
+  }
+
+  private async send(method: 'GET' | 'POST' | 'HEAD', path: string, body?: Readable, headers: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
+    try {
+      return await request(`${this.origin}${path}`, { method, dispatcher: this.dispatcher, headers, ...(body ? { body } : {}) });
+    } catch (err) {
+      throw new FerryError('ENGINE', `connecting to the Docker engine at ${this.dockerHost}: ${describe(err)}`, {
+        cause: err,
+        hint: 'start dockerd, or point DOCKER_HOST at its socket (unix:///path/docker.sock or tcp://host:port)',
+      });
+    }
+  }
+
+  private async fail(res: Dispatcher.ResponseData, what: string): Promise<never> {
+    const text = await res.body.text().catch(() => '');
+    let msg = text.trim();
+    try {
+      msg = (JSON.parse(text) as { message?: string }).message ?? msg;
+    } catch {
+      /* plain text */
+    }
+    throw new FerryError('ENGINE', `${what}: the Docker engine answered HTTP ${res.statusCode}: ${msg}`);
+  }
+
+  /** Checks the engine answers; resolves its API version. */
+  async ping(): Promise<string> {
+    const res = await this.send('GET', '/_ping');
+    await res.body.dump();
+    if (res.statusCode !== 200) return this.fail(res, 'pinging the Docker engine');
+    const v = res.headers['api-version'];
+    return (Array.isArray(v) ? v[0] : v) ?? 'unknown';
+  }
+
+  /** Whether the engine has an image (by ID = config digest, or by name). */
+  async hasImage(idOrName: string): Promise<boolean> {
+    const res = await this.send('GET', `/images/${encodeURIComponent(idOrName)}/json`);
+    await res.body.dump();
+    if (res.statusCode === 200) return true;
+    if (res.statusCode === 404) return false;
+    return this.fail(res, `inspecting image ${idOrName}`);
+  }
+
+  /** Tags an image the engine has (`repo:tag`). */
+  async tag(id: string, name: string): Promise<void> {
+    const i = name.lastIndexOf(':');
+    const q = new URLSearchParams({ repo: name.slice(0, i), tag: name.slice(i + 1) });
+    const res = await this.send('POST', `/images/${encodeURIComponent(id)}/tag?${q}`);
+    if (res.statusCode !== 201 && res.statusCode !== 200) return this.fail(res, `tagging ${id} as ${name}`);
+    await res.body.dump();
+  }
+
+  /**
+   * POSTs an archive to /images/load and resolves the JSON-lines answer. A failed load still
+   * answers HTTP 200, so every `error` line is collected by the caller (load-stream.ts).
+   */
+  async load(body: Readable): Promise<Dispatcher.ResponseData> {
+    const res = await this.send('POST', '/images/load?quiet=1', body, { 'content-type': 'application/x-tar' });
+    if (res.statusCode !== 200) return this.fail(res, 'loading images');
+    return res;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
