@@ -30,6 +30,8 @@ export interface FerryMetadata {
   ferryBundleVersion: number;
   tool: string;
   created: string;
+  /** sha256 of the lock file the bundle was exported for (ferry export), to detect changes. */
+  lock?: string;
   images: FerryImageMetadata[];
 }
 
@@ -95,11 +97,12 @@ export function dockerManifestJson(plans: readonly ImagePlan[], prefer: readonly
 }
 
 /** ferry.json: what the bundle holds, written before the blobs so a reader knows what to expect. */
-export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date): FerryMetadata {
+export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string): FerryMetadata {
   return {
     ferryBundleVersion: FORMAT_VERSION,
     tool,
     created: created.toISOString(),
+    ...(lock ? { lock } : {}),
     images: plans.map((p) => {
       const load = dockerLoadImage(p, prefer);
       return {

@@ -254,7 +254,9 @@ describe('writeBundle round trip', () => {
     }
   });
 
-  it.each(['gzip', 'none'] as const)('%s: leaves nothing at out (nor a .partial) when a stored blob is corrupt', async (compression) => {
+  // The invariant: a corrupt blob is a clean DigestMismatchError from writeBundle, with nothing at
+  // `out` and no stray error events (an uncaught exception would kill the CLI with a stack trace).
+  it.each(['gzip', 'none'] as const)('%s: a corrupt stored blob fails writeBundle cleanly, leaving nothing at out', async (compression) => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-writer-'));
     dirs.push(dir);
     const store = new BlobStore(join(dir, 'cache'));
@@ -264,13 +266,25 @@ describe('writeBundle round trip', () => {
     const bad = Buffer.from(blobs.get(gzA.digest)!);
     bad[10] = bad[10]! ^ 0xff;
     await writeFile(store.path(gzA.digest), bad);
-    const out = join(dir, 'bundle.tar.gz');
-    const err = await writeBundle(plans, store, { out, compression, prefer: [], tool: 't', created }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(DigestMismatchError);
-    expect((err as Error).message).toContain(`layer ${gzA.digest} of nginx:1.27: expected ${gzA.digest}, calculated sha256:`);
-    expect((await readdir(dir)).sort()).toEqual(['cache']);
+    const stray: string[] = [];
+    const onUncaught = (e: Error): void => void stray.push(`uncaught exception: ${e.message}`);
+    const onUnhandled = (e: unknown): void => void stray.push(`unhandled rejection: ${(e as Error).message}`);
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const out = join(dir, 'bundle.tar.gz');
+      const err = await writeBundle(plans, store, { out, compression, prefer: [], tool: 't', created }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      expect(err).toBeInstanceOf(DigestMismatchError);
+      expect((err as Error).message).toContain(`layer ${gzA.digest} of nginx:1.27: expected ${gzA.digest}, calculated sha256:`);
+      expect((await readdir(dir)).sort()).toEqual(['cache']);
+      expect(stray).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

@@ -32,6 +32,8 @@ export interface WriteBundleOptions {
   prefer: readonly PlatformSpec[];
   tool: string;
   created?: Date;
+  /** Digest of the lock file this bundle is for (export). */
+  lock?: string;
   /** Called with the number of blob bytes copied since the last call. */
   onBytes?: (n: number) => void;
 }
@@ -54,7 +56,7 @@ const BLOCK = 512;
 const padded = (n: number): number => Math.ceil(n / BLOCK) * BLOCK;
 
 /** The entries of a bundle in write order, each blob once. */
-export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date): Entry[] {
+export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string): Entry[] {
   const docker = dockerManifestJson(plans, prefer);
   const json = (name: string, text: string): Entry => {
     const data = Buffer.from(text);
@@ -62,7 +64,7 @@ export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly Plat
   };
   const entries: Entry[] = [
     json(OCI_LAYOUT, ociLayout()),
-    json(FERRY_JSON, JSON.stringify(ferryMetadata(plans, prefer, tool, created), null, 2)),
+    json(FERRY_JSON, JSON.stringify(ferryMetadata(plans, prefer, tool, created, lock), null, 2)),
     json(INDEX_JSON, indexJson(plans)),
     json(MANIFEST_JSON, docker.json),
     json(REPOSITORIES, docker.repositories),
@@ -131,7 +133,7 @@ async function copyEntry(pack: Pack, header: Partial<Header> & { name: string },
 /** Writes the bundle to `opts.out` atomically. Throws (leaving nothing at `out`) on any failure. */
 export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore, opts: WriteBundleOptions): Promise<WrittenBundle> {
   const created = opts.created ?? new Date();
-  const entries = bundleEntries(plans, opts.prefer, opts.tool, created);
+  const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock);
   const partial = `${opts.out}.partial`;
   const hash = createHash('sha256');
   let bytes = 0;

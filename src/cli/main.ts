@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { GlobalArgs } from './common.js';
+import { exportCommand, runExport } from './export.js';
 import { loadCommand, runLoad } from './load.js';
 import { loginCommand, logoutCommand, runLogin, runLogout } from './login.js';
 import { lsCommand, runLs } from './ls.js';
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON report on stdout (progress on stderr)' })
     .option('debug', { type: 'boolean', default: false, describe: 'print error causes and stack traces' })
     .command('save <images..>', 'pull images from registries into a bundle (no Docker daemon)', (y) => saveCommand(y), run(runSave as Handler))
+    .command('export <manifest>', 'export the images of a manifest file into a bundle, with a lock file and cache', (y) => exportCommand(y), run(runExport as Handler))
     .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', (y) => verifyCommand(y), run(runVerify as Handler))
     .command('ls <bundle>', 'list the images in a bundle', (y) => lsCommand(y), run(runLs as Handler))
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', (y) => pushCommand(y), run(runPush as Handler))

@@ -1,0 +1,155 @@
+/**
+ * `ferry export MANIFEST.yaml`: the nightly job. Validates the manifest file, resolves every
+ * image (or, with --locked, exactly the locked digests), fetches blobs into the cache, writes
+ * the bundle and the lock file. When every tag still resolves to its locked digest (HEAD only)
+ * and the bundle on disk was made for that lock, nothing is rewritten: "unchanged".
+ * Exit 0 ok or unchanged, 1 failure, 2 invalid input, 3 partial (--keep-going).
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Argv } from 'yargs';
+import { EXIT, FerryError } from '../errors.js';
+import { FERRY_JSON, type FerryMetadata } from '../bundle/layout.js';
+import { readArchive } from '../bundle/reader.js';
+import { writeBundle, type Compression } from '../bundle/writer.js';
+import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
+import { lockDigest, lockFromPlans, lockPath, readLock, writeLock, type LockFile, type LockedImage } from '../manifest-file/lock.js';
+import { formatReference } from '../reference/parse-reference.js';
+import { headManifest } from '../registry/manifests.js';
+import type { Registries } from '../registry/registries.js';
+import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js';
+import { planSize } from '../transfer/plan.js';
+import { acquireLock } from '../store/lock.js';
+import { TOOL } from '../version.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
+import { formatBytes } from './output.js';
+import { imageReport, runReport, type ImageReport } from './report.js';
+import { preferredPlatforms } from './save.js';
+
+interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  manifest: string;
+  output: string | undefined;
+  locked: boolean;
+  force: boolean;
+  'keep-going': boolean;
+  compression: string;
+  concurrency: number;
+}
+
+export function exportCommand(y: Argv<GlobalArgs>): Argv<ExportArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('manifest', { type: 'string', demandOption: true, describe: 'manifest file (YAML or JSON) listing the images' })
+    .option('output', { alias: 'o', type: 'string', describe: 'bundle file (default bundles/<bundle>.tar.gz)' })
+    .option('locked', { type: 'boolean', default: false, describe: 'export exactly the digests in the lock file; fail if an image is not locked' })
+    .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
+    .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
+    .option('compression', { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads' }) as unknown as Argv<ExportArgs>;
+}
+
+/** The key an image has in the lock: its reference and bundle name. */
+function lockKey(ref: string, name: string | null): string {
+  return `${ref}|${name ?? ''}`;
+}
+
+function imageKey(i: ManifestImage): string {
+  return lockKey(formatReference(i.ref), i.name ? formatReference(i.name) : null);
+}
+
+function lockedFor(lock: LockFile | undefined, i: ManifestImage): LockedImage | undefined {
+  const key = imageKey(i);
+  return lock?.images.find((l) => lockKey(l.ref, l.name) === key && JSON.stringify(l.platforms) === JSON.stringify(i.platformStrings));
+}
+
+/** True when the bundle at `out` was written for `lock` and every tag still resolves to its locked digest. */
+async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries): Promise<boolean> {
+  if (!lock || lock.images.length !== m.images.length) return false;
+  if (!m.images.every((i) => lockedFor(lock, i))) return false;
+  try {
+    await stat(`${out}.sha256`);
+    const head = await readArchive(out, async () => undefined, { stopBefore: (name, c) => c.small.has(FERRY_JSON) || name.startsWith('blobs/') });
+    const meta = JSON.parse(head.small.get(FERRY_JSON)?.toString('utf8') ?? '{}') as FerryMetadata;
+    if (meta.lock !== lockDigest(lock)) return false;
+  } catch {
+    return false;
+  }
+  const moved = await Promise.all(
+    m.images.map(async (i) => {
+      if (i.ref.digest) return false;
+      const l = lockedFor(lock, i)!;
+      const h = await headManifest(registries.client(i.ref.registry), i.ref.repository, i.ref.tag!, `checking ${i.request}`);
+      return !h?.digest || h.digest !== l.upstreamDigest;
+    }),
+  );
+  return !moved.some(Boolean);
+}
+
+export async function runExport(a: ExportArgs): Promise<number> {
+  const manifest = await loadManifestFile(a.manifest);
+  const concurrency = concurrencyOption(a.concurrency);
+  const lockFile = lockPath(a.manifest);
+  const lock = await readLock(lockFile);
+  if (a.locked) {
+    const missing = manifest.images.filter((i) => !lockedFor(lock, i));
+    if (missing.length) {
+      throw new FerryError('MANIFEST_FILE', `--locked: ${lockFile} ${lock ? 'does not lock' : 'does not exist, so it cannot lock'} ${missing.map((i) => `${i.request} (${i.origin})`).join(', ')}`, {
+        hint: 'run ferry export without --locked to resolve and lock them, and commit the lock file',
+      });
+    }
+  }
+  const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
+  const output = makeOutput(a);
+  const registries = makeRegistries(a, { insecure: manifest.insecure, caFiles: manifest.caFiles });
+  await mkdir(dirname(out), { recursive: true });
+  const runLock = await acquireLock(`${out}.lock`, `bundle ${out}`, 0);
+  try {
+    if (!a.force && (await unchanged(manifest, lock, out, registries))) {
+      output.info(`${out}: unchanged (${manifest.images.length} images still resolve to the locked digests)`);
+      const images: ImageReport[] = lock!.images.map((l) => ({
+        reference: l.ref, name: l.name, digest: l.digest, upstreamDigest: l.upstreamDigest,
+        platforms: l.images.map((x) => ({ platform: x.platform, manifest: x.manifest, config: x.config })),
+        bytes: l.images.reduce((n, x) => n + x.layers.reduce((k, y) => k + y.size, 0), 0),
+        downloadedBytes: 0, blobsDownloaded: 0, blobsCached: 0, status: 'unchanged', error: null, notes: [],
+      }));
+      output.report(runReport('export', { path: out, sha256: (await readFile(`${out}.sha256`, 'utf8')).split(/\s+/)[0]!, bytes: (await stat(out)).size }, images, 'unchanged'));
+      return EXIT.ok;
+    }
+    const store = await openStore(a);
+    const resolver = a.locked
+      ? (r: ManifestImage) => resolveRequest(registries, { ...r, ref: { ...r.ref, digest: lockedFor(lock, r)!.upstreamDigest } })
+      : (r: ManifestImage) => resolveRequest(registries, r);
+    const results: PullResult[] = await pullImages(manifest.images, registries, store, concurrency, {
+      onResolved: (p) => output.start(p.request, p.request, planSize(p)),
+      onBytes: (p, n) => output.progress(p.request, n),
+    }, (r) => resolver(r as ManifestImage));
+    output.stop();
+    const failed = results.filter((r) => r.error);
+    const ok = results.filter((r) => !r.error);
+    if (failed.length && (!a['keep-going'] || ok.length === 0)) {
+      output.report(runReport('export', null, results.map((r) => imageReport(r)), 'failed'));
+      for (const f of failed.slice(1)) output.warn(f.error!.message);
+      throw failed[0]!.error!;
+    }
+    const newLock = lockFromPlans(ok.map((r) => {
+      const i = r.request as ManifestImage;
+      return { ref: formatReference(i.ref), name: i.name ? formatReference(i.name) : null, platforms: i.platformStrings, plan: r.plan! };
+    }));
+    const plans = ok.map((r) => r.plan!);
+    for (const p of plans) for (const n of p.notes) output.warn(n);
+    const prefer = preferredPlatforms(manifest.images[0]?.platformStrings ?? []);
+    output.start('bundle', `writing ${out}`, plans.reduce((n, p) => n + planSize(p), 0));
+    const written = await writeBundle(plans, store, { out, compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
+    output.stop();
+    const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
+    const downloaded = ok.reduce((n, r) => n + (r.fetch?.downloadedBytes ?? 0), 0);
+    output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} images, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
+    for (const f of failed) output.warn(`not bundled: ${f.error!.message}`);
+    output.report(runReport('export', written, results.map((r) => imageReport(r)), failed.length ? 'partial' : 'ok'));
+    if (failed.length) throw new FerryError('PARTIAL', `${failed.length} of ${results.length} images failed; the bundle holds the other ${ok.length}`, { hint: 'see the warnings above' });
+    return EXIT.ok;
+  } finally {
+    output.stop();
+    await runLock.release();
+    await registries.close();
+  }
+}

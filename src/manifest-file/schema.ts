@@ -1,0 +1,61 @@
+/**
+ * The manifest file's schema (docs/manifest-file.md). zod validates it and generates the JSON
+ * Schema in docs/manifest-file.schema.json (`npm run schema`), so editors can check files.
+ * Unknown keys are errors: a typo must not silently drop a setting.
+ */
+import { z } from 'zod';
+
+/** Operating systems and architectures that exist (GOOS/GOARCH values images use). */
+export const KNOWN_OS = ['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'js', 'wasip1', 'unknown'];
+export const KNOWN_ARCH = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips64le', 'mips64', 'mipsle', 'mips', 'loong64', 'wasm', 'unknown'];
+
+const platform = z
+  .string()
+  .regex(/^[a-z0-9._-]+\/[a-z0-9._-]+(\/[a-z0-9._-]+)?$|^all$/, 'expected os/arch[/variant] (e.g. linux/amd64) or "all"')
+  .refine((p) => p === 'all' || KNOWN_OS.includes(p.split('/')[0]!), { message: `unknown operating system (known: ${KNOWN_OS.join(', ')})` })
+  .refine((p) => p === 'all' || KNOWN_ARCH.includes(p.split('/')[1]!), { message: `unknown architecture (known: ${KNOWN_ARCH.join(', ')})` })
+  .describe('os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8, or "all" for every platform of an index');
+
+const platforms = z.array(platform).min(1).describe('platforms to keep from multi-platform images');
+
+export const imageEntrySchema = z.union([
+  z.string().min(1).describe('an image reference, e.g. docker.io/library/nginx:1.27'),
+  z
+    .object({
+      ref: z.string().min(1).describe('the image reference to pull; may be pinned with @sha256:...'),
+      name: z.string().min(1).optional().describe('the name the image gets in the bundle (and in docker after load), e.g. acme/api:1.4'),
+      platforms: platforms.optional(),
+    })
+    .strict(),
+]);
+
+export const registrySettingsSchema = z
+  .object({
+    insecure: z.boolean().optional().describe('allow plain HTTP and unverified TLS for this registry'),
+    'ca-file': z.string().min(1).optional().describe('PEM file with the CA that signed the registry certificate (relative to the manifest file)'),
+  })
+  .strict();
+
+export const manifestFileSchema = z
+  .object({
+    bundle: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a bundle name is letters, digits, . _ and -')
+      .optional()
+      .describe('bundle name: the output is bundles/<bundle>.tar.gz (default: the manifest file name)'),
+    platforms: platforms.optional().describe('default platforms for every image (default linux/amd64)'),
+    images: z.array(imageEntrySchema).min(1).describe('the images to carry'),
+    registries: z.record(z.string(), registrySettingsSchema).optional().describe('per-registry settings, keyed by HOST[:PORT]'),
+  })
+  .strict();
+
+export type ManifestFile = z.infer<typeof manifestFileSchema>;
+
+/** The JSON Schema of the manifest file. */
+export function manifestJsonSchema(): unknown {
+  return {
+    $id: 'https://ferry.invalid/manifest-file.schema.json',
+    title: 'ferry manifest file',
+    ...(z.toJSONSchema(manifestFileSchema) as object),
+  };
+}
