@@ -33,11 +33,11 @@ import { fileURLToPath } from 'node:url';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, '..');
 const WORK = join(BENCH_DIR, '.work');
-const FERRY = join(ROOT, 'bin', 'ferry');
+let FERRY = join(ROOT, 'bin', 'ferry');
 const RESULTS = join(BENCH_DIR, 'results.json');
 
 /** Bump when the fixture's recipe changes: cached fixtures with another version are rebuilt. */
-const FIXTURE_VERSION = 'v2';
+const FIXTURE_VERSION = 'v3';
 const MB = 1e6;
 const MiB = 1024 * 1024;
 
@@ -50,6 +50,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --runs N            timed runs per tool (default 3; the median is reported)
   --scenario NAME     run only this scenario (repeatable); see --list
   --list              list the scenarios and exit
+  --ferry PATH        the ferry to run (default bin/ferry of this checkout), e.g. to compare builds
   --keep              keep the temp dir (registry storage, outputs, logs) for inspection
   -h, --help          this text
 `;
@@ -68,6 +69,7 @@ function parseArgs(argv) {
     if (name === '--size') o.size = val();
     else if (name === '--runs') o.runs = Number(val());
     else if (name === '--scenario') o.scenarios.push(val());
+    else if (name === '--ferry') o.ferry = resolve(val());
     else if (a === '--keep') o.keep = true;
     else if (a === '--list') o.list = true;
     else if (a === '-h' || a === '--help') {
@@ -234,13 +236,16 @@ function checkTools() {
   if (missing.length) {
     die(`missing tools: ${missing.map((t) => t.name).join(', ')}\n  install them with: apt-get install -y ${[...new Set(missing.map((t) => t.pkg))].join(' ')}`);
   }
-  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) die(`ferry is not built (no dist/cli/main.js)\n  build it with: npx tsc -p tsconfig.build.json`);
-  const newest = newestMtime(join(ROOT, 'src'));
-  const built = statSync(join(ROOT, 'dist', 'cli', 'main.js')).mtimeMs;
-  if (newest > built + 1000) log(`bench: warning: src/ has files newer than dist/; results are for the last build (npx tsc -p tsconfig.build.json)`);
+  if (FERRY === join(ROOT, 'bin', 'ferry')) {
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) die(`ferry is not built (no dist/cli/main.js)\n  build it with: npx tsc -p tsconfig.build.json`);
+    const newest = newestMtime(join(ROOT, 'src'));
+    const built = statSync(join(ROOT, 'dist', 'cli', 'main.js')).mtimeMs;
+    if (newest > built + 1000) log(`bench: warning: src/ has files newer than dist/; results are for the last build (npx tsc -p tsconfig.build.json)`);
+  } else if (!existsSync(FERRY)) die(`--ferry ${FERRY}: no such file`);
   const fv = spawnSync(process.execPath, [FERRY, '--version'], { encoding: 'utf8' });
   if (fv.status !== 0) die(`ferry --version failed:\n${tail(fv.stderr)}`);
   versions.ferry = fv.stdout.trim();
+  versions.ferryPath = FERRY;
   versions.node = process.version;
   return versions;
 }
@@ -347,9 +352,9 @@ async function startRegistry(dir) {
  * Sizes are MiB of file data at --size full; --size small takes a tenth.
  */
 const FIXTURE = {
-  rootfs: { MiB: 420, roots: [['usr/bin', 0.3], ['usr/lib', 0.4], ['usr/share', 0.2], ['usr/include', 0.1]], maxFile: 32 * MiB },
+  rootfs: { MiB: 400, roots: [['usr/bin', 0.3], ['usr/lib', 0.4], ['usr/share', 0.2], ['usr/include', 0.1]], maxFile: 32 * MiB },
   layers: [
-    { name: 'runtime', files: [['opt/app/lib/runtime.bin', 'random', 40], ['opt/app/lib/assets.pak', 'random', 16], ['opt/app/share/messages.txt', 'text', 64]] },
+    { name: 'runtime', files: [['opt/app/lib/runtime.bin', 'random', 24], ['opt/app/lib/assets.pak', 'random', 16], ['opt/app/share/messages.txt', 'text', 80]] },
     { name: 'data', files: [['var/lib/app/data-0.bin', 'random', 24], ['var/lib/app/logs/app-0.log', 'text', 96], ['var/lib/app/logs/app-1.log', 'text', 96]] },
     { name: 'model', files: [['opt/model/weights.bin', 'random', 24], ['opt/model/vocab.txt', 'text', 176]] },
     { name: 'config', files: [['etc/app/config.txt', 'text', 0.05]] },
@@ -808,6 +813,7 @@ async function main() {
   const chosen = opts.scenarios.length ? scenarios.filter((s) => opts.scenarios.includes(s.name)) : scenarios;
   const unknown = opts.scenarios.filter((n) => !scenarios.some((s) => s.name === n));
   if (unknown.length) die(`unknown scenario ${unknown.join(', ')}; see --list`, 2);
+  if (opts.ferry) FERRY = opts.ferry;
   const versions = checkTools();
 
   await mkdir(WORK, { recursive: true });

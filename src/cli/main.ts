@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { GlobalArgs } from './common.js';
+import { cacheCommand } from './cache.js';
 import { exportCommand, runExport } from './export.js';
 import { loadCommand, runLoad } from './load.js';
 import { loginCommand, logoutCommand, runLogin, runLogout } from './login.js';
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', (y) => loadCommand(y), run(runLoad as Handler))
     .command('login <host>', 'store registry credentials in the Docker config', (y) => loginCommand(y), run(runLogin as Handler))
     .command('logout <host>', 'remove registry credentials from the Docker config', (y) => logoutCommand(y), run(runLogout as Handler))
+    .command('cache', 'inspect and prune the blob cache', (y) => cacheCommand(y, run as never))
     .demandCommand(1, 'name a command; see ferry --help')
     .strict()
     .version(VERSION)

@@ -32,6 +32,10 @@ cat >/dev/null
 echo "error getting credentials - err: exit status 1, out: keychain locked" >&2
 exit 1
 `,
+  garbage: `#!/bin/sh
+cat >/dev/null
+echo "this is not json"
+`,
   empty: `#!/bin/sh
 cat >/dev/null
 printf '{"ServerURL":"","Username":"","Secret":""}\\n'
@@ -132,6 +136,13 @@ describe('lookupCredential from $DOCKER_CONFIG/config.json', () => {
     const e2 = await rejection(readDockerConfig(configDir));
     expect(e2.code).toBe('AUTH');
   });
+
+  it.each(['null', '"text"', '42'])('rejects a config.json holding %s (not an object) with AUTH', async (text) => {
+    await writeConfig(text);
+    const e = await rejection(lookupCredential('r.example'));
+    expect(e.code).toBe('AUTH');
+    expect(e.message).toContain(join(configDir, 'config.json'));
+  });
 });
 
 describe('lookupCredential through credential helpers', () => {
@@ -178,6 +189,13 @@ describe('lookupCredential through credential helpers', () => {
     expect(e.code).toBe('AUTH');
     expect(e.message).toMatch(/^running docker-credential-definitely-not-installed: /);
     expect(e.hint).toBe('install docker-credential-definitely-not-installed or remove it from the Docker config');
+  });
+
+  it('reports a helper that prints something other than JSON as AUTH naming the helper', async () => {
+    await writeConfig({ credsStore: 'garbage' });
+    const e = await rejection(lookupCredential('r.example'));
+    expect(e.code).toBe('AUTH');
+    expect(e.message).toMatch(/docker-credential-garbage/);
   });
 
   it('uses a config passed in instead of reading the file', async () => {

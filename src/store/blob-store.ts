@@ -82,6 +82,7 @@ export class BlobStore {
    */
   async fetch(digest: string, size: number, opener: BlobOpener, subject: string, onBytes: (n: number) => void = () => {}, retry: RetryPolicy = DEFAULT_RETRY): Promise<FetchOutcome> {
     if (await this.has(digest, size)) {
+      await this.touch(digest);
       onBytes(size);
       return 'cached';
     }

@@ -1,0 +1,96 @@
+/**
+ * `ferry cache ls` and `ferry cache prune`: keep the blob cache's disk use in hand. Prune
+ * removes blobs that no given lock file references and, with --older-than, only those not used
+ * for that long (every use touches a blob). Partial downloads older than a day go too.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { readLock } from '../manifest-file/lock.js';
+import { readManifestDigestsFromStore } from '../store/references.js';
+import { withCacheOption, openStore, makeOutput, type CacheArgs, type GlobalArgs } from './common.js';
+import { formatBytes } from './output.js';
+
+interface CacheLsArgs extends GlobalArgs, CacheArgs {}
+interface CachePruneArgs extends GlobalArgs, CacheArgs {
+  'older-than': string | undefined;
+  lock: string[];
+  'dry-run': boolean;
+}
+
+/** Parses 30d, 12h, 90m, 45s into milliseconds. */
+export function parseAge(s: string): number {
+  const m = /^(\d+)([smhdw])$/.exec(s.trim());
+  if (!m) throw new UsageError(`--older-than "${s}" is not a duration`, 'write a number and a unit: 45s, 90m, 12h, 30d, 2w');
+  const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * unit * 1000;
+}
+
+/** `run` adapts a handler to yargs and records its exit code (cli/main.ts). */
+export function cacheCommand(y: Argv<GlobalArgs>, run: (h: (a: never) => Promise<number>) => (a: unknown) => Promise<void>): Argv<GlobalArgs> {
+  return y
+    .command('ls', 'list cached blobs and their total size', (c) => withCacheOption(c), run(runCacheLs as (a: never) => Promise<number>))
+    .command(
+      'prune',
+      'remove cached blobs no lock file references, or unused for a while',
+      (c) =>
+        withCacheOption(c)
+          .option('older-than', { type: 'string', describe: 'only blobs unused for this long (e.g. 30d)' })
+          .option('lock', { type: 'string', array: true, default: [] as string[], describe: 'keep what this lock file references (repeatable)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be removed, remove nothing' }),
+      run(runCachePrune as (a: never) => Promise<number>),
+    )
+    .demandCommand(1, 'name a cache command: ls or prune') as Argv<GlobalArgs>;
+}
+
+export async function runCacheLs(a: CacheLsArgs): Promise<number> {
+  const store = await openStore(a);
+  const blobs = await store.list();
+  const total = blobs.reduce((n, b) => n + b.size, 0);
+  if (a.json) {
+    process.stdout.write(`${JSON.stringify({ dir: store.dir, blobs: blobs.length, bytes: total, items: blobs.map((b) => ({ digest: b.digest, size: b.size, lastUsed: b.mtime.toISOString() })) }, null, 2)}\n`);
+    return 0;
+  }
+  for (const b of blobs.sort((x, y) => y.mtime.getTime() - x.mtime.getTime())) process.stdout.write(`${b.digest}  ${formatBytes(b.size).padStart(9)}  ${b.mtime.toISOString()}\n`);
+  process.stdout.write(`${blobs.length} blobs, ${formatBytes(total)} in ${store.dir}\n`);
+  return 0;
+}
+
+export async function runCachePrune(a: CachePruneArgs): Promise<number> {
+  if (!a['older-than'] && a.lock.length === 0) throw new UsageError('ferry cache prune needs --older-than, --lock, or both', 'e.g. ferry cache prune --lock manifests/prod.lock.json --older-than 30d');
+  const age = a['older-than'] ? parseAge(a['older-than']) : 0;
+  const store = await openStore(a);
+  const keep = new Set<string>();
+  for (const l of a.lock) {
+    const lock = await readLock(l);
+    if (!lock) throw new UsageError(`lock file ${l} does not exist`);
+    for (const img of lock.images) {
+      keep.add(img.digest).add(img.upstreamDigest);
+      for (const p of img.images) {
+        keep.add(p.manifest).add(p.config);
+        for (const layer of p.layers) keep.add(layer.digest);
+      }
+    }
+  }
+  // Manifests kept are in the store too; what they reference stays with them.
+  for (const d of await readManifestDigestsFromStore(store, keep)) keep.add(d);
+  const now = Date.now();
+  let removed = 0;
+  let bytes = 0;
+  for (const b of await store.list()) {
+    if (keep.has(b.digest)) continue;
+    if (age && now - b.mtime.getTime() < age) continue;
+    removed++;
+    bytes += b.size;
+    if (!a['dry-run']) await store.remove(b.digest);
+  }
+  const partialDir = join(store.dir, 'partial');
+  for (const n of await readdir(partialDir).catch(() => [] as string[])) {
+    const s = await stat(join(partialDir, n)).catch(() => undefined);
+    if (s && now - s.mtimeMs > 86_400_000 && !n.endsWith('.lock') && !a['dry-run']) await rm(join(partialDir, n), { force: true });
+  }
+  makeOutput(a).info(`${a['dry-run'] ? 'would remove' : 'removed'} ${removed} blobs (${formatBytes(bytes)}) from ${store.dir}`);
+  if (a.json) process.stdout.write(`${JSON.stringify({ command: 'cache prune', dryRun: a['dry-run'], removed, bytes }, null, 2)}\n`);
+  return 0;
+}
