@@ -34,7 +34,7 @@ async function compress(parts: readonly Buffer[], switches: readonly LevelSwitch
   const sw = initialLevel === undefined ? new GzipLevelSwitcher(switches) : new GzipLevelSwitcher(switches, initialLevel);
   const out: Buffer[] = [];
   const collected = (async () => {
-    for await (const c of sw.gzip as AsyncIterable<Buffer>) out.push(c);
+    for await (const c of sw.output as AsyncIterable<Buffer>) out.push(c);
   })();
   await Promise.all([pipeline(Readable.from(parts), sw), collected]);
   return Buffer.concat(out);

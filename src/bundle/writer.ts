@@ -108,22 +108,20 @@ export function levelSwitches(entries: readonly Entry[]): LevelSwitch[] {
  * Errors of `src` (a digest mismatch) reject.
  */
 async function copyEntry(pack: Pack, header: Partial<Header> & { name: string }, src: Readable, onBytes?: (n: number) => void): Promise<void> {
-  let entryErr: Error | null | undefined;
-  let finished!: () => void;
+  let settle!: (err?: Error | null) => void;
   const done = new Promise<void>((resolve, reject) => {
-    finished = () => (entryErr ? reject(entryErr) : resolve());
+    settle = (err) => (err ? reject(err) : resolve());
   });
-  const entry = pack.entry(header, (err) => {
-    entryErr = err;
-    finished();
-  });
+  const entry = pack.entry(header, (err) => settle(err));
+  entry.on('error', (err: Error) => settle(err));
   try {
     for await (const chunk of src as AsyncIterable<Buffer>) {
       onBytes?.(chunk.length);
       if (!entry.write(chunk)) await new Promise<void>((r) => entry.once('drain', () => r()));
     }
   } catch (err) {
-    entry.destroy(err as Error);
+    done.catch(() => undefined);
+    entry.destroy();
     throw err;
   }
   (entry as unknown as { end(): void }).end();
@@ -151,7 +149,7 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
   if (opts.compression === 'gzip') {
     const switcher = new GzipLevelSwitcher(levelSwitches(entries));
     sink = switcher;
-    outDone = pipeline(switcher.gzip, tap, file);
+    outDone = pipeline(switcher.output, tap, file);
   } else {
     sink = tap;
     outDone = pipeline(tap, file);
@@ -177,7 +175,9 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
     await rename(partial, opts.out);
   } catch (err) {
     pack.destroy();
+    sink.destroy(err as Error);
     file.destroy();
+    await Promise.allSettled([packDone, outDone]);
     await rm(partial, { force: true });
     if (err instanceof FerryError) throw err;
     throw new FerryError('IO', `writing bundle ${opts.out}: ${describe(err)}`, { cause: err, hint: 'check free space and permissions of the output directory' });

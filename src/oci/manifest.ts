@@ -62,7 +62,7 @@ export function parseManifest(raw: Uint8Array, headerType: string | undefined, w
   } catch (err) {
     throw new FerryError('BUNDLE_FORMAT', `${where}: manifest is not valid JSON`, { cause: err });
   }
-  if (typeof doc !== 'object' || doc === null) throw new FerryError('BUNDLE_FORMAT', `${where}: manifest is not a JSON object`);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new FerryError('BUNDLE_FORMAT', `${where}: manifest is not a JSON object`);
   const ht = headerType?.split(';')[0]?.trim();
   if (doc.schemaVersion === 1 || ht === MediaType.dockerSchema1 || ht === MediaType.dockerSchema1Signed) {
     throw new FerryError('UNSUPPORTED', `${where}: Docker schema1 manifests are not supported`, {
@@ -87,6 +87,7 @@ export function parseManifest(raw: Uint8Array, headerType: string | undefined, w
       layers: doc.layers.map((l, i) => descriptor(l, `${where} layers[${i}]`)),
     };
   }
+  if (mt === undefined) throw new FerryError('BUNDLE_FORMAT', `${where}: the document is neither an image manifest nor an index (no mediaType, config or manifests)`);
   throw new FerryError('UNSUPPORTED', `${where}: unsupported manifest media type "${String(mt)}"`, {
     hint: 'ferry carries container images (OCI or Docker schema2 manifests and indexes)',
   });

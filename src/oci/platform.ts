@@ -25,7 +25,8 @@ export function parsePlatform(s: string): PlatformSpec {
 
 /** Parses a list of platform strings (`all` alone selects every platform). */
 export function parsePlatformSelection(values: readonly string[] | undefined): PlatformSelection {
-  const list = values && values.length > 0 ? values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean) : [DEFAULT_PLATFORM];
+  const given = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const list = given.length > 0 ? given : [DEFAULT_PLATFORM];
   if (list.includes('all')) return { all: true };
   return { all: false, platforms: list.map(parsePlatform) };
 }
@@ -46,7 +47,8 @@ function normVariant(arch: string, variant: string | undefined): string | undefi
 export function platformMatches(want: PlatformSpec, have: Platform | undefined): boolean {
   if (!have) return false;
   if (want.os !== have.os || want.architecture !== have.architecture) return false;
-  if (want.variant === undefined) return true;
+  // No variant asked: any arm64 matches, but plain arm means arm/v7 (containerd's normalisation).
+  if (want.variant === undefined && want.architecture !== 'arm') return true;
   return normVariant(want.architecture, want.variant) === normVariant(have.architecture, have.variant);
 }
 

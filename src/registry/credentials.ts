@@ -47,11 +47,16 @@ export async function readDockerConfig(dir = dockerConfigDir()): Promise<DockerC
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new FerryError('AUTH', `reading ${file}: ${describe(err)}`, { cause: err });
   }
+  let cfg: unknown;
   try {
-    return JSON.parse(text) as DockerConfig;
+    cfg = JSON.parse(text);
   } catch (err) {
     throw new FerryError('AUTH', `reading ${file}: not valid JSON`, { cause: err, hint: 'fix or remove the Docker config file' });
   }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) {
+    throw new FerryError('AUTH', `reading ${file}: not a JSON object`, { hint: 'fix or remove the Docker config file' });
+  }
+  return cfg as DockerConfig;
 }
 
 function hostOfKey(key: string): string {
@@ -86,7 +91,12 @@ export async function lookupCredential(host: string, config?: DockerConfig): Pro
   if (helper) {
     try {
       const out = await runCredentialHelper(helper, 'get', key);
-      const parsed = JSON.parse(out) as { Username?: string; Secret?: string };
+      let parsed: { Username?: string; Secret?: string };
+      try {
+        parsed = JSON.parse(out) as typeof parsed;
+      } catch (err) {
+        throw new FerryError('AUTH', `docker-credential-${helper} get printed something that is not JSON`, { cause: err, hint: `check the credential helper docker-credential-${helper}` });
+      }
       if (parsed.Username === '<token>') return { identityToken: parsed.Secret ?? '' };
       if (parsed.Secret) return { username: parsed.Username ?? '', password: parsed.Secret };
     } catch (err) {

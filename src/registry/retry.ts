@@ -22,11 +22,12 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Whether a thrown error is a transient network failure. */
 export function isRetryableError(err: unknown): boolean {
-  const code = (err as { code?: string })?.code ?? '';
-  return (
-    /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|ECONNABORTED)$/.test(code) ||
-    code.startsWith('UND_ERR_')
-  );
+  for (let e = err as { code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = e.code ?? '';
+    if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|ECONNABORTED|ERR_STREAM_PREMATURE_CLOSE)$/.test(code)) return true;
+    if (/^UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|CLOSED)$/.test(code)) return true;
+  }
+  return false;
 }
 
 /** Delay before attempt `n` (1-based retry count), honouring Retry-After when given. */
@@ -37,8 +38,8 @@ export function backoffDelay(policy: RetryPolicy, n: number, retryAfter?: string
     const ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(ra) - Date.now();
     if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, policy.maxDelayMs * 2);
   }
-  const exp = policy.baseDelayMs * 2 ** (n - 1);
-  return Math.min(exp, policy.maxDelayMs) * (0.75 + Math.random() * 0.5);
+  const exp = policy.baseDelayMs * 2 ** (n - 1) * (0.75 + Math.random() * 0.5);
+  return Math.min(exp, policy.maxDelayMs);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -101,6 +101,7 @@ export class BlobStore {
 
   private async download(digest: string, size: number, opener: BlobOpener, subject: string, onBytes: (n: number) => void, retry: RetryPolicy): Promise<void> {
     const partial = this.partialPath(digest);
+    let freshRetry = false;
     let reported = 0;
     const report = (total: number): void => {
       if (total > reported) onBytes(total - reported);
@@ -125,6 +126,7 @@ export class BlobStore {
         continue;
       }
       report(have);
+      const resumed = have > 0;
       try {
         if (have < size) {
           const { body, start } = await opener(have);
@@ -156,6 +158,12 @@ export class BlobStore {
       } catch (err) {
         if (err instanceof DigestMismatchError) {
           await rm(partial, { force: true });
+          // Bad bytes may come from a partial file left by an earlier run: start over once.
+          if (resumed && !freshRetry) {
+            freshRetry = true;
+            reported = 0;
+            continue;
+          }
           throw err;
         }
         if (err instanceof FerryError || !isRetryableError(err) || attempt >= retry.attempts) {

@@ -48,7 +48,7 @@ export async function acquireLock(file: string, what: string, waitMs = 30 * 60_0
       continue;
     }
     if (Date.now() > deadline) {
-      throw new FerryError('LOCKED', `${what} is locked by process ${owner} (${file})`, {
+      throw new FerryError('LOCKED', `${what} is locked by ${owner ? `process ${owner}` : 'another process'} (${file})`, {
         hint: 'another ferry run is working on it; wait for it to finish, or remove the lock file if that process is gone',
       });
     }

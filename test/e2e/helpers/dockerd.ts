@@ -14,7 +14,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { run, runOk, startDaemon, tail, type Daemon, type RunOptions, type RunResult } from './processes.js';
+import { killProcessesMentioning, run, runOk, startDaemon, tail, type Daemon, type RunOptions, type RunResult } from './processes.js';
 import { makeTempDir } from './tmp.js';
 import { waitFor } from './wait.js';
 
@@ -48,10 +48,15 @@ export async function startDockerd(): Promise<Dockerd> {
   writeFileSync(p('daemon.json'), '{}\n');
   writeFileSync(p('containerd.toml'), containerdToml(tmp.path, containerdSocket));
   const daemons: Daemon[] = [];
-  const stopAll = async () => {
-    for (const d of daemons.reverse()) await d.stop(20_000);
-    tmp.remove();
-  };
+  let stopped: Promise<void> | undefined;
+  // dockerd first (it stops its containers), then containerd; then anything still running
+  // from this directory (shims of a dockerd that had to be killed); then the files.
+  const stopAll = (): Promise<void> =>
+    (stopped ??= (async () => {
+      for (const d of [...daemons].reverse()) await d.stop(20_000);
+      killProcessesMentioning(tmp.path);
+      tmp.remove();
+    })());
   try {
     const containerd = startDaemon('containerd', ['--config', p('containerd.toml')], { logFile: p('containerd.log') });
     daemons.push(containerd);

@@ -7,7 +7,7 @@
  * orderly path: SIGTERM, wait, then SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 
 /** What a finished command produced. `code` is null when it was killed by a signal. */
 export interface RunResult {
@@ -86,7 +86,7 @@ export interface Daemon {
 }
 
 const live = new Set<ChildProcess>();
-const extraPids = new Set<number>();
+const cleanups = new Set<() => void>();
 let hooked = false;
 
 function hookExit(): void {
@@ -100,39 +100,52 @@ function hookExit(): void {
         /* already gone */
       }
     }
-    for (const pid of extraPids) killQuietly(pid, 'SIGKILL');
+    for (const fn of cleanups) {
+      try {
+        fn();
+      } catch {
+        /* best effort */
+      }
+    }
   });
 }
 
 /**
- * Registers a pid that the harness did not spawn directly but owns (dockerd's containerd), so
- * the exit hook kills it too. Returns a function that unregisters it.
+ * Registers a synchronous cleanup for an abnormal exit of the test process, run after every
+ * live daemon was SIGKILLed (e.g. unmounting and deleting a temp dir). Returns a function
+ * that unregisters it, for the orderly path.
  */
-export function adoptPid(pid: number): () => void {
+export function atExit(fn: () => void): () => void {
   hookExit();
-  extraPids.add(pid);
-  return () => extraPids.delete(pid);
+  cleanups.add(fn);
+  return () => void cleanups.delete(fn);
 }
 
-/** Sends `signal` to `pid`; returns false when the process does not exist. */
-export function killQuietly(pid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, signal);
-    return true;
-  } catch {
-    return false;
+/**
+ * SIGKILLs every process whose command line mentions `path` (a harness temp dir, so only
+ * processes this harness started, directly or not: e.g. containerd shims left by a dockerd
+ * that had to be killed). Returns the pids it signalled.
+ */
+export function killProcessesMentioning(path: string): number[] {
+  const killed: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes(path)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      /* exited meanwhile */
+    }
   }
-}
-
-/** True while a process with this pid exists (and is not a zombie). */
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 3, after the parenthesised command name, is the state; Z is a zombie.
-    return !/^\d+ \(.*\) Z/s.test(stat);
-  } catch {
-    return false;
-  }
+  return killed;
 }
 
 /** Starts `cmd args` in the background with output appended to `logFile`. */

@@ -1,16 +1,18 @@
 /**
  * Temporary directories for e2e suites. One per suite, created before its first hook and
- * removed after its last; set FERRY_E2E_KEEP=1 to keep them for a post-mortem (the path is
- * printed).
+ * removed after its last (or when the test process exits, if it dies first); set
+ * FERRY_E2E_KEEP=1 to keep them for a post-mortem (the path is printed).
  *
- * Removal first unmounts anything still mounted below the directory (a dockerd that died
- * mid-run can leave mounts behind), so `rm -rf` never walks into a foreign filesystem.
+ * Removal first unmounts anything still mounted below the directory: dockerd bind-mounts its
+ * data root onto itself and only undoes that on an orderly shutdown, so a killed dockerd
+ * leaves a mount behind, which `rm -rf` cannot remove.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
+import { atExit } from './processes.js';
 
 export interface TempDir {
   readonly path: string;
@@ -23,10 +25,15 @@ export interface TempDir {
 /** Creates a fresh directory under the system temp dir, named `ferry-e2e-<label>-XXXXXX`. */
 export function makeTempDir(label: string): TempDir {
   const path = mkdtempSync(join(tmpdir(), `ferry-e2e-${label}-`));
+  // If the test process dies first, remove the dir on the way out (after daemons are killed).
+  const forget = atExit(() => removeTree(path));
   return {
     path,
     join: (...parts) => join(path, ...parts),
-    remove: () => removeTree(path),
+    remove: () => {
+      forget();
+      removeTree(path);
+    },
   };
 }
 
