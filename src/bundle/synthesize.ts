@@ -3,11 +3,10 @@
  * builds a Docker schema2 manifest from the config and layers, gzip-compressing uncompressed
  * layers into the store. The manifest digest cannot equal upstream's; callers say so.
  */
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { sha256Digest } from '../digest/digest.js';
+import { HashingTap } from '../digest/hashing-tap.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -26,19 +25,11 @@ async function isGzip(store: BlobStore, digest: string): Promise<boolean> {
 
 /** Compresses a layer into the store; resolves the gzip blob's descriptor. */
 async function compressLayer(store: BlobStore, layer: Descriptor): Promise<Descriptor> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(c: Buffer, _e, cb) {
-      hash.update(c);
-      size += c.length;
-      cb(null, c);
-    },
-  });
+  const tap = new HashingTap();
   const pending = await store.ingest(store.read(layer.digest).pipe(createGzip({ level: 6 })).pipe(tap));
-  const digest = `sha256:${hash.digest('hex')}`;
+  const digest = `sha256:${tap.hex()}`;
   await pending.commit(digest);
-  return { mediaType: MediaType.dockerLayerGzip, digest, size };
+  return { mediaType: MediaType.dockerLayerGzip, digest, size: tap.bytes };
 }
 
 /** Gives a synthesized plan real manifest bytes. Mutates and returns the plan. */

@@ -6,15 +6,15 @@
  * checked again as it is copied). Written to `<out>.partial`, renamed to `<out>` when complete,
  * then `<out>.sha256` is written the same way. On failure the partial file is removed.
  */
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Readable, Transform, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { FerryError, describe } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
+import { HashingTap } from '../digest/hashing-tap.js';
 import { VerifyingStream } from '../digest/verifying-stream.js';
 import { isCompressedMediaType } from '../oci/media-types.js';
 import type { PlatformSpec } from '../oci/platform.js';
@@ -133,15 +133,7 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
   const created = opts.created ?? new Date();
   const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock);
   const partial = `${opts.out}.partial`;
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const tap = new HashingTap();
   const file = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
   const pack = tarPack();
   let sink: Writable;
@@ -182,7 +174,8 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
     if (err instanceof FerryError) throw err;
     throw new FerryError('IO', `writing bundle ${opts.out}: ${describe(err)}`, { cause: err, hint: 'check free space and permissions of the output directory' });
   }
-  const sha256 = hash.digest('hex');
+  const sha256 = tap.hex();
+  const bytes = tap.bytes;
   const sidecar = `${opts.out}.sha256`;
   await writeFile(`${sidecar}.partial`, `${sha256}  ${basename(opts.out)}\n`);
   await rename(`${sidecar}.partial`, sidecar);

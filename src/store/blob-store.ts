@@ -109,15 +109,13 @@ export class BlobStore {
     };
     for (let attempt = 1; ; attempt++) {
       // Re-hash what is on disk: after a crash or a failed attempt the file is the truth.
-      const hash = createHash('sha256');
+      let hash = createHash('sha256');
       let have = 0;
       try {
-        await pipeline(createReadStream(partial), async function* (src: AsyncIterable<Buffer>) {
-          for await (const c of src) {
-            hash.update(c);
-            have += c.length;
-          }
-        });
+        for await (const c of createReadStream(partial) as AsyncIterable<Buffer>) {
+          hash.update(c);
+          have += c.length;
+        }
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -133,23 +131,23 @@ export class BlobStore {
           if (start === 0 && have > 0) {
             // The server ignored Range: start over.
             await writeFile(partial, '');
-            hash.destroy();
-            return this.downloadFresh(partial, digest, size, body, subject, report);
+            hash = createHash('sha256');
+            have = 0;
           }
           let n = have;
-          const out = createWriteStream(partial, { flags: 'a' });
+          const h = hash;
           await pipeline(
             body,
             async function* (src: AsyncIterable<Buffer>) {
               for await (const c of src) {
                 n += c.length;
                 if (n > size) throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
-                hash.update(c);
+                h.update(c);
                 report(n);
                 yield c;
               }
             },
-            out,
+            createWriteStream(partial, { flags: 'a' }),
           );
           have = n;
         }
@@ -173,25 +171,6 @@ export class BlobStore {
         await sleep(backoffDelay(retry, attempt));
       }
     }
-  }
-
-  private async downloadFresh(partial: string, digest: string, size: number, body: Readable, subject: string, report: (n: number) => void): Promise<void> {
-    const hash = createHash('sha256');
-    let n = 0;
-    await pipeline(
-      body,
-      async function* (src: AsyncIterable<Buffer>) {
-        for await (const c of src) {
-          n += c.length;
-          if (n > size) throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
-          hash.update(c);
-          report(n);
-          yield c;
-        }
-      },
-      createWriteStream(partial),
-    );
-    await this.commit(partial, digest, size, n, hash.digest('hex'), subject);
   }
 
   private async commit(partial: string, digest: string, size: number, have: number, hex: string, subject: string): Promise<void> {

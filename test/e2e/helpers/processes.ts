@@ -2,9 +2,10 @@
  * Child processes for the e2e harness: commands run to completion (`run`), and long-running
  * servers (`startDaemon`) that are always stopped, even when a test file dies half-way.
  *
- * Every daemon is registered in a table; a synchronous `exit` hook SIGKILLs whatever is still
- * in it, so a crashed suite does not leave registries or dockerd behind. `stop()` is the
- * orderly path: SIGTERM, wait, then SIGKILL.
+ * Every child is registered in a table until it exits; a synchronous `exit` hook SIGKILLs
+ * whatever is still in it and then runs the `atExit` cleanups, so an interrupted suite leaves
+ * no registries, dockerd or ferry behind. `Daemon.stop()` is the orderly path: SIGTERM, wait,
+ * then SIGKILL.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
@@ -37,6 +38,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       cwd: opts.cwd,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    track(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -110,6 +112,14 @@ function hookExit(): void {
   });
 }
 
+/** Keeps `child` in the kill-on-exit table until it exits. */
+function track(child: ChildProcess): void {
+  hookExit();
+  live.add(child);
+  child.on('exit', () => live.delete(child));
+  child.on('error', () => live.delete(child));
+}
+
 /**
  * Registers a synchronous cleanup for an abnormal exit of the test process, run after every
  * live daemon was SIGKILLed (e.g. unmounting and deleting a temp dir). Returns a function
@@ -154,21 +164,18 @@ export function startDaemon(
   args: readonly string[],
   opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
 ): Daemon {
-  hookExit();
   const fd = openSync(opts.logFile, 'a');
   const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  live.add(child);
+  track(child);
   let alive = true;
   const exited = new Promise<number | string>((resolve) => {
     child.on('error', (e) => {
       alive = false;
-      live.delete(child);
       resolve(`spawn error: ${e.message}`);
     });
     child.on('exit', (code, signal) => {
       alive = false;
-      live.delete(child);
       resolve(code ?? signal ?? 'unknown');
     });
   });

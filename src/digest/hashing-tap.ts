@@ -1,0 +1,25 @@
+/** A pass-through stream that counts and sha256-hashes what flows through it. */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+export class HashingTap extends Transform {
+  private readonly hash = createHash('sha256');
+  /** Bytes seen so far. */
+  bytes = 0;
+
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes?.(chunk.length);
+    cb(null, chunk);
+  }
+
+  /** The hex sha256 of everything seen; call once, after the stream ended. */
+  hex(): string {
+    return this.hash.digest('hex');
+  }
+}
