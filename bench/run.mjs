@@ -250,14 +250,29 @@ function checkTools() {
   return versions;
 }
 
-function newestMtime(dir) {
+function newestMtime(dir, ext = '.ts') {
   let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) n = Math.max(n, newestMtime(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) n = Math.max(n, statSync(p).mtimeMs);
+    if (e.isDirectory()) n = Math.max(n, newestMtime(p, ext));
+    else if (e.name.endsWith(ext) && !e.name.endsWith(`.test${ext}`)) n = Math.max(n, statSync(p).mtimeMs);
   }
   return n;
+}
+
+/** Identifies the ferry build under test: git HEAD (and whether the tree is dirty) and dist/'s newest file. */
+function ferryBuild() {
+  const git = (args) => spawnSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' });
+  const head = git(['rev-parse', '--short', 'HEAD']);
+  const dirty = git(['status', '--porcelain', '--', 'src']);
+  const distMtime = newestMtime(join(ROOT, 'dist'), '.js');
+  return { gitHead: head.status === 0 ? head.stdout.trim() : null, srcDirty: dirty.status === 0 ? dirty.stdout.trim() !== '' : null, distBuilt: distMtime ? new Date(distMtime).toISOString() : null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -815,6 +830,7 @@ async function main() {
   if (unknown.length) die(`unknown scenario ${unknown.join(', ')}; see --list`, 2);
   if (opts.ferry) FERRY = opts.ferry;
   const versions = checkTools();
+  const build = FERRY === join(ROOT, 'bin', 'ferry') ? ferryBuild() : null;
 
   await mkdir(WORK, { recursive: true });
   const tmp = await mkdtemp(join(WORK, 'run-'));
@@ -845,6 +861,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: +(totalmem() / 2 ** 30).toFixed(1) },
     versions,
+    ferryBuild: build,
     options: { size: opts.size, runs: opts.runs },
     scenarios: {},
   };
@@ -885,6 +902,10 @@ async function main() {
         ),
         targets,
       };
+    }
+    if (build && ferryBuild().distBuilt !== build.distBuilt) {
+      results.warnings = ['dist/ was rebuilt during the run: ferry numbers may mix two builds'];
+      log(`\nbench: warning: ${results.warnings[0]}; run again`);
     }
     await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
     log(`\nbench: raw numbers in ${RESULTS}`);

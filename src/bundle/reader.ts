@@ -167,8 +167,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
   } catch (err) {
     extract.destroy();
     tar.destroy();
-    if (err instanceof FerryError) throw err;
-    throw new FerryError('BUNDLE_FORMAT', `reading ${path}: ${archiveErrorText(err)}`, { cause: err, hint: 'the file is truncated or corrupted; copy it again and check it against its .sha256 file' });
+    throw archiveError(path, err);
   }
   for (const [name, target] of aliases) {
     const f = files.get(target);
@@ -180,7 +179,14 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
   return contents;
 }
 
-function archiveErrorText(err: unknown): string {
+/** A read failure as a FerryError (FerryErrors pass unchanged). */
+export function archiveError(path: string, err: unknown): FerryError {
+  if (err instanceof FerryError) return err;
+  return new FerryError('BUNDLE_FORMAT', `reading ${path}: ${archiveErrorText(err)}`, { cause: err, hint: 'the file is truncated or corrupted; copy it again and check it against its .sha256 file' });
+}
+
+/** Archive read failures as users see them: truncated, corrupted, or the error itself. */
+export function archiveErrorText(err: unknown): string {
   const code = (err as { code?: string }).code;
   if (code === 'Z_BUF_ERROR' || /unexpected end/i.test(String((err as Error)?.message))) return 'the archive ends early (truncated)';
   if (code === 'Z_DATA_ERROR') return `the gzip data is corrupted (${(err as Error).message})`;

@@ -1,20 +1,35 @@
 /**
  * Streams a bundle as a plain tar with a different manifest.json and only the blobs it names:
  * how `ferry load` hands Docker a chosen platform or a subset of images without a temporary
- * copy. Entries are checked as in reader.ts (names, types) and blobs verified against their
+ * copy, and how it makes sure Docker never sees an entry ferry would reject. Entries are checked as in reader.ts (names, types) and blobs verified against their
  * names while they pass; a bad blob aborts the stream, so the engine loads nothing.
  */
 import { Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
 import { VerifyingStream } from '../digest/verifying-stream.js';
-import { checkEntryName, checkEntryType } from './entry-name.js';
+import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
 import { MANIFEST_JSON } from './layout.js';
-import { openTarStream } from './reader.js';
+import { archiveError, openTarStream } from './reader.js';
+
+/** Errors of an entry sink surface through `run`'s own awaits; keep them from going uncaught. */
+function quiet<T extends { on(ev: 'error', fn: (e: Error) => void): unknown }>(sink: T): T {
+  sink.on('error', () => undefined);
+  return sink;
+}
 
 const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
 
-/** A plain-tar stream of `path` with `manifestJson` in place of its manifest.json, keeping `keep` blobs. */
-export async function rewriteForLoad(path: string, manifestJson: string, keep: ReadonlySet<string>): Promise<Readable> {
+export interface RewrittenArchive {
+  stream: Readable;
+  /** Resolves undefined when the whole archive passed, or the error that stopped it. */
+  failure: Promise<Error | undefined>;
+}
+
+/**
+ * A plain-tar stream of `path` with `manifestJson` (when given) in place of its manifest.json,
+ * keeping only the `keep` blobs (all when undefined).
+ */
+export async function rewriteForLoad(path: string, manifestJson: string | undefined, keep: ReadonlySet<string> | undefined): Promise<RewrittenArchive> {
   const tar = await openTarStream(path);
   const extract = tarExtract();
   const pack = tarPack();
@@ -28,19 +43,26 @@ export async function rewriteForLoad(path: string, manifestJson: string, keep: R
     feeding.catch((err: unknown) => extract.destroy(err as Error));
     for await (const entry of extract) {
       const kind = checkEntryType(entry.header.name, entry.header.type);
-      const name = kind === 'file' ? checkEntryName(entry.header.name) : '';
+      const name = kind === 'file' || kind === 'symlink' ? checkEntryName(entry.header.name) : '';
+      if (kind === 'symlink') {
+        // Only docker save's layer links get here (checkLayerLink throws for anything else).
+        checkLayerLink(name, entry.header.linkname);
+        entry.resume();
+        await new Promise<void>((res, rej) => quiet(pack.entry({ name, type: 'symlink', linkname: entry.header.linkname ?? '', mode: 0o777, mtime: entry.header.mtime ?? new Date() }, (e) => (e ? rej(e) : res()))));
+        continue;
+      }
       const m = BLOB.exec(name);
-      if (kind !== 'file' || (m && !keep.has(`sha256:${m[1]}`))) {
+      if (kind !== 'file' || (m && keep && !keep.has(`sha256:${m[1]}`))) {
         entry.resume();
         continue;
       }
-      if (name === MANIFEST_JSON) {
+      if (name === MANIFEST_JSON && manifestJson !== undefined) {
         entry.resume();
-        await new Promise<void>((res, rej) => pack.entry({ name, size: Buffer.byteLength(manifestJson), mode: 0o644, mtime: entry.header.mtime ?? new Date() }, manifestJson, (e) => (e ? rej(e) : res())));
+        await new Promise<void>((res, rej) => quiet(pack.entry({ name, size: Buffer.byteLength(manifestJson), mode: 0o644, mtime: entry.header.mtime ?? new Date() }, manifestJson, (e) => (e ? rej(e) : res()))));
         continue;
       }
       const size = entry.header.size ?? 0;
-      const sink = pack.entry({ name, size, mode: 0o644, mtime: entry.header.mtime ?? new Date() });
+      const sink = quiet(pack.entry({ name, size, mode: 0o644, mtime: entry.header.mtime ?? new Date() }));
       const src: AsyncIterable<Buffer> = m ? (entry as unknown as Readable).pipe(new VerifyingStream(`sha256:${m[1]}`, size, `bundle entry ${name}`)) : (entry as AsyncIterable<Buffer>);
       for await (const c of src) if (!sink.write(c)) await new Promise<void>((r) => sink.once('drain', () => r()));
       await new Promise<void>((res, rej) => {
@@ -52,6 +74,15 @@ export async function rewriteForLoad(path: string, manifestJson: string, keep: R
     await feeding;
     pack.finalize();
   };
-  run().catch((err: unknown) => pack.destroy(err as Error));
-  return Readable.from(pack);
+  const failure = run().then(
+    () => undefined,
+    (err: unknown) => {
+      const e = archiveError(path, err);
+      extract.destroy();
+      tar.destroy();
+      pack.destroy(e);
+      return e;
+    },
+  );
+  return { stream: Readable.from(pack), failure };
 }

@@ -3,7 +3,6 @@
  * streaming it without a temporary copy. Images the engine already has (same config digest)
  * are skipped unless --force (their tags are still set). Exit 0 ok, 1 failure.
  */
-import { createReadStream } from 'node:fs';
 import type { Argv } from 'yargs';
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
@@ -67,13 +66,13 @@ export async function runLoad(a: LoadArgs): Promise<number> {
     const head = await readArchive(a.bundle, async () => undefined, {
       stopBefore: (name, c) => name.startsWith('blobs/') && c.small.has(FERRY_JSON) && c.small.has(MANIFEST_JSON),
     });
-    let body;
+    let manifestJson: string | undefined;
+    let keep: Set<string> | undefined;
     const skipped: string[] = [];
     let wanted: Wanted[] = [];
     if (!head.partial) {
       // Not a ferry bundle (docker save, skopeo): hand it over as it is.
-      if (a.platform) out.warn('--platform applies to ferry bundles only; loading the archive as it is');
-      body = createReadStream(a.bundle);
+      if (a.platform) out.warn('--platform applies to ferry bundles only; loading every image of the archive');
     } else {
       const meta = JSON.parse(head.small.get(FERRY_JSON)!.toString('utf8')) as FerryMetadata;
       wanted = wantedImages(meta, a.platform);
@@ -90,14 +89,22 @@ export async function runLoad(a: LoadArgs): Promise<number> {
         return 0;
       }
       const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
-      const json = JSON.stringify(entries);
-      const asIs = json === head.small.get(MANIFEST_JSON)?.toString('utf8');
-      const keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
-      body = asIs ? createReadStream(a.bundle) : await rewriteForLoad(a.bundle, json, keep);
+      manifestJson = JSON.stringify(entries);
+      keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
     }
     out.info(`loading ${a.bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
-    const res = await engine.load(body);
-    const answer = await parseLoadAnswer(res.body);
+    // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
+    // engine, which unpacks the whole archive before loading, then loads nothing.
+    const rewritten = await rewriteForLoad(a.bundle, manifestJson, keep);
+    let answer;
+    try {
+      const res = await engine.load(rewritten.stream);
+      answer = await parseLoadAnswer(res.body);
+    } catch (err) {
+      throw (await rewritten.failure) ?? err;
+    }
+    const failure = await rewritten.failure;
+    if (failure) throw failure;
     if (answer.errors.length) {
       throw new FerryError('ENGINE', `loading ${a.bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
     }
