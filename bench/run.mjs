@@ -221,7 +221,7 @@ const TOOLS = [
   { name: 'curl', pkg: 'curl', probe: ['--version'] },
   { name: 'tar', pkg: 'tar', probe: ['--version'] },
   { name: 'sync', pkg: 'coreutils', probe: ['--version'] },
-  { name: '/usr/bin/time', pkg: 'time', probe: ['-f', '%M', 'true'] },
+  { name: '/usr/bin/time', pkg: 'time', probe: ['--version'] },
 ];
 
 /** Checks that every tool runs; exits with one message naming the missing Debian packages. */

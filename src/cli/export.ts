@@ -44,7 +44,7 @@ export function exportCommand(y: Argv<GlobalArgs>): Argv<ExportArgs> {
     .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
     .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
     .option('compression', { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads' }) as unknown as Argv<ExportArgs>;
+    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads per registry (at most 16 in all)' }) as unknown as Argv<ExportArgs>;
 }
 
 /** The key an image has in the lock: its reference and bundle name. */

@@ -30,7 +30,7 @@ export function saveCommand(y: Argv<GlobalArgs>): Argv<SaveArgs> {
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
     .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
     .option('compression', { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads' }) as unknown as Argv<SaveArgs>;
+    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads per registry (at most 16 in all)' }) as unknown as Argv<SaveArgs>;
 }
 
 /** Preferred platforms for the docker-load view: the requested ones, then linux/amd64. */

@@ -21,7 +21,7 @@ export interface FetchResult {
 }
 
 /** Fetches the blobs of one plan; shared blobs are fetched once per store (its lock serialises). */
-export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOptions, limit = pLimit(opts.concurrency)): Promise<FetchResult> {
+export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOptions, limit: (fn: () => Promise<void>) => Promise<void> = pLimit(opts.concurrency)): Promise<FetchResult> {
   const result: FetchResult = { downloaded: 0, cached: 0, downloadedBytes: 0 };
   for (const m of plan.manifests) await store.putBuffer(m.digest, m.raw, `manifest ${m.digest} of ${plan.request}`);
   await Promise.all(

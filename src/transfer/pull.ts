@@ -4,6 +4,8 @@
  * captured, not thrown, so callers decide between failing the run and --keep-going.
  */
 import pLimit from 'p-limit';
+
+type Limit = (fn: () => Promise<void>) => Promise<void>;
 import { FerryError, wrap } from '../errors.js';
 import type { PlatformSelection } from '../oci/platform.js';
 import { formatReference, type Reference } from '../reference/parse-reference.js';
@@ -40,9 +42,25 @@ export function resolveRequest(registries: Registries, r: ImageRequest): Promise
   return resolveImage(registries.client(r.ref.registry), { request: r.request, ref: r.ref, ...(r.name ? { name: r.name } : {}), platforms: r.platforms });
 }
 
-/** Pulls every request; resolves with one result per request, in order. */
+/** Downloads at a time across all registries, whatever --concurrency says per registry. */
+export const MAX_TOTAL_DOWNLOADS = 16;
+
+/**
+ * Pulls every request; resolves with one result per request, in order. At most `concurrency`
+ * blob downloads run against one registry, and at most MAX_TOTAL_DOWNLOADS in all.
+ */
 export async function pullImages(requests: readonly ImageRequest[], registries: Registries, store: BlobStore, concurrency: number, events: PullEvents = {}, resolver: (r: ImageRequest) => Promise<ImagePlan> = (r) => resolveRequest(registries, r)): Promise<PullResult[]> {
-  const blobLimit = pLimit(concurrency);
+  const total = pLimit(MAX_TOTAL_DOWNLOADS);
+  const perRegistry = new Map<string, Limit>();
+  const blobLimitFor = (host: string): Limit => {
+    let l = perRegistry.get(host);
+    if (!l) {
+      const own = pLimit(concurrency);
+      l = (fn) => own(() => total(fn));
+      perRegistry.set(host, l);
+    }
+    return l;
+  };
   const imageLimit = pLimit(Math.max(2, Math.min(8, concurrency)));
   return Promise.all(
     requests.map((r) =>
@@ -61,7 +79,7 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
               opener: (p, d) => registryBlobOpener(client, p.ref.repository, d.digest, `pulling ${d.digest} of ${formatReference(p.ref)}`),
               onBytes: (p, n) => events.onBytes?.(p, n),
             },
-            blobLimit,
+            blobLimitFor(r.ref.registry),
           );
           const result = { request: r, plan, fetch };
           events.onDone?.(result);
