@@ -18,7 +18,7 @@ import { formatReference } from '../reference/parse-reference.js';
 import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
 import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js';
-import { planSize } from '../transfer/plan.js';
+import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
 import { acquireLock } from '../store/lock.js';
 import { TOOL } from '../version.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
@@ -137,7 +137,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const plans = ok.map((r) => r.plan!);
     for (const p of plans) for (const n of p.notes) output.warn(n);
     const prefer = preferredPlatforms(manifest.images[0]?.platformStrings ?? []);
-    output.start('bundle', `writing ${out}`, plans.reduce((n, p) => n + planSize(p), 0));
+    output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
     const written = await writeBundle(plans, store, { out, compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);

@@ -10,7 +10,7 @@ import { parsePlatformSelection, type PlatformSpec, DEFAULT_PLATFORM, parsePlatf
 import { parseReference } from '../reference/parse-reference.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { pullImages, type ImageRequest } from '../transfer/pull.js';
-import { planSize } from '../transfer/plan.js';
+import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
 import { TOOL } from '../version.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
 import { formatBytes } from './output.js';
@@ -68,7 +68,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     }
     const plans = results.map((r) => r.plan!);
     for (const p of plans) for (const n of p.notes) out.warn(n);
-    out.start('bundle', `writing ${a.output}`, plans.reduce((n, p) => n + planSize(p), 0));
+    out.start('bundle', `writing ${a.output}`, uniqueBlobBytes(plans));
     const written = await writeBundle(plans, store, {
       out: a.output,
       compression: a.compression as Compression,

@@ -58,3 +58,12 @@ export function planBlobs(plan: ImagePlan): Descriptor[] {
 export function planSize(plan: ImagePlan): number {
   return planBlobs(plan).reduce((n, d) => n + d.size, 0) + plan.manifests.reduce((n, m) => n + m.raw.length, 0);
 }
+
+/** Bytes of the distinct config and layer blobs of several plans (what a bundle copies). */
+export function uniqueBlobBytes(plans: readonly ImagePlan[]): number {
+  const seen = new Map<string, number>();
+  for (const p of plans) for (const d of planBlobs(p)) seen.set(d.digest, d.size);
+  let n = 0;
+  for (const s of seen.values()) n += s;
+  return n;
+}
