@@ -66,9 +66,10 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
-      failure = err ?? new UsageError(msg ?? 'invalid arguments', 'see ferry --help');
+      // Throw, not record: yargs would otherwise go on to run the command with invalid arguments.
+      throw err ?? new UsageError(msg ?? 'invalid arguments', 'see ferry --help');
     });
-  let debug = argv.includes('--debug');
+  const debug = argv.includes('--debug');
   try {
     await parser.parseAsync();
   } catch (err) {
