@@ -2,7 +2,7 @@
 // ferry benchmark: ferry against skopeo and the classic docker-save route, on one machine,
 // against a private local registry, reported as ratios (absolute numbers depend on the box).
 //
-//   node bench/run.mjs [--size full|small] [--runs N] [--scenario NAME]... [--keep] [--list]
+//   node bench/run.mjs [--size full|small] [--runs N] [--scenario NAME]... [--ferry PATH] [--keep] [--list]
 //
 // What it does (see bench/README.md):
 //   1. starts its own registry (`docker-registry serve`, CNCF distribution) on 127.0.0.1:<free port>,
@@ -21,7 +21,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, lstatSync, readFileSync, rmSync, statSync, watch, writeFileSync, renameSync } from 'node:fs';
+import { createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
