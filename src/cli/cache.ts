@@ -5,19 +5,13 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { readLock } from '../manifest-file/lock.js';
 import { readManifestDigestsFromStore } from '../store/references.js';
-import { withCacheOption, openStore, makeOutput, type CacheArgs, type GlobalArgs } from './common.js';
+import { openStore, makeOutput } from './common.js';
 import { formatBytes } from './output.js';
+import type { CacheLsArgs, CachePruneArgs } from './commands.js';
 
-interface CacheLsArgs extends GlobalArgs, CacheArgs {}
-interface CachePruneArgs extends GlobalArgs, CacheArgs {
-  'older-than': string | undefined;
-  lock: string[];
-  'dry-run': boolean;
-}
 
 /** Parses 30d, 12h, 90m, 45s into milliseconds. */
 export function parseAge(s: string): number {
@@ -28,22 +22,6 @@ export function parseAge(s: string): number {
 }
 
 /** `run` adapts a handler to yargs and records its exit code (cli/main.ts). */
-export function cacheCommand(y: Argv<GlobalArgs>, run: (h: (a: never) => Promise<number>) => (a: unknown) => Promise<void>): Argv<GlobalArgs> {
-  return y
-    .command('ls', 'list cached blobs and their total size', (c) => withCacheOption(c), run(runCacheLs as (a: never) => Promise<number>))
-    .command(
-      'prune',
-      'remove cached blobs no lock file references, or unused for a while',
-      (c) =>
-        withCacheOption(c)
-          .option('older-than', { type: 'string', describe: 'only blobs unused for this long (e.g. 30d)' })
-          .option('lock', { type: 'string', array: true, default: [] as string[], describe: 'keep what this lock file references (repeatable)' })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be removed, remove nothing' }),
-      run(runCachePrune as (a: never) => Promise<number>),
-    )
-    .demandCommand(1, 'name a cache command: ls or prune') as Argv<GlobalArgs>;
-}
-
 export async function runCacheLs(a: CacheLsArgs): Promise<number> {
   const store = await openStore(a);
   const blobs = await store.list();

@@ -1,34 +1,9 @@
 /** Options shared by commands, and turning them into the objects a command works with. */
-import type { Argv } from 'yargs';
+import type { CacheArgs, GlobalArgs, RegistryArgs } from './commands.js';
 import { UsageError } from '../errors.js';
 import { Registries } from '../registry/registries.js';
 import { BlobStore, defaultCacheDir } from '../store/blob-store.js';
 import { Output } from './output.js';
-
-export interface GlobalArgs {
-  quiet: boolean;
-  json: boolean;
-  debug: boolean;
-}
-
-export interface RegistryArgs {
-  'insecure-registry': string[];
-  'ca-file': string | undefined;
-}
-
-export interface CacheArgs {
-  'cache-dir': string | undefined;
-}
-
-export function withRegistryOptions<T>(y: Argv<T>): Argv<T & RegistryArgs> {
-  return y
-    .option('insecure-registry', { type: 'string', array: true, default: [] as string[], describe: 'allow plain HTTP or unverified TLS for this registry HOST[:PORT] (repeatable); loopback registries always are' })
-    .option('ca-file', { type: 'string', describe: 'PEM file with CA certificates to trust in addition to the system ones' }) as unknown as Argv<T & RegistryArgs>;
-}
-
-export function withCacheOption<T>(y: Argv<T>): Argv<T & CacheArgs> {
-  return y.option('cache-dir', { type: 'string', describe: 'blob cache directory (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)' }) as unknown as Argv<T & CacheArgs>;
-}
 
 export function concurrencyOption(v: unknown): number {
   const n = Number(v);

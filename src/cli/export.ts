@@ -7,7 +7,6 @@
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Argv } from 'yargs';
 import { EXIT, FerryError } from '../errors.js';
 import { FERRY_JSON, type FerryMetadata } from '../bundle/layout.js';
 import { readArchive } from '../bundle/reader.js';
@@ -21,31 +20,12 @@ import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js
 import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
 import { acquireLock } from '../store/lock.js';
 import { TOOL } from '../version.js';
-import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport, type ImageReport } from './report.js';
 import { preferredPlatforms } from './save.js';
+import type { ExportArgs } from './commands.js';
 
-interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  manifest: string;
-  output: string | undefined;
-  locked: boolean;
-  force: boolean;
-  'keep-going': boolean;
-  compression: string;
-  concurrency: number;
-}
-
-export function exportCommand(y: Argv<GlobalArgs>): Argv<ExportArgs> {
-  return withCacheOption(withRegistryOptions(y))
-    .positional('manifest', { type: 'string', demandOption: true, describe: 'manifest file (YAML or JSON) listing the images' })
-    .option('output', { alias: 'o', type: 'string', describe: 'bundle file (default bundles/<bundle>.tar.gz)' })
-    .option('locked', { type: 'boolean', default: false, describe: 'export exactly the digests in the lock file; fail if an image is not locked' })
-    .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
-    .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
-    .option('compression', { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads per registry (at most 16 in all)' }) as unknown as Argv<ExportArgs>;
-}
 
 /** The key an image has in the lock: its reference and bundle name. */
 function lockKey(ref: string, name: string | null): string {

@@ -3,7 +3,6 @@
  * streaming it without a temporary copy. Images the engine already has (same config digest)
  * are skipped unless --force (their tags are still set). Exit 0 ok, 1 failure.
  */
-import type { Argv } from 'yargs';
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { FERRY_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
@@ -13,20 +12,9 @@ import { DockerEngine } from '../docker-engine/engine.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
 import { familiarName, parseReference } from '../reference/parse-reference.js';
-import { makeOutput, type GlobalArgs } from './common.js';
+import { makeOutput } from './common.js';
+import type { LoadArgs } from './commands.js';
 
-interface LoadArgs extends GlobalArgs {
-  bundle: string;
-  platform: string | undefined;
-  force: boolean;
-}
-
-export function loadCommand(y: Argv<GlobalArgs>): Argv<LoadArgs> {
-  return y
-    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or docker save archive' })
-    .option('platform', { type: 'string', describe: 'os/arch[/variant] to load from multi-platform images (default: the one the bundle marks for docker load)' })
-    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' }) as unknown as Argv<LoadArgs>;
-}
 
 interface Wanted {
   name: string | null;

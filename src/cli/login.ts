@@ -2,30 +2,18 @@
  * `ferry login HOST -u USER --password-stdin` and `ferry logout HOST`: credentials in the Docker
  * config, as `docker login` writes them, checked against the registry before they are stored.
  */
-import type { Argv } from 'yargs';
 import { FerryError, UsageError } from '../errors.js';
 import { RegistryClient } from '../registry/client.js';
 import { eraseCredential, storeCredential } from '../registry/docker-config-write.js';
 import { Transport } from '../registry/transport.js';
 import { DOCKER_HUB } from '../reference/parse-reference.js';
-import { makeOutput, withRegistryOptions, type GlobalArgs, type RegistryArgs } from './common.js';
+import { makeOutput } from './common.js';
+import type { LoginArgs, LogoutArgs } from './commands.js';
 
-interface LoginArgs extends GlobalArgs, RegistryArgs {
-  host: string;
-  username: string;
-  'password-stdin': boolean;
-}
 
 function normHost(h: string): string {
   const s = h.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   return s === 'index.docker.io' || s === 'registry-1.docker.io' ? DOCKER_HUB : s;
-}
-
-export function loginCommand(y: Argv<GlobalArgs>): Argv<LoginArgs> {
-  return withRegistryOptions(y)
-    .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
-    .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input' }) as unknown as Argv<LoginArgs>;
 }
 
 async function readStdin(): Promise<string> {
@@ -54,13 +42,6 @@ export async function runLogin(a: LoginArgs): Promise<number> {
   }
 }
 
-interface LogoutArgs extends GlobalArgs {
-  host: string;
-}
-
-export function logoutCommand(y: Argv<GlobalArgs>): Argv<LogoutArgs> {
-  return y.positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' }) as unknown as Argv<LogoutArgs>;
-}
 
 export async function runLogout(a: LogoutArgs): Promise<number> {
   const host = normHost(a.host);

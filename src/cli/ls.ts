@@ -1,16 +1,12 @@
 /** `ferry ls BUNDLE`: the images in a bundle: name, digest, platforms, size, layers. */
-import type { Argv } from 'yargs';
 import { interpret } from '../bundle/contents.js';
 import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMetadata } from '../bundle/layout.js';
 import { readArchive } from '../bundle/reader.js';
 import { formatPlatform } from '../oci/platform.js';
 import { planSize } from '../transfer/plan.js';
 import { formatBytes } from './output.js';
-import type { GlobalArgs } from './common.js';
+import type { LsArgs } from './commands.js';
 
-interface LsArgs extends GlobalArgs {
-  bundle: string;
-}
 
 interface LsImage {
   name: string | null;
@@ -19,10 +15,6 @@ interface LsImage {
   platforms: string[];
   size: number;
   layers: number;
-}
-
-export function lsCommand(y: Argv<GlobalArgs>): Argv<LsArgs> {
-  return y.positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive' }) as unknown as Argv<LsArgs>;
 }
 
 function fromMetadata(meta: FerryMetadata): LsImage[] {

@@ -6,17 +6,27 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
-import type { GlobalArgs } from './common.js';
-import { cacheCommand } from './cache.js';
-import { exportCommand, runExport } from './export.js';
-import { loadCommand, runLoad } from './load.js';
-import { loginCommand, logoutCommand, runLogin, runLogout } from './login.js';
-import { lsCommand, runLs } from './ls.js';
-import { pushCommand, runPush } from './push.js';
-import { runSave, saveCommand } from './save.js';
-import { runVerify, verifyCommand } from './verify.js';
+import {
+  cacheLsOptions,
+  cachePruneOptions,
+  exportOptions,
+  loadOptions,
+  loginOptions,
+  logoutOptions,
+  lsOptions,
+  pushOptions,
+  saveOptions,
+  verifyOptions,
+  type GlobalArgs,
+} from './commands.js';
 
 type Handler = (args: never) => Promise<number>;
+
+/** A command's implementation, imported only when it runs (so --help stays fast). */
+const lazy =
+  <M>(load: () => Promise<M>, pick: (m: M) => Handler): (() => Promise<Handler>) =>
+  async () =>
+    pick(await load());
 
 /** Renders an error for people: message, hint, and with --debug the cause chain. */
 export function renderError(err: unknown, debug: boolean): string {
@@ -41,8 +51,9 @@ export function renderError(err: unknown, debug: boolean): string {
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   let failure: unknown;
-  const run = (h: Handler) => async (args: unknown): Promise<void> => {
-    code = await (h as (a: unknown) => Promise<number>)(args);
+  const run = (load: () => Promise<Handler>) => async (args: unknown): Promise<void> => {
+    const h = (await load()) as (a: unknown) => Promise<number>;
+    code = await h(args);
   };
   const parser: Argv<GlobalArgs> = yargs(argv)
     .scriptName('ferry')
@@ -50,15 +61,20 @@ export async function main(argv: string[]): Promise<number> {
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but warnings and errors' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON report on stdout (progress on stderr)' })
     .option('debug', { type: 'boolean', default: false, describe: 'print error causes and stack traces' })
-    .command('save <images..>', 'pull images from registries into a bundle (no Docker daemon)', (y) => saveCommand(y), run(runSave as Handler))
-    .command('export <manifest>', 'export the images of a manifest file into a bundle, with a lock file and cache', (y) => exportCommand(y), run(runExport as Handler))
-    .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', (y) => verifyCommand(y), run(runVerify as Handler))
-    .command('ls <bundle>', 'list the images in a bundle', (y) => lsCommand(y), run(runLs as Handler))
-    .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', (y) => pushCommand(y), run(runPush as Handler))
-    .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', (y) => loadCommand(y), run(runLoad as Handler))
-    .command('login <host>', 'store registry credentials in the Docker config', (y) => loginCommand(y), run(runLogin as Handler))
-    .command('logout <host>', 'remove registry credentials from the Docker config', (y) => logoutCommand(y), run(runLogout as Handler))
-    .command('cache', 'inspect and prune the blob cache', (y) => cacheCommand(y, run as never))
+    .command('save <images..>', 'pull images from registries into a bundle (no Docker daemon)', saveOptions, run(lazy(() => import('./save.js'), (m) => m.runSave as Handler)))
+    .command('export <manifest>', 'export the images of a manifest file into a bundle, with a lock file and cache', exportOptions, run(lazy(() => import('./export.js'), (m) => m.runExport as Handler)))
+    .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', verifyOptions, run(lazy(() => import('./verify.js'), (m) => m.runVerify as Handler)))
+    .command('ls <bundle>', 'list the images in a bundle', lsOptions, run(lazy(() => import('./ls.js'), (m) => m.runLs as Handler)))
+    .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', pushOptions, run(lazy(() => import('./push.js'), (m) => m.runPush as Handler)))
+    .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad as Handler)))
+    .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin as Handler)))
+    .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout as Handler)))
+    .command('cache', 'inspect and prune the blob cache', (y) =>
+      y
+        .command('ls', 'list cached blobs and their total size', cacheLsOptions, run(lazy(() => import('./cache.js'), (m) => m.runCacheLs as Handler)))
+        .command('prune', 'remove cached blobs no lock file references, or unused for a while', cachePruneOptions, run(lazy(() => import('./cache.js'), (m) => m.runCachePrune as Handler)))
+        .demandCommand(1, 'name a cache command: ls or prune'),
+    )
     .demandCommand(1, 'name a command; see ferry --help')
     .strict()
     .version(VERSION)

@@ -5,33 +5,17 @@
  */
 import { writeFile, rename } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Argv } from 'yargs';
 import { EXIT, FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { parsePushTarget } from '../registry/push-target.js';
 import { pushPlans } from '../registry/push.js';
 import { planSize } from '../transfer/plan.js';
-import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { errorJson } from './report.js';
 import { readIntoStore } from './read-into-store.js';
+import type { PushArgs } from './commands.js';
 
-interface PushArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  bundle: string;
-  to: string;
-  'keep-registry-host': boolean;
-  concurrency: number;
-  'mapping-file': string | undefined;
-}
-
-export function pushCommand(y: Argv<GlobalArgs>): Argv<PushArgs> {
-  return withCacheOption(withRegistryOptions(y))
-    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive to push' })
-    .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
-    .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob uploads' })
-    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' }) as unknown as Argv<PushArgs>;
-}
 
 export function defaultMappingFile(bundle: string): string {
   return `${basename(bundle).replace(/\.tar(\.gz)?$|\.tgz$/, '')}.mapping.json`;

@@ -4,7 +4,6 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { parsePlatformSelection, type PlatformSpec, DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
 import { parseReference } from '../reference/parse-reference.js';
@@ -12,26 +11,11 @@ import { writeBundle, type Compression } from '../bundle/writer.js';
 import { pullImages, type ImageRequest } from '../transfer/pull.js';
 import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
 import { TOOL } from '../version.js';
-import { concurrencyOption, makeOutput, makeRegistries, openStore, withCacheOption, withRegistryOptions, type CacheArgs, type GlobalArgs, type RegistryArgs } from './common.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport } from './report.js';
+import type { SaveArgs } from './commands.js';
 
-interface SaveArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  images: string[];
-  output: string;
-  platform: string[];
-  compression: string;
-  concurrency: number;
-}
-
-export function saveCommand(y: Argv<GlobalArgs>): Argv<SaveArgs> {
-  return withCacheOption(withRegistryOptions(y))
-    .positional('images', { type: 'string', array: true, describe: 'image references, e.g. docker.io/library/nginx:1.27' })
-    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
-    .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
-    .option('compression', { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob downloads per registry (at most 16 in all)' }) as unknown as Argv<SaveArgs>;
-}
 
 /** Preferred platforms for the docker-load view: the requested ones, then linux/amd64. */
 export function preferredPlatforms(values: readonly string[]): PlatformSpec[] {

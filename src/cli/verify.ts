@@ -1,20 +1,10 @@
 /** `ferry verify BUNDLE [--deep]`: check a bundle offline. Exit 0 when sound, 1 when not. */
-import type { Argv } from 'yargs';
 import { FerryError } from '../errors.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { formatBytes } from './output.js';
-import { makeOutput, type GlobalArgs } from './common.js';
+import { makeOutput } from './common.js';
+import type { VerifyArgs } from './commands.js';
 
-interface VerifyArgs extends GlobalArgs {
-  bundle: string;
-  deep: boolean;
-}
-
-export function verifyCommand(y: Argv<GlobalArgs>): Argv<VerifyArgs> {
-  return y
-    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive (.tar.gz or .tar)' })
-    .option('deep', { type: 'boolean', default: false, describe: "also decompress every layer and check its diff_id" }) as unknown as Argv<VerifyArgs>;
-}
 
 export async function runVerify(a: VerifyArgs): Promise<number> {
   const out = makeOutput(a);

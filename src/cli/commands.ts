@@ -1,0 +1,162 @@
+/**
+ * Every command's arguments and options, in one light module: `ferry --help` and argument
+ * errors never load the registry client, the YAML parser or zod. Each command's implementation
+ * (save.ts, export.ts, ...) is imported only when that command runs (main.ts).
+ */
+import type { Argv } from 'yargs';
+import { DEFAULT_PLATFORM } from '../oci/platform.js';
+
+export interface GlobalArgs {
+  quiet: boolean;
+  json: boolean;
+  debug: boolean;
+}
+
+export interface RegistryArgs {
+  'insecure-registry': string[];
+  'ca-file': string | undefined;
+}
+
+export interface CacheArgs {
+  'cache-dir': string | undefined;
+}
+
+export interface SaveArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  images: string[];
+  output: string;
+  platform: string[];
+  compression: string;
+  concurrency: number;
+}
+
+export interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  manifest: string;
+  output: string | undefined;
+  locked: boolean;
+  force: boolean;
+  'keep-going': boolean;
+  compression: string;
+  concurrency: number;
+}
+
+export interface VerifyArgs extends GlobalArgs {
+  bundle: string;
+  deep: boolean;
+}
+
+export interface LsArgs extends GlobalArgs {
+  bundle: string;
+}
+
+export interface PushArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  bundle: string;
+  to: string;
+  'keep-registry-host': boolean;
+  concurrency: number;
+  'mapping-file': string | undefined;
+}
+
+export interface LoadArgs extends GlobalArgs {
+  bundle: string;
+  platform: string | undefined;
+  force: boolean;
+}
+
+export interface LoginArgs extends GlobalArgs, RegistryArgs {
+  host: string;
+  username: string;
+  'password-stdin': boolean;
+}
+
+export interface LogoutArgs extends GlobalArgs {
+  host: string;
+}
+
+export interface CacheLsArgs extends GlobalArgs, CacheArgs {}
+
+export interface CachePruneArgs extends GlobalArgs, CacheArgs {
+  'older-than': string | undefined;
+  lock: string[];
+  'dry-run': boolean;
+}
+
+function withRegistryOptions<T>(y: Argv<T>): Argv<T & RegistryArgs> {
+  return y
+    .option('insecure-registry', { type: 'string', array: true, default: [] as string[], describe: 'allow plain HTTP or unverified TLS for this registry HOST[:PORT] (repeatable); loopback registries always are' })
+    .option('ca-file', { type: 'string', describe: 'PEM file with CA certificates to trust in addition to the system ones' }) as unknown as Argv<T & RegistryArgs>;
+}
+
+function withCacheOption<T>(y: Argv<T>): Argv<T & CacheArgs> {
+  return y.option('cache-dir', { type: 'string', describe: 'blob cache directory (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)' }) as unknown as Argv<T & CacheArgs>;
+}
+
+const concurrency = { type: 'number', default: 4, describe: 'parallel blob downloads per registry (at most 16 in all)' } as const;
+const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' } as const;
+
+export function saveOptions(y: Argv<GlobalArgs>): Argv<SaveArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('images', { type: 'string', array: true, describe: 'image references, e.g. docker.io/library/nginx:1.27' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
+    .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
+    .option('compression', compression)
+    .option('concurrency', concurrency) as unknown as Argv<SaveArgs>;
+}
+
+export function exportOptions(y: Argv<GlobalArgs>): Argv<ExportArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('manifest', { type: 'string', demandOption: true, describe: 'manifest file (YAML or JSON) listing the images' })
+    .option('output', { alias: 'o', type: 'string', describe: 'bundle file (default bundles/<bundle>.tar.gz)' })
+    .option('locked', { type: 'boolean', default: false, describe: 'export exactly the digests in the lock file; fail if an image is not locked' })
+    .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
+    .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
+    .option('compression', compression)
+    .option('concurrency', concurrency) as unknown as Argv<ExportArgs>;
+}
+
+export function verifyOptions(y: Argv<GlobalArgs>): Argv<VerifyArgs> {
+  return y
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive (.tar.gz or .tar)' })
+    .option('deep', { type: 'boolean', default: false, describe: 'also decompress every layer and check its diff_id' }) as unknown as Argv<VerifyArgs>;
+}
+
+export function lsOptions(y: Argv<GlobalArgs>): Argv<LsArgs> {
+  return y.positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive' }) as unknown as Argv<LsArgs>;
+}
+
+export function pushOptions(y: Argv<GlobalArgs>): Argv<PushArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive to push' })
+    .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
+    .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob uploads' })
+    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' }) as unknown as Argv<PushArgs>;
+}
+
+export function loadOptions(y: Argv<GlobalArgs>): Argv<LoadArgs> {
+  return y
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or docker save archive' })
+    .option('platform', { type: 'string', describe: 'os/arch[/variant] to load from multi-platform images (default: the one the bundle marks for docker load)' })
+    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' }) as unknown as Argv<LoadArgs>;
+}
+
+export function loginOptions(y: Argv<GlobalArgs>): Argv<LoginArgs> {
+  return withRegistryOptions(y)
+    .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
+    .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input' }) as unknown as Argv<LoginArgs>;
+}
+
+export function logoutOptions(y: Argv<GlobalArgs>): Argv<LogoutArgs> {
+  return y.positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' }) as unknown as Argv<LogoutArgs>;
+}
+
+export function cacheLsOptions(y: Argv<GlobalArgs>): Argv<CacheLsArgs> {
+  return withCacheOption(y);
+}
+
+export function cachePruneOptions(y: Argv<GlobalArgs>): Argv<CachePruneArgs> {
+  return withCacheOption(y)
+    .option('older-than', { type: 'string', describe: 'only blobs unused for this long (e.g. 30d)' })
+    .option('lock', { type: 'string', array: true, default: [] as string[], describe: 'keep what this lock file references (repeatable)' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be removed, remove nothing' }) as unknown as Argv<CachePruneArgs>;
+}
