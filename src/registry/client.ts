@@ -113,7 +113,10 @@ export class RegistryClient {
         }
       }
     }
-    const tlsHint = this.transport.allowsInsecure(this.host)
+    const viaProxy = /Proxy response|HTTP Tunneling/i.test(describe(lastErr));
+    const tlsHint = viaProxy
+      ? 'the proxy refused the connection: check HTTPS_PROXY / HTTP_PROXY and the proxy credentials, or list the registry in NO_PROXY'
+      : this.transport.allowsInsecure(this.host)
       ? 'check that the registry is running and reachable'
       : `check that the registry is reachable; for a registry without TLS pass --insecure-registry ${this.host}, for a private CA --ca-file`;
     this.base = undefined;

@@ -34,7 +34,7 @@ function nameOf(ref: Reference): string | undefined {
 /** Resolves a reference into a plan. Throws NOT_FOUND when no requested platform exists. */
 export async function resolveImage(client: RegistryClient, opts: ResolveOptions): Promise<ImagePlan> {
   const { ref } = opts;
-  const what = `pulling ${formatReference(ref)}`;
+  const what = `resolving ${formatReference(ref)}`;
   const top = await getManifest(client, ref.repository, manifestIdentifier(ref), what);
   const notes: string[] = [];
   const name = nameOf(opts.name ?? ref);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { FerryError, describe } from '../errors.js';
 
 export interface TransportOptions {
@@ -31,10 +31,30 @@ function readCa(file: string): string {
   }
 }
 
+/**
+ * NO_PROXY as undici should see it: IPv6 addresses are written without brackets in NO_PROXY
+ * (curl, Go, wget), but undici compares them with the brackets of the URL host, so each one is
+ * listed both ways.
+ */
+export function normaliseNoProxy(value: string): string {
+  const out: string[] = [];
+  for (const raw of value.split(/[,\s]+/).filter(Boolean)) {
+    out.push(raw);
+    if (!raw.startsWith('[') && (raw.match(/:/g) ?? []).length >= 2) out.push(`[${raw}]`);
+  }
+  return out.join(',');
+}
+
+function proxyOptions(): { noProxy?: string } {
+  const np = process.env.no_proxy ?? process.env.NO_PROXY;
+  return np ? { noProxy: normaliseNoProxy(np) } : {};
+}
+
 /** Owns the dispatchers and answers, per host, which one to use and whether HTTP is allowed. */
 export class Transport {
   private readonly verified = new Map<string, Dispatcher>();
   private insecureAgent: Dispatcher | undefined;
+  private loopbackAgent: Dispatcher | undefined;
   private readonly insecure: Set<string>;
 
   constructor(private readonly opts: TransportOptions = {}) {
@@ -46,10 +66,17 @@ export class Transport {
     return isLoopback(host) || this.insecure.has(host) || this.insecure.has(host.replace(/:\d+$/, ''));
   }
 
-  /** The dispatcher for requests to `host`. */
+  /**
+   * The dispatcher for requests to `host`. Loopback hosts are never proxied (as in Go's
+   * net/http, which skopeo and crane use); others follow HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+   */
   dispatcher(host: string): Dispatcher {
+    if (isLoopback(host)) {
+      this.loopbackAgent ??= new Agent({ connect: { rejectUnauthorized: false } });
+      return this.loopbackAgent;
+    }
     if (this.allowsInsecure(host)) {
-      this.insecureAgent ??= new EnvHttpProxyAgent({ connect: { rejectUnauthorized: false }, requestTls: { rejectUnauthorized: false } });
+      this.insecureAgent ??= new EnvHttpProxyAgent({ ...proxyOptions(), connect: { rejectUnauthorized: false }, requestTls: { rejectUnauthorized: false } });
       return this.insecureAgent;
     }
     const caFile = this.opts.caFiles?.[host] ?? this.opts.caFile;
@@ -57,14 +84,14 @@ export class Transport {
     let d = this.verified.get(key);
     if (!d) {
       const tls = caFile ? { ca: [...rootCertificates, readCa(caFile)] } : {};
-      d = new EnvHttpProxyAgent({ connect: tls, requestTls: tls });
+      d = new EnvHttpProxyAgent({ ...proxyOptions(), connect: tls, requestTls: tls });
       this.verified.set(key, d);
     }
     return d;
   }
 
   async close(): Promise<void> {
-    const all = [...this.verified.values(), ...(this.insecureAgent ? [this.insecureAgent] : [])];
+    const all = [...this.verified.values(), ...[this.insecureAgent, this.loopbackAgent].filter((d): d is Dispatcher => d !== undefined)];
     await Promise.allSettled(all.map((d) => d.close()));
   }
 }

@@ -76,7 +76,7 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
             store,
             {
               concurrency,
-              opener: (p, d) => registryBlobOpener(client, p.ref.repository, d.digest, `pulling ${d.digest} of ${formatReference(p.ref)}`),
+              opener: (p, d) => registryBlobOpener(client, p.ref.repository, d.digest, `fetching ${d.digest} from ${formatReference(p.ref)}`),
               onBytes: (p, n) => events.onBytes?.(p, n),
             },
             blobLimitFor(r.ref.registry),
