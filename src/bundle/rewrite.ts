@@ -6,6 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
+import { FerryError } from '../errors.js';
 import { VerifyingStream } from '../digest/verifying-stream.js';
 import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
 import { MANIFEST_JSON } from './layout.js';
@@ -41,9 +42,14 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
       (extract as unknown as { end(): void }).end();
     })();
     feeding.catch((err: unknown) => extract.destroy(err as Error));
+    const seen = new Set<string>();
     for await (const entry of extract) {
       const kind = checkEntryType(entry.header.name, entry.header.type);
       const name = kind === 'file' || kind === 'symlink' ? checkEntryName(entry.header.name) : '';
+      if (name) {
+        if (seen.has(name)) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" appears twice`, { hint: 'the archive is damaged or hostile; do not use it' });
+        seen.add(name);
+      }
       if (kind === 'symlink') {
         // Only docker save's layer links get here (checkLayerLink throws for anything else).
         checkLayerLink(name, entry.header.linkname);

@@ -53,22 +53,17 @@ async function diffIdOf(body: Readable): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** Verifies the archive at `path`. Throws only when it cannot be read at all (truncated, hostile). */
-export async function verifyArchive(path: string, deep: boolean): Promise<VerifyResult> {
-  const diffIds = new Map<string, string>();
-  const contents = await readArchive(
-    path,
-    async (file, body) => {
-      if (deep && file.size > 0 && !file.name.endsWith('.json') && file.size > 1024) {
-        diffIds.set(file.name, await diffIdOf(body));
-      }
-    },
-    { hashFile: true },
-  );
-  const interpretation = interpret(contents);
-  const problems = [...interpretation.problems];
-  let layersDeep = 0;
+const DOCUMENTS = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories', 'ferry.json']);
 
+/**
+ * Checks each image against its config: the diff_ids count equals the layers, a legacy
+ * (docker save) layer, which is stored uncompressed, hashes to its diff_id, and with `diffIds`
+ * (--deep) every layer decompresses to its diff_id. Resolves the problems and how many
+ * distinct layers were checked deeply.
+ */
+export function imageProblems(interpretation: Interpretation, contents: ArchiveContents, diffIds?: ReadonlyMap<string, string>): { problems: string[]; layersDeep: number } {
+  const problems: string[] = [];
+  const deepChecked = new Set<string>();
   for (const img of interpretation.images) {
     const label = img.name ?? img.plan.root.digest;
     for (const pi of img.plan.images) {
@@ -87,18 +82,35 @@ export async function verifyArchive(path: string, deep: boolean): Promise<Verify
         continue;
       }
       pi.layers.forEach((l, i) => {
-        // Legacy docker-save layers are uncompressed: their digest is their diff_id.
-        if (img.synthesized && l.digest !== diff[i] && !diffIds.has(blobPathOrName(contents, l.digest))) {
-          problems.push(`image ${label}: layer ${i} (${l.digest}) does not match diff_id ${diff[i]}`);
+        const name = blobPathOrName(contents, l.digest);
+        if (img.synthesized && l.digest !== diff[i]) {
+          problems.push(`image ${label}: layer ${i} (${name}) hashes to ${l.digest}, the config's diff_id is ${diff[i]}`);
+          return;
         }
-        const got = diffIds.get(blobPathOrName(contents, l.digest));
-        if (deep && got) {
-          layersDeep++;
-          if (got !== diff[i]) problems.push(`image ${label}: layer ${l.digest} decompresses to ${got}, the config's diff_id is ${diff[i]} (--deep)`);
-        }
+        const got = diffIds?.get(name);
+        if (got === undefined) return;
+        deepChecked.add(l.digest);
+        if (got !== diff[i]) problems.push(`image ${label}: layer ${l.digest} decompresses to ${got}, the config's diff_id is ${diff[i]} (--deep)`);
       });
     }
   }
+  return { problems, layersDeep: deepChecked.size };
+}
+
+/** Verifies the archive at `path`. Throws only when it cannot be read at all (truncated, hostile). */
+export async function verifyArchive(path: string, deep: boolean): Promise<VerifyResult> {
+  const diffIds = new Map<string, string>();
+  const contents = await readArchive(
+    path,
+    async (file, body) => {
+      if (deep && !DOCUMENTS.has(file.name)) diffIds.set(file.name, await diffIdOf(body));
+    },
+    { hashFile: true },
+  );
+  const interpretation = interpret(contents);
+  const checked = imageProblems(interpretation, contents, deep ? diffIds : undefined);
+  const problems = [...interpretation.problems, ...checked.problems];
+  const layersDeep = checked.layersDeep;
 
   const meta = interpretation.metadata;
   if (meta) {

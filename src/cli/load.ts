@@ -8,6 +8,7 @@ import { blobPath } from '../digest/digest.js';
 import { FERRY_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
 import { readArchive } from '../bundle/reader.js';
 import { rewriteForLoad } from '../bundle/rewrite.js';
+import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
@@ -59,8 +60,13 @@ export async function runLoad(a: LoadArgs): Promise<number> {
     const skipped: string[] = [];
     let wanted: Wanted[] = [];
     if (!head.partial) {
-      // Not a ferry bundle (docker save, skopeo): hand it over as it is.
+      // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
+      // whole archive first; the engine would otherwise load the images before a bad layer.
       if (a.platform) out.warn('--platform applies to ferry bundles only; loading every image of the archive');
+      const checked = await verifyArchive(a.bundle, false);
+      if (checked.problems.length) {
+        throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+      }
     } else {
       const meta = JSON.parse(head.small.get(FERRY_JSON)!.toString('utf8')) as FerryMetadata;
       wanted = wantedImages(meta, a.platform);

@@ -6,6 +6,7 @@
 import { FerryError } from '../errors.js';
 import { interpret, type Interpretation } from '../bundle/contents.js';
 import { readArchive } from '../bundle/reader.js';
+import { imageProblems } from '../bundle/verify.js';
 import type { BlobStore } from '../store/blob-store.js';
 
 const DOCUMENTS = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories', 'ferry.json']);
@@ -23,8 +24,9 @@ export async function readIntoStore(path: string, store: BlobStore): Promise<Int
       };
     });
     const it = interpret(contents);
-    if (it.problems.length) {
-      throw new FerryError('BUNDLE_FORMAT', `${path} is incomplete, nothing was pushed or loaded:\n  - ${it.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+    const problems = [...it.problems, ...imageProblems(it, contents).problems];
+    if (problems.length) {
+      throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, nothing was pushed:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
     }
     return it;
   } finally {

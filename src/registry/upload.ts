@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
+import { HashingTap } from '../digest/hashing-tap.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { blobExists } from './blobs.js';
 import { repoScope, type RegistryClient } from './client.js';
@@ -61,9 +62,13 @@ export async function uploadBlob(client: RegistryClient, repository: string, blo
     loc = location(res, what);
   }
   const chunk = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  // Count through a pipe, never with a 'data' listener: that would start the file flowing
+  // before undici reads it, and the bytes read meanwhile would never reach the request.
   const counted = (r: Readable): Readable => {
-    if (opts.onBytes) r.on('data', (c: Buffer) => opts.onBytes!(c.length));
-    return r;
+    if (!opts.onBytes) return r;
+    const tap = new HashingTap(opts.onBytes);
+    r.on('error', (e) => tap.destroy(e));
+    return r.pipe(tap);
   };
   if (blob.size <= chunk) {
     const res = await client.send({
