@@ -65,9 +65,10 @@ export class BlobStore {
     const actual = sha256Digest(data);
     if (actual !== digest) throw new DigestMismatchError(subject, digest, actual);
     if (await this.has(digest, data.length)) return;
-    const tmp = `${this.partialPath(digest)}.${process.pid}.${Date.now()}`;
+    // Unique per call: two images of one run may store the same manifest at the same moment.
+    const tmp = `${this.partialPath(digest)}.${process.pid}.${++ingestCounter}`;
     await writeFile(tmp, data);
-    await rename(tmp, this.path(digest));
+    await this.place(tmp, digest);
   }
 
   /** A read stream of a verified blob. */
@@ -199,12 +200,26 @@ export class BlobStore {
       throw err;
     }
     return {
-      commit: async (digest: string) => {
-        if (await this.has(digest)) await rm(tmp, { force: true });
-        else await rename(tmp, this.path(digest));
-      },
+      commit: (digest: string) => this.place(tmp, digest),
       discard: () => rm(tmp, { force: true }),
     };
+  }
+
+  /**
+   * Moves a verified temp file into place. When the blob is already there (another writer won
+   * the race; content-addressed, so it is the same content), the temp file is dropped.
+   */
+  private async place(tmp: string, digest: string): Promise<void> {
+    if (await this.has(digest)) {
+      await rm(tmp, { force: true });
+      return;
+    }
+    try {
+      await rename(tmp, this.path(digest));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (!(await this.has(digest))) throw err;
+    }
   }
 
   /** A read stream of part of a verified blob (inclusive `end`). */
