@@ -9,14 +9,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractBundle } from './helpers/bundle.js';
 import { writeDockerConfig } from './helpers/docker-config.js';
-import { startDockerd, type Dockerd } from './helpers/dockerd.js';
+import type { Dockerd } from './helpers/dockerd.js';
 import { describeRun, ferryEnv, runFerry } from './helpers/ferry.js';
-import { APP_TEXT, BUSYBOX_OUTPUT, buildFixtures, copyFixtures, refOn, type Fixtures } from './helpers/fixtures.js';
+import { APP_TEXT, BUSYBOX_OUTPUT, refOn, type Fixtures } from './helpers/fixtures.js';
 import { run } from './helpers/processes.js';
 import { startProxy, type FaultProxy } from './helpers/proxy.js';
-import { startRegistry, type Credentials, type Registry } from './helpers/registry.js';
+import type { Credentials, Registry } from './helpers/registry.js';
 import { registryDigest } from './helpers/skopeo.js';
 import { suiteTempDir } from './helpers/tmp.js';
+import { startAuthRegistries } from './helpers/auth-registries.js';
 
 const USER: Credentials = { user: 'ferry-e2e', password: 'pw-Zq8vK3-never-print-me' };
 
@@ -29,20 +30,9 @@ let proxy: FaultProxy;
 let fx: Fixtures;
 
 beforeAll(async () => {
-  const started = await Promise.allSettled([
-    startDockerd(),
-    startRegistry(),
-    startRegistry({ auth: 'htpasswd', users: [USER] }),
-    startRegistry({ auth: 'token', users: [USER] }),
-  ]);
-  [dockerd, open, basic, token] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [
-    Dockerd, Registry, Registry, Registry,
-  ];
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  fx = await buildFixtures(dockerd, open.host, tmp.join('fixtures'));
-  await copyFixtures(fx, basic.host, USER);
-  await copyFixtures(fx, token.host, USER);
+  ({ dockerd, open, basic, token, fx } = await startAuthRegistries(USER, tmp.join('fixtures'), (s) => {
+    ({ dockerd, open, basic, token } = s as Required<typeof s>);
+  }));
   proxy = await startProxy(open.host);
 });
 

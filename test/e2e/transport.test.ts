@@ -22,11 +22,11 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractBundle } from './helpers/bundle.js';
 import { writeDockerConfig } from './helpers/docker-config.js';
-import { startDockerd, type Dockerd } from './helpers/dockerd.js';
+import type { Dockerd } from './helpers/dockerd.js';
 import { describeRun, ferryEnv, runFerry } from './helpers/ferry.js';
-import { buildFixtures, copyFixtures, refOn, type Fixtures, type ImageFixture } from './helpers/fixtures.js';
+import { refOn, type Fixtures, type ImageFixture } from './helpers/fixtures.js';
 import type { RunResult } from './helpers/processes.js';
-import { startRegistry, type Credentials, type Registry } from './helpers/registry.js';
+import type { Credentials, Registry } from './helpers/registry.js';
 import { copyImage, rawManifest, registryDigest } from './helpers/skopeo.js';
 import { suiteTempDir } from './helpers/tmp.js';
 import { startBlobStorage, type BlobStorage } from './helpers/transport-blob-storage.js';
@@ -35,6 +35,7 @@ import { checkPrivateHosts, runFerryWithHosts, writeHostsFile } from './helpers/
 import { startTransportRegistry, type TransportRegistry } from './helpers/transport-registry.js';
 import { blobGet, firstN, manifestGet, startScriptedProxy, type ScriptedProxy } from './helpers/transport-scripted-proxy.js';
 import { makeTestCa, type TestCa } from './helpers/transport-tls.js';
+import { startAuthRegistries } from './helpers/auth-registries.js';
 
 const USER: Credentials = { user: 'ferry-e2e', password: 'pw-Tr4nsp0rt-never-print-me' };
 const PROXY_USER: Credentials = { user: 'proxy-e2e', password: 'proxy-pw-9Qx-never-print-me' };
@@ -74,20 +75,9 @@ let viaToken: ScriptedProxy;
 let blobs: { busybox: string[]; app: string[] };
 
 beforeAll(async () => {
-  const started = await Promise.allSettled([
-    startDockerd(),
-    startRegistry(),
-    startRegistry({ auth: 'htpasswd', users: [USER] }),
-    startRegistry({ auth: 'token', users: [USER] }),
-  ]);
-  [dockerd, open, basic, token] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as [
-    Dockerd, Registry, Registry, Registry,
-  ];
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  fx = await buildFixtures(dockerd, open.host, tmp.join('fixtures'));
-  await copyFixtures(fx, basic.host, USER);
-  await copyFixtures(fx, token.host, USER);
+  ({ dockerd, open, basic, token, fx } = await startAuthRegistries(USER, tmp.join('fixtures'), (s) => {
+    ({ dockerd, open, basic, token } = s as Required<typeof s>);
+  }));
   blobs = { busybox: await blobDigests(fx.busybox), app: await blobDigests(fx.app) };
 
   mkdirSync(tmp.join('pki'));

@@ -14,6 +14,7 @@
  * point back at the proxy). Every request is recorded with its Range header, status and time.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenEphemeral } from './ports.js';
 
 export interface ProxiedRequest {
   method: string;
@@ -72,12 +73,7 @@ export async function startSlowProxy(upstream: string): Promise<SlowProxy> {
     res.on('close', () => (rec.status ||= res.headersSent ? res.statusCode : 0));
     forward(req, res, rec, upHost ?? '127.0.0.1', Number(upPort), state, reachedFor);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (typeof addr !== 'object' || !addr) throw new Error('slow proxy: no address');
+  const addr = { port: await listenEphemeral(server, '127.0.0.1', 'slow proxy') };
   return {
     host: `127.0.0.1:${addr.port}`,
     requests,

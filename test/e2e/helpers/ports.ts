@@ -18,3 +18,14 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Starts `server` listening on an ephemeral port of `address`; resolves the port. */
+export async function listenEphemeral(server: { listen(port: number, host: string, cb: () => void): unknown; once(ev: 'error', fn: (e: Error) => void): unknown; address(): unknown }, address: string, what: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, address, () => resolve());
+  });
+  const addr = server.address();
+  if (typeof addr !== 'object' || !addr) throw new Error(`${what}: no address`);
+  return (addr as { port: number }).port;
+}

@@ -14,6 +14,7 @@
  * Every request is recorded (method, url, Range header, status, arrival time) in `requests`.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenEphemeral } from './ports.js';
 
 export interface RecordedRequest {
   method: string;
@@ -67,12 +68,7 @@ export async function startProxy(upstream: string): Promise<FaultProxy> {
     res.on('close', () => (rec.status ||= res.headersSent ? res.statusCode : 0));
     handle(req, res, rec, faults, upHost ?? '127.0.0.1', Number(upPort));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (typeof addr !== 'object' || !addr) throw new Error('proxy: no address');
+  const addr = { port: await listenEphemeral(server, '127.0.0.1', 'proxy') };
   return {
     host: `127.0.0.1:${addr.port}`,
     requests,

@@ -18,6 +18,7 @@ import { X509Certificate, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOk } from './processes.js';
+import { listenEphemeral } from './ports.js';
 
 export interface Credentials {
   user: string;
@@ -69,12 +70,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
     const status = answer(req, res, { ...opts, key, x5c });
     requests.push({ method: req.method ?? '', user: basicUser(req)?.user ?? null, scopes: scopesOf(req), status });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (typeof addr !== 'object' || !addr) throw new Error('token issuer: no address');
+  const addr = { port: await listenEphemeral(server, '127.0.0.1', 'token issuer') };
   return {
     realm: `http://127.0.0.1:${addr.port}/token`,
     certFile,

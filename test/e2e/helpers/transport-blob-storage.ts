@@ -10,6 +10,7 @@
  */
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { listenEphemeral } from './ports.js';
 
 export interface StorageRequest {
   method: string;
@@ -69,12 +70,7 @@ export async function startBlobStorage(address = '127.0.0.2'): Promise<BlobStora
     res.writeHead(start > 0 ? 206 : 200, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, address, () => resolve());
-  });
-  const addr = server.address();
-  if (typeof addr !== 'object' || !addr) throw new Error('blob storage: no address');
+  const addr = { port: await listenEphemeral(server, address, 'blob storage') };
   const host = `${address}:${addr.port}`;
   return {
     host,

@@ -20,6 +20,7 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Credentials } from './token-issuer.js';
+import { listenEphemeral } from './ports.js';
 
 export interface ProxiedRequest {
   kind: 'connect' | 'forward';
@@ -132,12 +133,7 @@ export async function startForwardProxy(opts: ForwardProxyOptions = {}): Promise
     up.on('close', () => client.destroy());
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (typeof addr !== 'object' || !addr) throw new Error('forward proxy: no address');
+  const addr = { port: await listenEphemeral(server, '127.0.0.1', 'forward proxy') };
   return {
     url: `http://127.0.0.1:${addr.port}`,
     port: addr.port,

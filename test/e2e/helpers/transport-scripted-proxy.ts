@@ -15,6 +15,7 @@
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { BlobStorage } from './transport-blob-storage.js';
+import { listenEphemeral } from './ports.js';
 
 export interface ScriptedRequest {
   method: string;
@@ -80,12 +81,7 @@ export async function startScriptedProxy(upstream: string): Promise<ScriptedProx
     }
     forward(req, res, upHost ?? '127.0.0.1', Number(upPort), action?.kind === 'offload' ? action.storage : undefined);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  if (typeof addr !== 'object' || !addr) throw new Error('scripted proxy: no address');
+  const addr = { port: await listenEphemeral(server, '127.0.0.1', 'scripted proxy') };
   return {
     host: `127.0.0.1:${addr.port}`,
     requests,
