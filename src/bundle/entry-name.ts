@@ -19,19 +19,21 @@ export function checkEntryName(name: string): string {
 }
 
 const LEGACY_LAYER = /^[a-f0-9]{64}\/layer\.tar$/;
+/** Where a legacy layer link may point: another layer directory's layer.tar (docker save) or a top-level `<hex>.tar` (skopeo docker-archive). */
+const LAYER_TARGET = /^[a-f0-9]{64}(\/layer\.tar|\.tar)$/;
 
 /**
- * The one link ferry accepts: legacy `docker save` (Docker <= 24) writes a shared layer once and
- * links `<id>/layer.tar -> ../<other-id>/layer.tar`. Returns the target's archive name; anything
- * else is rejected. The link is only an alias while reading; nothing is ever created on disk.
+ * The links ferry accepts: legacy `docker save` (Docker <= 24) writes a shared layer once and
+ * links `<id>/layer.tar -> ../<other-id>/layer.tar`; skopeo's docker-archive links
+ * `<id>/layer.tar -> ../<hex>.tar`. Returns the target's archive name; any other link is
+ * rejected. The link is only an alias while reading; nothing is ever created on disk.
  */
 export function checkLayerLink(name: string, linkname: string | null | undefined): string {
-  const target = `${name.split('/')[0]}/${linkname ?? ''}`;
-  const parts = target.split('/');
-  const resolved = parts.length === 4 && parts[1] === '..' ? `${parts[2]}/${parts[3]}` : '';
-  if (!LEGACY_LAYER.test(name) || !LEGACY_LAYER.test(resolved)) {
-    throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is rejected: it is a symlink (to "${linkname ?? ''}"), and a bundle holds only regular files`, {
-      hint: 'links are never part of a ferry bundle; only docker save\'s layer links between layer directories are accepted',
+  const link = linkname ?? '';
+  const resolved = link.startsWith('../') ? link.slice(3) : '';
+  if (!LEGACY_LAYER.test(name) || !LAYER_TARGET.test(resolved)) {
+    throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is rejected: it is a symlink (to "${link}"), and a bundle holds only regular files`, {
+      hint: "links are never part of a ferry bundle; only docker save's and skopeo's layer links between layer files are accepted",
     });
   }
   return resolved;

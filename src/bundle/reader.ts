@@ -24,6 +24,8 @@ export interface ArchiveFile {
   size: number;
   /** sha256 of the content, as computed while reading. */
   digest: string;
+  /** Set for a layer link (docker save, skopeo): the name of the file it stands for. */
+  aliasOf?: string;
 }
 
 export interface ReadOptions {
@@ -173,7 +175,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
     const f = files.get(target);
     if (!f) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" links to "${target}", which the archive does not hold`);
     if (files.has(name)) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" appears twice`);
-    files.set(name, { ...f, name });
+    files.set(name, { ...f, name, aliasOf: target });
   }
   if (fileHash) contents.fileSha256 = fileHash.digest('hex');
   return contents;

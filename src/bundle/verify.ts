@@ -149,7 +149,7 @@ export async function verifyArchive(path: string, deep: boolean): Promise<Verify
     if (sidecar === 'mismatch') problems.push(`${basename(path)}.sha256 says ${want}, the file hashes to ${contents.fileSha256}`);
   }
   let bytes = 0;
-  for (const f of contents.files.values()) bytes += f.size;
+  for (const f of contents.files.values()) if (!f.aliasOf) bytes += f.size;
   return { interpretation, contents, problems, checked: { blobs: contents.files.size, bytes, layersDeep, sidecar } };
 }
 
