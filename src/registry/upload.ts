@@ -4,9 +4,8 @@
  * send the bytes — one PUT for blobs up to `chunkSize`, PATCH chunks with Content-Range and a
  * closing PUT for larger ones. A failed session is started again from the beginning.
  */
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
-import { HashingTap } from '../digest/hashing-tap.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { blobExists } from './blobs.js';
 import { repoScope, type RegistryClient } from './client.js';
@@ -66,7 +65,13 @@ export async function uploadBlob(client: RegistryClient, repository: string, blo
   // before undici reads it, and the bytes read meanwhile would never reach the request.
   const counted = (r: Readable): Readable => {
     if (!opts.onBytes) return r;
-    const tap = new HashingTap(opts.onBytes);
+    const onBytes = opts.onBytes;
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        onBytes(chunk.length);
+        cb(null, chunk);
+      },
+    });
     r.on('error', (e) => tap.destroy(e));
     return r.pipe(tap);
   };

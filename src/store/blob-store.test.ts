@@ -36,7 +36,8 @@ let store: BlobStore;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-store-'));
-  store = new BlobStore(dir);
+  // Every blob through the resumable path (partial file, lock, Range), whatever its size.
+  store = new BlobStore(dir, 0);
   await store.init();
 });
 
@@ -206,6 +207,26 @@ describe('BlobStore.fetch', () => {
     ]);
     expect([a, b].sort()).toEqual(['cached', 'downloaded']);
     expect(opener.calls).toEqual([0]);
+  });
+});
+
+describe('BlobStore.fetch of small blobs (fetched whole, no partial file)', () => {
+  it('verifies and stores a small blob without touching partial/', async () => {
+    const small = new BlobStore(dir);
+    const content = Buffer.from('a small config blob');
+    const opener = serving(content);
+    expect(await small.fetch(sha256Digest(content), content.length, opener, 'config x')).toBe('downloaded');
+    expect(opener.calls).toEqual([0]);
+    expect(await readFile(small.path(sha256Digest(content)))).toEqual(content);
+    expect(await readdir(join(dir, 'partial'))).toEqual([]);
+  });
+
+  it('rejects a small blob with the wrong content and stores nothing', async () => {
+    const small = new BlobStore(dir);
+    const content = Buffer.from('not what was asked for');
+    await expect(small.fetch(sha256Digest(Buffer.from("other")), content.length, serving(content), 'config y')).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(await small.list()).toEqual([]);
+    expect(await readdir(join(dir, 'partial'))).toEqual([]);
   });
 });
 

@@ -29,8 +29,18 @@ export type FetchOutcome = 'cached' | 'downloaded';
 
 let ingestCounter = 0;
 
+/** Blobs up to this size are fetched in one piece, without a partial file to resume. */
+export const SMALL_BLOB = 1024 * 1024;
+
 export class BlobStore {
-  constructor(readonly dir: string) {}
+  /**
+   * `smallBlobBytes`: blobs up to this size are fetched whole into memory (no partial file,
+   * no lock, no resume); larger ones go through the resumable path.
+   */
+  constructor(
+    readonly dir: string,
+    private readonly smallBlobBytes = SMALL_BLOB,
+  ) {}
 
   /** The path of a verified blob. */
   path(digest: string): string {
@@ -87,6 +97,11 @@ export class BlobStore {
       onBytes(size);
       return 'cached';
     }
+    if (size <= this.smallBlobBytes) {
+      await this.downloadSmall(digest, size, opener, subject, retry);
+      onBytes(size);
+      return 'downloaded';
+    }
     const lock = await acquireLock(`${this.partialPath(digest)}.lock`, subject);
     try {
       if (await this.has(digest, size)) {
@@ -97,6 +112,37 @@ export class BlobStore {
       return 'downloaded';
     } finally {
       await lock.release();
+    }
+  }
+
+  /**
+   * Small blobs (configs, small layers) are read into memory, checked, and placed with one
+   * write and one rename: no lock or partial file, which would cost more than the download.
+   */
+  private async downloadSmall(digest: string, size: number, opener: BlobOpener, subject: string, retry: RetryPolicy): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { body } = await opener(0);
+        const chunks: Buffer[] = [];
+        let n = 0;
+        for await (const c of body as AsyncIterable<Buffer>) {
+          n += c.length;
+          if (n > size) {
+            body.destroy();
+            throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
+          }
+          chunks.push(c);
+        }
+        if (n !== size) throw new DigestMismatchError(subject, `size ${size}`, `size ${n}`);
+        await this.putBuffer(digest, Buffer.concat(chunks), subject);
+        return;
+      } catch (err) {
+        if (err instanceof FerryError || !isRetryableError(err) || attempt >= retry.attempts) {
+          if (err instanceof FerryError) throw err;
+          throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
+        }
+        await sleep(backoffDelay(retry, attempt));
+      }
     }
   }
 

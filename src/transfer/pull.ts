@@ -61,7 +61,8 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
     }
     return l;
   };
-  const imageLimit = pLimit(Math.max(2, Math.min(8, concurrency)));
+  // Resolving is one small request per image: overlap more of them than blob downloads.
+  const imageLimit = pLimit(Math.max(4, Math.min(16, concurrency * 2)));
   return Promise.all(
     requests.map((r) =>
       imageLimit(async (): Promise<PullResult> => {
