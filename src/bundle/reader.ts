@@ -82,7 +82,7 @@ export async function openTarStream(path: string, onRaw?: (chunk: Buffer) => voi
     file = raw.pipe(tap);
   }
   if (kind === 'tar') return file;
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
   file.on('error', (e) => gunzip.destroy(e));
   return file.pipe(gunzip);
 }
