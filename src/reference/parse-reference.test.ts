@@ -114,3 +114,9 @@ describe('manifestIdentifier', () => {
     expect(manifestIdentifier(parseReference('a/b'))).toBe('latest');
   });
 });
+
+describe('parseReference: digest algorithms', () => {
+  it('refuses a sha512 digest with a message that says why', () => {
+    expect(() => parseReference(`busybox@sha512:${'a'.repeat(128)}`)).toThrow(/sha512 digests are valid but not supported/);
+  });
+});

@@ -20,7 +20,7 @@ export interface Reference {
 
 const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:.%a-zA-Z]+\])(?::[0-9]+)?$/;
 const MAX_NAME = 255;
 
@@ -40,6 +40,9 @@ export function parseReference(input: string): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
+    if (/^sha512:[a-f0-9]{128}$/.test(digest)) {
+      throw invalid(input, 'sha512 digests are valid but not supported: ferry verifies content with sha256, as registries address it');
+    }
     if (!DIGEST.test(digest)) {
       throw invalid(input, `"${digest}" is not a valid digest (sha256: followed by 64 lowercase hex characters)`);
     }
