@@ -17,6 +17,8 @@ interface CachedToken {
 
 export class Authenticator {
   private challenge: Challenge | undefined;
+  /** Whether a credential from the Docker config (or login) was used for this registry. */
+  usedCredential = false;
   private readonly tokens = new Map<string, CachedToken>();
 
   constructor(
@@ -47,6 +49,7 @@ export class Authenticator {
     if (c.scheme === 'basic') {
       const cred = await this.credential();
       if (!cred?.username) return undefined;
+      this.usedCredential = true;
       return `Basic ${Buffer.from(`${cred.username}:${cred.password ?? ''}`).toString('base64')}`;
     }
     if (c.scheme !== 'bearer') return undefined;
@@ -68,6 +71,7 @@ export class Authenticator {
       throw new FerryError('AUTH', `${this.host}: the Bearer realm "${realm}" is not a URL`, { cause: err });
     }
     const cred = await this.credential();
+    if (cred) this.usedCredential = true;
     const service = c.params.service;
     const headers: Record<string, string> = { 'user-agent': this.userAgent };
     let res: Dispatcher.ResponseData;

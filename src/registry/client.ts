@@ -196,7 +196,13 @@ export class RegistryClient {
     const detail = registryErrorText(text);
     const msg = `${opts.what}: ${opts.method} ${redactUrl(r.url)}: HTTP ${r.status}${detail ? ` ${detail}` : ''}`;
     if (r.status === 401 || r.status === 403) {
-      return new FerryError('AUTH', msg, { hint: `add credentials with \`ferry login ${this.host}\` or in the Docker config (${process.env.DOCKER_CONFIG ? '$DOCKER_CONFIG' : '~/.docker'}/config.json)` });
+      const config = `${process.env.DOCKER_CONFIG ? '$DOCKER_CONFIG' : '~/.docker'}/config.json`;
+      const hint = this.auth.usedCredential
+        ? r.status === 403
+          ? `the credentials for ${this.host} were accepted but do not allow this; ask for access to the repository`
+          : `the registry refused the credentials for ${this.host} from the Docker config (${config}); log in again with \`ferry login ${this.host}\``
+        : `add credentials with \`ferry login ${this.host}\` or in the Docker config (${config})`;
+      return new FerryError('AUTH', msg, { hint });
     }
     if (r.status === 404) return new FerryError('NOT_FOUND', msg, { hint: 'check the repository name and tag or digest' });
     if (r.status === 429) return new FerryError('REGISTRY', msg, { hint: 'the registry is rate limiting; try again later or authenticate for a higher limit' });

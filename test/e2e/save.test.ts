@@ -185,6 +185,7 @@ describe('ferry save with registry credentials', () => {
     expect(r.code, r.report).toBe(1);
     expect(r.stderr).toMatch(/401|credential|unauthori[sz]ed/i);
     expect(r.stderr).toContain(`${reg.host}/test/busybox`);
+    expect(r.stderr).toMatch(/hint: add credentials with `ferry login /);
     expect(readdirSync(r.outDir)).toEqual([]);
   });
 

@@ -492,7 +492,7 @@ describe('ferry save retries', () => {
       }
       expectFailure(r);
       expect(r.stderr).toContain(`/v2/test/busybox/blobs/${layer()}: HTTP 401`);
-      expect(r.stderr).toMatch(/hint:.*ferry login/);
+      expect(r.stderr).toMatch(/hint: the registry refused the credentials for .*ferry login/);
       expect(viaToken.requests.filter((q) => blobGet('test/busybox', layer())(q))).toHaveLength(2);
     });
   });
