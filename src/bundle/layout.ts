@@ -50,7 +50,7 @@ export interface FerryImageMetadata {
 
 /** The platform image that manifest.json lists for `docker load`: the preferred platform if kept. */
 export function dockerLoadImage(plan: ImagePlan, prefer: readonly PlatformSpec[]): PlatformImage | undefined {
-  for (const p of prefer) {
+  for (const p of plan.prefer ?? prefer) {
     const hit = plan.images.find((i) => platformMatches(p, i.platform));
     if (hit) return hit;
   }

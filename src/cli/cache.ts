@@ -6,7 +6,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { readLock } from '../manifest-file/lock.js';
+import { lockedDigests, readLock } from '../manifest-file/lock.js';
 import { readManifestDigestsFromStore } from '../store/references.js';
 import { openStore, makeOutput } from './common.js';
 import { formatBytes } from './output.js';
@@ -43,13 +43,7 @@ export async function runCachePrune(a: CachePruneArgs): Promise<number> {
   for (const l of a.lock) {
     const lock = await readLock(l);
     if (!lock) throw new UsageError(`lock file ${l} does not exist`);
-    for (const img of lock.images) {
-      keep.add(img.digest).add(img.upstreamDigest);
-      for (const p of img.images) {
-        keep.add(p.manifest).add(p.config);
-        for (const layer of p.layers) keep.add(layer.digest);
-      }
-    }
+    for (const d of lockedDigests(lock)) keep.add(d);
   }
   // Manifests kept are in the store too; what they reference stays with them.
   for (const d of await readManifestDigestsFromStore(store, keep)) keep.add(d);

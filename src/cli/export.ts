@@ -12,7 +12,7 @@ import { FERRY_JSON, type FerryMetadata } from '../bundle/layout.js';
 import { readArchive } from '../bundle/reader.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
-import { lockDigest, lockFromPlans, lockPath, readLock, writeLock, type LockFile, type LockedImage } from '../manifest-file/lock.js';
+import { lockDigest, lockedDigests, lockFromPlans, lockPath, readLock, writeLock, type LockFile, type LockedImage } from '../manifest-file/lock.js';
 import { formatReference } from '../reference/parse-reference.js';
 import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
@@ -84,6 +84,9 @@ export async function runExport(a: ExportArgs): Promise<number> {
   const runLock = await acquireLock(`${out}.lock`, `bundle ${out}`, 0);
   try {
     if (!a.force && (await unchanged(manifest, lock, out, registries))) {
+      // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
+      const store = await openStore(a);
+      await Promise.all(lockedDigests(lock!).map((d) => store.touch(d)));
       output.info(`${out}: unchanged (${manifest.images.length} images still resolve to the locked digests)`);
       const images: ImageReport[] = lock!.images.map((l) => ({
         reference: l.ref, name: l.name, digest: l.digest, upstreamDigest: l.upstreamDigest,
@@ -114,9 +117,10 @@ export async function runExport(a: ExportArgs): Promise<number> {
       const i = r.request as ManifestImage;
       return { ref: formatReference(i.ref), name: i.name ? formatReference(i.name) : null, platforms: i.platformStrings, plan: r.plan! };
     }));
-    const plans = ok.map((r) => r.plan!);
+    // Each image's docker-load view prefers its own platforms (the manifest file's per-image list).
+    const plans = ok.map((r) => ({ ...r.plan!, prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
     for (const p of plans) for (const n of p.notes) output.warn(n);
-    const prefer = preferredPlatforms(manifest.images[0]?.platformStrings ?? []);
+    const prefer = preferredPlatforms([]);
     output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
     const written = await writeBundle(plans, store, { out, compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
     output.stop();

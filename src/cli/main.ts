@@ -6,6 +6,8 @@
 import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
+import { reportState } from './report-state.js';
+import { errorJson } from './report.js';
 import {
   cacheLsOptions,
   cachePruneOptions,
@@ -96,7 +98,13 @@ export async function main(argv: string[]): Promise<number> {
       failure = new UsageError(failure.message, 'see ferry --help');
     }
     process.stderr.write(renderError(failure, debug));
-    return failure instanceof FerryError ? failure.exitCode : EXIT.failure;
+    const exitCode = failure instanceof FerryError ? failure.exitCode : EXIT.failure;
+    // With --json a script always gets a document on stdout, also when the run failed early.
+    if (argv.includes('--json') && !reportState.printed) {
+      const error = failure instanceof FerryError ? errorJson(failure) : { code: 'INTERNAL', message: describe(failure) };
+      process.stdout.write(`${JSON.stringify({ command: argv.find((x) => !x.startsWith('-')) ?? null, status: 'failed', exitCode, error }, null, 2)}\n`);
+    }
+    return exitCode;
   }
   return code;
 }

@@ -4,6 +4,7 @@
  * the one report goes to stdout at the end.
  */
 import cliProgress from 'cli-progress';
+import { reportState } from './report-state.js';
 
 export interface OutputOptions {
   quiet: boolean;
@@ -77,6 +78,8 @@ export class Output {
 
   /** Prints the --json report on stdout. */
   report(doc: unknown): void {
-    if (this.opts.json) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    if (!this.opts.json) return;
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    reportState.printed = true;
   }
 }

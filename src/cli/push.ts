@@ -45,13 +45,15 @@ export async function runPush(a: PushArgs): Promise<number> {
       else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
     }
     const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
-    const mapping = { registry: target.host, images: ok.map((r) => ({ source: r.source, target: r.target, digest: r.digest })) };
-    await writeFile(`${mappingFile}.partial`, `${JSON.stringify(mapping, null, 2)}\n`);
-    await rename(`${mappingFile}.partial`, mappingFile);
+    if (ok.length > 0) {
+      const mapping = { registry: target.host, images: ok.map((r) => ({ source: r.source, target: r.target, digest: r.digest })) };
+      await writeFile(`${mappingFile}.partial`, `${JSON.stringify(mapping, null, 2)}\n`);
+      await rename(`${mappingFile}.partial`, mappingFile);
+    }
     out.report({
       command: 'push',
       status: ok.length === results.length ? 'ok' : ok.length ? 'partial' : 'failed',
-      mappingFile,
+      mappingFile: ok.length > 0 ? mappingFile : null,
       images: results.map((r) => ({ source: r.source, target: r.target, digest: r.digest, blobs: r.blobs, status: r.error ? 'failed' : 'ok', error: r.error ? errorJson(r.error) : null })),
     });
     if (ok.length === results.length) return EXIT.ok;

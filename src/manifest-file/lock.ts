@@ -86,3 +86,16 @@ export async function writeLock(path: string, lock: LockFile): Promise<boolean> 
   await rename(`${path}.partial`, path);
   return true;
 }
+
+/** Every digest a lock names: roots, upstream digests, manifests, configs and layers. */
+export function lockedDigests(lock: LockFile): string[] {
+  const out = new Set<string>();
+  for (const img of lock.images) {
+    out.add(img.digest).add(img.upstreamDigest);
+    for (const p of img.images) {
+      out.add(p.manifest).add(p.config);
+      for (const l of p.layers) out.add(l.digest);
+    }
+  }
+  return [...out];
+}

@@ -2,7 +2,8 @@
  * Blob upload (OCI distribution spec, "Pushing blobs"): HEAD first and skip what exists; a
  * cross-repository mount when another repository has it; otherwise POST an upload session and
  * send the bytes — one PUT for blobs up to `chunkSize`, PATCH chunks with Content-Range and a
- * closing PUT for larger ones. A failed session is started again from the beginning.
+ * closing PUT for larger ones. Each request is retried on transient faults (client.ts); a
+ * session that fails for good fails the image, and the next push starts a new session.
  */
 import { Transform, type Readable } from 'node:stream';
 import { FerryError } from '../errors.js';

@@ -74,7 +74,7 @@ export class BlobStore {
   async putBuffer(digest: string, data: Buffer, subject: string): Promise<void> {
     const actual = sha256Digest(data);
     if (actual !== digest) throw new DigestMismatchError(subject, digest, actual);
-    if (await this.has(digest, data.length)) return;
+    if (await this.has(digest, data.length)) return this.touch(digest);
     // Unique per call: two images of one run may store the same manifest at the same moment.
     const tmp = `${this.partialPath(digest)}.${process.pid}.${++ingestCounter}`;
     await writeFile(tmp, data);
@@ -258,6 +258,7 @@ export class BlobStore {
   private async place(tmp: string, digest: string): Promise<void> {
     if (await this.has(digest)) {
       await rm(tmp, { force: true });
+      await this.touch(digest);
       return;
     }
     try {

@@ -6,6 +6,7 @@
  */
 import type { Reference } from '../reference/parse-reference.js';
 import type { Descriptor, Platform } from '../oci/manifest.js';
+import type { PlatformSpec } from '../oci/platform.js';
 
 export interface PlannedManifest {
   digest: string;
@@ -38,6 +39,8 @@ export interface ImagePlan {
   images: PlatformImage[];
   /** Warnings for the user: digests that could not be kept, unusual media types. */
   notes: string[];
+  /** Platforms this image prefers for the docker-load view (its own requested platforms). */
+  prefer?: PlatformSpec[];
 }
 
 /** Every blob (config and layer) the plan needs, each once. */
