@@ -12,6 +12,7 @@ import { parseReference, type Reference } from '../reference/parse-reference.js'
 import type { ImagePlan, PlannedManifest, PlatformImage } from '../transfer/plan.js';
 import type { ArchiveContents, ArchiveFile } from './reader.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from './layout.js';
+import { parseImageConfig } from '../oci/config.js';
 
 export type ArchiveKind = 'ferry' | 'oci-layout' | 'docker-legacy';
 
@@ -88,12 +89,9 @@ function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveIm
       for (const l of m.layers) blob(l, `image ${label}: layer`);
       let plat = platform;
       if (!plat && cfgRaw) {
-        try {
-          const cfg = JSON.parse(cfgRaw.toString('utf8')) as { os?: string; architecture?: string; variant?: string };
-          if (cfg.os && cfg.architecture) plat = { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) };
-        } catch {
-          problems.push(`image ${label}: config ${m.config.digest} is not valid JSON`);
-        }
+        const cfg = parseImageConfig(cfgRaw);
+        if (cfg) plat = cfg.platform;
+        else problems.push(`image ${label}: config ${m.config.digest} is not valid JSON`);
       }
       images.push({ platform: plat, manifest: { ...d, mediaType: m.mediaType }, config: m.config, layers: m.layers });
     };
@@ -135,8 +133,9 @@ function fromDockerManifest(contents: ArchiveContents, entries: DockerManifestEn
     let platform: Platform | undefined;
     const cfgRaw = contents.small.get(e.Config);
     if (cfgRaw) {
-      const c = JSON.parse(cfgRaw.toString('utf8')) as { os?: string; architecture?: string };
-      platform = { os: c.os ?? 'linux', architecture: c.architecture ?? 'amd64' };
+      const c = parseImageConfig(cfgRaw);
+      if (!c) problems.push(`manifest.json[${i}]: config ${e.Config} is not valid JSON`);
+      platform = c?.platform ?? { os: 'linux', architecture: 'amd64' };
     }
     const configDesc: Descriptor = { mediaType: MediaType.dockerConfig, digest: cfg.digest, size: cfg.size };
     const layerDescs: Descriptor[] = layers.map((l) => ({ mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: l.digest, size: l.size }));

@@ -17,6 +17,9 @@ export const REPOSITORIES = 'repositories';
 export const FERRY_JSON = 'ferry.json';
 export const FORMAT_VERSION = 1;
 
+/** The JSON documents of a bundle or image archive (everything that is not a blob or layer). */
+export const BUNDLE_DOCUMENTS: ReadonlySet<string> = new Set([OCI_LAYOUT, INDEX_JSON, MANIFEST_JSON, REPOSITORIES, FERRY_JSON]);
+
 export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
 

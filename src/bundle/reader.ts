@@ -12,12 +12,13 @@ import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import { DigestMismatchError, FerryError, describe } from '../errors.js';
 import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
+import { pipeTo, writeChunk } from '../util/streams.js';
+import { BUNDLE_DOCUMENTS } from './layout.js';
 
 /** Files up to this size are kept in memory (manifests, configs, JSON documents). */
 export const SMALL_FILE_LIMIT = 4 * 1024 * 1024;
 /** The known JSON documents may not exceed this. */
 export const JSON_DOCUMENT_LIMIT = 8 * 1024 * 1024;
-const JSON_DOCUMENTS = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories', 'ferry.json']);
 
 export interface ArchiveFile {
   name: string;
@@ -77,14 +78,10 @@ export async function openTarStream(path: string, onRaw?: (chunk: Buffer) => voi
   const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
   let file: Readable = raw;
   if (onRaw) {
-    const tap = new Transform({ transform: (c: Buffer, _e, cb) => (onRaw(c), cb(null, c)) });
-    raw.on('error', (e) => tap.destroy(e));
-    file = raw.pipe(tap);
+    file = pipeTo(raw, new Transform({ transform: (c: Buffer, _e, cb) => (onRaw(c), cb(null, c)) }));
   }
   if (kind === 'tar') return file;
-  const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
-  file.on('error', (e) => gunzip.destroy(e));
-  return file.pipe(gunzip);
+  return pipeTo(file, createGunzip({ chunkSize: 1024 * 1024 }));
 }
 
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
@@ -105,7 +102,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
   // Feed the decompressed bytes into tar-stream's (streamx) extractor with backpressure.
   const feeding = (async () => {
     for await (const chunk of tar as AsyncIterable<Buffer>) {
-      if (!extract.write(chunk)) await new Promise<void>((r) => extract.once('drain', () => r()));
+      await writeChunk(extract, chunk);
     }
     (extract as unknown as { end(): void }).end();
   })();
@@ -131,7 +128,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
       }
       const size = entry.header.size ?? 0;
       if (files.has(name)) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" appears twice`);
-      if (JSON_DOCUMENTS.has(name) && size > JSON_DOCUMENT_LIMIT) {
+      if (BUNDLE_DOCUMENTS.has(name) && size > JSON_DOCUMENT_LIMIT) {
         throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is ${size} bytes, more than the ${JSON_DOCUMENT_LIMIT} allowed for it`);
       }
       const m = BLOB_NAME.exec(name);

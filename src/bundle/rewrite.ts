@@ -11,6 +11,7 @@ import { VerifyingStream } from '../digest/verifying-stream.js';
 import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
 import { MANIFEST_JSON } from './layout.js';
 import { archiveError, openTarStream } from './reader.js';
+import { finished, pipeTo, writeChunk } from '../util/streams.js';
 
 /** Errors of an entry sink surface through `run`'s own awaits; keep them from going uncaught. */
 function quiet<T extends { on(ev: 'error', fn: (e: Error) => void): unknown }>(sink: T): T {
@@ -37,7 +38,7 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
   const run = async (): Promise<void> => {
     const feeding = (async () => {
       for await (const chunk of tar as AsyncIterable<Buffer>) {
-        if (!extract.write(chunk)) await new Promise<void>((r) => extract.once('drain', () => r()));
+        await writeChunk(extract, chunk);
       }
       (extract as unknown as { end(): void }).end();
     })();
@@ -54,7 +55,10 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
         // Only docker save's layer links get here (checkLayerLink throws for anything else).
         checkLayerLink(name, entry.header.linkname);
         entry.resume();
-        await new Promise<void>((res, rej) => quiet(pack.entry({ name, type: 'symlink', linkname: entry.header.linkname ?? '', mode: 0o777, mtime: entry.header.mtime ?? new Date() }, (e) => (e ? rej(e) : res()))));
+        const link = quiet(pack.entry({ name, type: 'symlink', linkname: entry.header.linkname ?? '', mode: 0o777, mtime: entry.header.mtime ?? new Date() }));
+        const done = finished(link);
+        (link as unknown as { end(): void }).end();
+        await done;
         continue;
       }
       const m = BLOB.exec(name);
@@ -64,25 +68,43 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
       }
       if (name === MANIFEST_JSON && manifestJson !== undefined) {
         entry.resume();
-        await new Promise<void>((res, rej) => quiet(pack.entry({ name, size: Buffer.byteLength(manifestJson), mode: 0o644, mtime: entry.header.mtime ?? new Date() }, manifestJson, (e) => (e ? rej(e) : res()))));
+        const doc = quiet(pack.entry({ name, size: Buffer.byteLength(manifestJson), mode: 0o644, mtime: entry.header.mtime ?? new Date() }));
+        const done = finished(doc);
+        done.catch(() => undefined);
+        await writeChunk(doc, Buffer.from(manifestJson));
+        (doc as unknown as { end(): void }).end();
+        await done;
         continue;
       }
       const size = entry.header.size ?? 0;
       const sink = quiet(pack.entry({ name, size, mode: 0o644, mtime: entry.header.mtime ?? new Date() }));
-      const src: AsyncIterable<Buffer> = m ? (entry as unknown as Readable).pipe(new VerifyingStream(`sha256:${m[1]}`, size, `bundle entry ${name}`)) : (entry as AsyncIterable<Buffer>);
-      for await (const c of src) if (!sink.write(c)) await new Promise<void>((r) => sink.once('drain', () => r()));
-      await new Promise<void>((res, rej) => {
-        sink.once('error', rej);
-        sink.once('finish', () => res());
-        (sink as unknown as { end(): void }).end();
-      });
+      const src: AsyncIterable<Buffer> = m ? pipeTo(entry as unknown as Readable, new VerifyingStream(`sha256:${m[1]}`, size, `bundle entry ${name}`)) : (entry as AsyncIterable<Buffer>);
+      const done = finished(sink);
+      done.catch(() => undefined);
+      for await (const c of src) await writeChunk(sink, c);
+      (sink as unknown as { end(): void }).end();
+      await done;
     }
     await feeding;
     pack.finalize();
   };
+  const stream = Readable.from(pack);
+  // When the consumer (the engine upload) goes away early, stop reading: the failure is
+  // the consumer's to report, so `failure` then resolves undefined.
+  let consumerGone = false;
+  stream.once('close', () => {
+    if (stream.readableEnded) return;
+    consumerGone = true;
+    extract.destroy();
+    tar.destroy();
+    pack.destroy();
+  });
   const failure = run().then(
     () => undefined,
     (err: unknown) => {
+      // `destroyed` is set at once when the consumer destroys the stream; the 'close' event
+      // that sets consumerGone may come after run() has already failed because of it.
+      if (consumerGone || stream.destroyed) return undefined;
       const e = archiveError(path, err);
       extract.destroy();
       tar.destroy();
@@ -90,5 +112,5 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
       return e;
     },
   );
-  return { stream: Readable.from(pack), failure };
+  return { stream, failure };
 }

@@ -11,6 +11,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { ImagePlan } from '../transfer/plan.js';
+import { pipeTo } from '../util/streams.js';
 
 async function isGzip(store: BlobStore, digest: string): Promise<boolean> {
   const fh = await open(store.path(digest), 'r');
@@ -26,7 +27,7 @@ async function isGzip(store: BlobStore, digest: string): Promise<boolean> {
 /** Compresses a layer into the store; resolves the gzip blob's descriptor. */
 async function compressLayer(store: BlobStore, layer: Descriptor): Promise<Descriptor> {
   const tap = new HashingTap();
-  const pending = await store.ingest(store.read(layer.digest).pipe(createGzip({ level: 6 })).pipe(tap));
+  const pending = await store.ingest(pipeTo(pipeTo(store.read(layer.digest), createGzip({ level: 6 })), tap));
   const digest = `sha256:${tap.hex()}`;
   await pending.commit(digest);
   return { mediaType: MediaType.dockerLayerGzip, digest, size: tap.bytes };

@@ -13,6 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { blobPath } from '../digest/digest.js';
 import { interpret, type Interpretation } from './contents.js';
 import { readArchive, type ArchiveContents } from './reader.js';
+import { parseImageConfig } from '../oci/config.js';
+import { BUNDLE_DOCUMENTS } from './layout.js';
 
 export interface VerifyResult {
   interpretation: Interpretation;
@@ -53,7 +55,6 @@ async function diffIdOf(body: Readable): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-const DOCUMENTS = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories', 'ferry.json']);
 
 /**
  * Checks each image against its config: the diff_ids count equals the layers, a legacy
@@ -70,13 +71,12 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
       const cfgPath = img.synthesized ? [...contents.files.values()].find((f) => f.digest === pi.config.digest)?.name : blobPath(pi.config.digest);
       const cfgRaw = cfgPath ? contents.small.get(cfgPath) : undefined;
       if (!cfgRaw) continue;
-      let diff: string[] = [];
-      try {
-        diff = ((JSON.parse(cfgRaw.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? []) as string[];
-      } catch {
+      const cfg = parseImageConfig(cfgRaw);
+      if (!cfg) {
         problems.push(`image ${label}: config ${pi.config.digest} is not valid JSON`);
         continue;
       }
+      const diff = cfg.diffIds;
       if (diff.length !== pi.layers.length) {
         problems.push(`image ${label}: config ${pi.config.digest} lists ${diff.length} diff_ids but the manifest has ${pi.layers.length} layers`);
         continue;
@@ -103,7 +103,7 @@ export async function verifyArchive(path: string, deep: boolean): Promise<Verify
   const contents = await readArchive(
     path,
     async (file, body) => {
-      if (deep && !DOCUMENTS.has(file.name)) diffIds.set(file.name, await diffIdOf(body));
+      if (deep && !BUNDLE_DOCUMENTS.has(file.name)) diffIds.set(file.name, await diffIdOf(body));
     },
     { hashFile: true },
   );

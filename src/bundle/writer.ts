@@ -22,6 +22,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { ImagePlan } from '../transfer/plan.js';
 import { DEFAULT_LEVEL, GzipLevelSwitcher, type LevelSwitch } from './gzip-switcher.js';
 import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
+import { pipeTo, writeChunk } from '../util/streams.js';
 
 export type Compression = 'gzip' | 'none';
 
@@ -117,7 +118,7 @@ async function copyEntry(pack: Pack, header: Partial<Header> & { name: string },
   try {
     for await (const chunk of src as AsyncIterable<Buffer>) {
       onBytes?.(chunk.length);
-      if (!entry.write(chunk)) await new Promise<void>((r) => entry.once('drain', () => r()));
+      await writeChunk(entry, chunk);
     }
   } catch (err) {
     done.catch(() => undefined);
@@ -158,7 +159,7 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
         await new Promise<void>((resolve, reject) => pack.entry(header, e.data as Buffer, (err) => (err ? reject(err) : resolve())));
       } else {
         const { digest, subject } = e.data;
-        await Promise.race([copyEntry(pack, header, store.read(digest).pipe(new VerifyingStream(digest, e.size, subject)), opts.onBytes), packDone]);
+        await Promise.race([copyEntry(pack, header, pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject)), opts.onBytes), packDone]);
       }
     }
     pack.finalize();

@@ -6,15 +6,10 @@ import { FerryError, UsageError } from '../errors.js';
 import { RegistryClient } from '../registry/client.js';
 import { eraseCredential, storeCredential } from '../registry/docker-config-write.js';
 import { Transport } from '../registry/transport.js';
-import { DOCKER_HUB } from '../reference/parse-reference.js';
 import { makeOutput } from './common.js';
 import type { LoginArgs, LogoutArgs } from './commands.js';
+import { normaliseRegistryHost } from '../registry/credentials.js';
 
-
-function normHost(h: string): string {
-  const s = h.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return s === 'index.docker.io' || s === 'registry-1.docker.io' ? DOCKER_HUB : s;
-}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -24,7 +19,7 @@ async function readStdin(): Promise<string> {
 
 export async function runLogin(a: LoginArgs): Promise<number> {
   if (!a['password-stdin']) throw new UsageError('ferry login reads the password from standard input only', 'echo "$PASSWORD" | ferry login HOST -u USER --password-stdin');
-  const host = normHost(a.host);
+  const host = normaliseRegistryHost(a.host);
   const password = await readStdin();
   if (!password) throw new UsageError('no password on standard input');
   const transport = new Transport({ insecureRegistries: a['insecure-registry'], ...(a['ca-file'] ? { caFile: a['ca-file'] } : {}) });
@@ -44,7 +39,7 @@ export async function runLogin(a: LoginArgs): Promise<number> {
 
 
 export async function runLogout(a: LogoutArgs): Promise<number> {
-  const host = normHost(a.host);
+  const host = normaliseRegistryHost(a.host);
   const found = await eraseCredential(host);
   makeOutput(a).info(found ? `removed credentials for ${host}` : `no credentials stored for ${host}`);
   return 0;

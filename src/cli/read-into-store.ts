@@ -8,14 +8,20 @@ import { interpret, type Interpretation } from '../bundle/contents.js';
 import { readArchive } from '../bundle/reader.js';
 import { imageProblems } from '../bundle/verify.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { BUNDLE_DOCUMENTS } from '../bundle/layout.js';
 
-const DOCUMENTS = new Set(['oci-layout', 'index.json', 'manifest.json', 'repositories', 'ferry.json']);
 
 export async function readIntoStore(path: string, store: BlobStore): Promise<Interpretation> {
   const pending = new Set<{ discard(): Promise<void> }>();
   try {
     const contents = await readArchive(path, async (file, body) => {
-      if (DOCUMENTS.has(file.name) || file.size === 0) return undefined;
+      if (BUNDLE_DOCUMENTS.has(file.name) || file.size === 0) return undefined;
+      // Already cached (an earlier push or save): the reader still hashes and checks the
+      // bytes against their name, but nothing needs writing.
+      if (file.expectedDigest && (await store.has(file.expectedDigest, file.size))) {
+        const digest = file.expectedDigest;
+        return () => store.touch(digest);
+      }
       const p = await store.ingest(body);
       pending.add(p);
       return async (digest: string) => {

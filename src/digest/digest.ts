@@ -4,11 +4,6 @@ import { FerryError } from '../errors.js';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
-/** True when `d` is a well-formed sha256 digest. */
-export function isSha256Digest(d: string): boolean {
-  return SHA256.test(d);
-}
-
 /** Returns `d` when it is a sha256 digest; throws BUNDLE_FORMAT or `code` otherwise. */
 export function assertDigest(d: unknown, where: string): string {
   if (typeof d !== 'string' || !SHA256.test(d)) {

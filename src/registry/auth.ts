@@ -19,7 +19,7 @@ export class Authenticator {
   private challenge: Challenge | undefined;
   /** Whether a credential from the Docker config (or login) was used for this registry. */
   usedCredential = false;
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new Map<string, Promise<CachedToken>>();
 
   constructor(
     private readonly host: string,
@@ -54,11 +54,21 @@ export class Authenticator {
     }
     if (c.scheme !== 'bearer') return undefined;
     const key = scopes.join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
-    const fresh = await this.fetchToken(c, scopes);
-    this.tokens.set(key, fresh);
-    return `Bearer ${fresh.token}`;
+    let pending = this.tokens.get(key);
+    if (pending) {
+      const cached = await pending.catch(() => undefined);
+      if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
+      if (this.tokens.get(key) !== pending) return this.header(scopes);
+    }
+    // One fetch per scope set at a time: concurrent requests share it.
+    pending = this.fetchToken(c, scopes);
+    this.tokens.set(key, pending);
+    try {
+      return `Bearer ${(await pending).token}`;
+    } catch (err) {
+      if (this.tokens.get(key) === pending) this.tokens.delete(key);
+      throw err;
+    }
   }
 
   private async fetchToken(c: Challenge, scopes: readonly string[]): Promise<CachedToken> {

@@ -13,8 +13,9 @@ import { lookupCredential, type Credential } from './credentials.js';
 import { redactUrl } from './redact.js';
 import { DEFAULT_RETRY, backoffDelay, isRetryableError, isRetryableStatus, sleep, type RetryPolicy } from './retry.js';
 import type { Transport } from './transport.js';
+import { VERSION } from '../version.js';
 
-export const USER_AGENT = 'ferry/0.1';
+export const USER_AGENT = `ferry/${VERSION}`;
 const MAX_REDIRECTS = 5;
 
 export interface SendOptions {

@@ -59,9 +59,18 @@ export async function readDockerConfig(dir = dockerConfigDir()): Promise<DockerC
   return cfg as DockerConfig;
 }
 
-function hostOfKey(key: string): string {
-  const stripped = key.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+/**
+ * A registry host from what users and config files write: `https://index.docker.io/v1/`,
+ * `registry-1.docker.io` and `index.docker.io` are Docker Hub (`docker.io`); scheme and path go.
+ */
+export function normaliseRegistryHost(s: string): string {
+  const stripped = s.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   return stripped === 'index.docker.io' || stripped === 'registry-1.docker.io' ? DOCKER_HUB : stripped;
+}
+
+/** The credential helper for a host: `credHelpers` (by config key or host), else `credsStore`. */
+export function helperFor(cfg: DockerConfig, host: string): string | undefined {
+  return cfg.credHelpers?.[configKey(host)] ?? cfg.credHelpers?.[host] ?? cfg.credsStore;
 }
 
 /** Runs `docker-credential-<helper> <action>` with `input` on stdin; resolves stdout. */
@@ -87,7 +96,7 @@ export function runCredentialHelper(helper: string, action: 'get' | 'store' | 'e
 export async function lookupCredential(host: string, config?: DockerConfig): Promise<Credential | undefined> {
   const cfg = config ?? (await readDockerConfig());
   const key = configKey(host);
-  const helper = cfg.credHelpers?.[key] ?? cfg.credHelpers?.[host] ?? cfg.credsStore;
+  const helper = helperFor(cfg, host);
   if (helper) {
     try {
       const out = await runCredentialHelper(helper, 'get', key);
@@ -104,7 +113,7 @@ export async function lookupCredential(host: string, config?: DockerConfig): Pro
     }
   }
   const auths = cfg.auths ?? {};
-  const entry = auths[key] ?? Object.entries(auths).find(([k]) => hostOfKey(k) === host)?.[1];
+  const entry = auths[key] ?? Object.entries(auths).find(([k]) => normaliseRegistryHost(k) === host)?.[1];
   if (!entry) return undefined;
   if (entry.identitytoken) return { identityToken: entry.identitytoken };
   if (entry.auth) {

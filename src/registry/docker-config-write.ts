@@ -6,7 +6,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { configKey, dockerConfigDir, readDockerConfig, runCredentialHelper } from './credentials.js';
+import { configKey, dockerConfigDir, helperFor, readDockerConfig, runCredentialHelper } from './credentials.js';
 
 async function save(dir: string, cfg: object): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -19,7 +19,7 @@ async function save(dir: string, cfg: object): Promise<void> {
 export async function storeCredential(host: string, username: string, password: string, dir = dockerConfigDir()): Promise<string> {
   const cfg = await readDockerConfig(dir);
   const key = configKey(host);
-  const helper = cfg.credHelpers?.[key] ?? cfg.credsStore;
+  const helper = helperFor(cfg, host);
   if (helper) {
     await runCredentialHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: password }));
     cfg.auths = { ...cfg.auths, [key]: {} };
@@ -35,7 +35,7 @@ export async function storeCredential(host: string, username: string, password: 
 export async function eraseCredential(host: string, dir = dockerConfigDir()): Promise<boolean> {
   const cfg = await readDockerConfig(dir);
   const key = configKey(host);
-  const helper = cfg.credHelpers?.[key] ?? cfg.credsStore;
+  const helper = helperFor(cfg, host);
   let found = false;
   if (helper) {
     found = await runCredentialHelper(helper, 'erase', key).then(() => true, () => false);

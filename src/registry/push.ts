@@ -24,7 +24,6 @@ export interface PushResult {
 
 export interface PushOptions {
   concurrency: number;
-  chunkSize?: number;
   onBytes?: (plan: ImagePlan, n: number) => void;
 }
 
@@ -47,19 +46,16 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
         await Promise.all(
           planBlobs(plan).map((d) =>
             limit(async () => {
-              const key = `${repository}@${d.digest}`;
               const other = inflight.get(d.digest);
               if (other) await other.catch(() => undefined);
               const from = holders.get(d.digest);
               const p = uploadBlob(client, repository, d, {
                 ...(from ? { mountFrom: from } : {}),
-                ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
                 open: (start, end) => store.readRange(d.digest, start, end),
                 onBytes: (n) => opts.onBytes?.(plan, n),
               });
               inflight.set(d.digest, p);
               const outcome = await p;
-              void key;
               result.blobs[outcome]++;
               holders.set(d.digest, repository);
             }),

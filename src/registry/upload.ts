@@ -10,6 +10,7 @@ import { FerryError } from '../errors.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { blobExists } from './blobs.js';
 import { repoScope, type RegistryClient } from './client.js';
+import { pipeTo } from '../util/streams.js';
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 
@@ -73,8 +74,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, blo
         cb(null, chunk);
       },
     });
-    r.on('error', (e) => tap.destroy(e));
-    return r.pipe(tap);
+    return pipeTo(r, tap);
   };
   if (blob.size <= chunk) {
     const res = await client.send({

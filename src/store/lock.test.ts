@@ -93,4 +93,12 @@ describe('acquireLock', () => {
   it('fails with the filesystem error when the directory does not exist', async () => {
     await expect(acquireLock(join(dir, 'missing', 'x.lock'), 'blob', 100)).rejects.toMatchObject({ code: 'ENOENT' });
   });
+
+  it('takes over a lock holding our own pid that this process does not hold (a killed run in a container, same pid)', async () => {
+    const file = join(dir, 'own-pid.lock');
+    await writeFile(file, String(process.pid));
+    const lock = await acquireLock(file, 'blob x', 200);
+    expect(await readFile(file, 'utf8')).toBe(String(process.pid));
+    await lock.release();
+  });
 });

@@ -10,6 +10,9 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/** Lock files this process holds now (to tell a live same-pid holder from a stale one). */
+const held = new Set<string>();
+
 function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -29,9 +32,15 @@ export async function acquireLock(file: string, what: string, waitMs = 30 * 60_0
   for (;;) {
     try {
       const fh = await open(file, 'wx');
+      held.add(file);
       await fh.writeFile(String(process.pid));
       await fh.close();
-      return { release: () => unlink(file).catch(() => undefined) };
+      return {
+        release: () => {
+          held.delete(file);
+          return unlink(file).catch(() => undefined);
+        },
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -41,8 +50,13 @@ export async function acquireLock(file: string, what: string, waitMs = 30 * 60_0
       // Just created by another process that has not written its pid yet; stale after a while.
       const age = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0);
       if (age > 10_000) await unlink(file).catch(() => undefined);
+    } else if (owner === process.pid && !held.has(file)) {
+      // Our pid, but not a lock this process holds: left by an earlier run that had the same
+      // pid (containers often run ferry as pid 1) and was killed. Stale.
+      await unlink(file).catch(() => undefined);
+      continue;
     } else if (owner === process.pid) {
-      // The same process holds it (another task of this run): wait for it like any owner.
+      // Another task of this run holds it: wait for it like any owner.
     } else if (!alive(owner)) {
       await unlink(file).catch(() => undefined);
       continue;

@@ -1,6 +1,6 @@
 /** What stored manifests reference: so keeping a manifest keeps its config, layers and children. */
 import { readFile } from 'node:fs/promises';
-import { parseManifest } from '../oci/manifest.js';
+import { MAX_MANIFEST_BYTES, parseManifest } from '../oci/manifest.js';
 import type { BlobStore } from './blob-store.js';
 
 /** Digests referenced, transitively, by the manifests among `roots` that are in the store. */
@@ -10,7 +10,7 @@ export async function readManifestDigestsFromStore(store: BlobStore, roots: Iter
   while (queue.length) {
     const d = queue.pop()!;
     const raw = await readFile(store.path(d)).catch(() => undefined);
-    if (!raw || raw.length > 4 * 1024 * 1024 || raw[0] !== 0x7b) continue;
+    if (!raw || raw.length > MAX_MANIFEST_BYTES || raw[0] !== 0x7b) continue;
     let m;
     try {
       m = parseManifest(raw, undefined, d);

@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import type { Descriptor } from '../oci/manifest.js';
 import type { BlobOpener, BlobStore, FetchOutcome } from '../store/blob-store.js';
 import { planBlobs, type ImagePlan } from './plan.js';
+import { parseImageConfig } from '../oci/config.js';
 
 export interface FetchOptions {
   concurrency: number;
@@ -44,11 +45,8 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
 export async function fillPlatforms(plan: ImagePlan, store: BlobStore): Promise<void> {
   for (const img of plan.images) {
     if (img.platform) continue;
-    try {
-      const cfg = JSON.parse((await readFile(store.path(img.config.digest))).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
-      if (cfg.os && cfg.architecture) img.platform = { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) };
-    } catch {
-      /* not an image config (an artifact): leave the platform unknown */
-    }
+    // Not an image config (an artifact): the platform stays unknown.
+    const raw = await readFile(store.path(img.config.digest)).catch(() => undefined);
+    img.platform = raw ? parseImageConfig(raw)?.platform : undefined;
   }
 }

@@ -96,4 +96,3 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
   );
 }
 
-export { planSize };
