@@ -3,7 +3,7 @@
  * under its digest only after the reader has checked it, so nothing unverified is pushed.
  * Problems found by the interpretation (missing blobs) stop the command before any upload.
  */
-import { FerryError } from '../errors.js';
+import { FerryError, describe } from '../errors.js';
 import { interpret, type Interpretation } from '../bundle/contents.js';
 import { readArchive } from '../bundle/reader.js';
 import { imageProblems } from '../bundle/verify.js';
@@ -22,7 +22,15 @@ export async function readIntoStore(path: string, store: BlobStore): Promise<Int
         const digest = file.expectedDigest;
         return () => store.touch(digest);
       }
-      const p = await store.ingest(body);
+      // A failure to write the cache is not damage in the archive: say what it is.
+      const p = await store.ingest(body).catch((err: unknown) => {
+        // Source-side failures (truncated or corrupted archive) carry no syscall: the reader reports them.
+        if (!(err as NodeJS.ErrnoException)?.syscall) throw err;
+        throw new FerryError('IO', `writing ${file.name} into the cache ${store.dir}: ${describe(err)}`, {
+          cause: err,
+          hint: 'check free space and permissions there, or choose another directory with --cache-dir',
+        });
+      });
       pending.add(p);
       return async (digest: string) => {
         pending.delete(p);
