@@ -51,6 +51,12 @@ export interface FerryImageMetadata {
   notes: string[];
 }
 
+/** The tag Docker shows for a bundle name: `docker.io/library/nginx:1.27` -> `nginx:1.27`. */
+export function dockerTag(name: string): string {
+  const ref = parseReference(name);
+  return `${familiarName(ref)}:${ref.tag}`;
+}
+
 /** The platform image that manifest.json lists for `docker load`: the preferred platform if kept. */
 export function dockerLoadImage(plan: ImagePlan, prefer: readonly PlatformSpec[]): PlatformImage | undefined {
   for (const p of plan.prefer ?? prefer) {
@@ -90,7 +96,7 @@ export function dockerManifestJson(plans: readonly ImagePlan[], prefer: readonly
     if (p.name) {
       const ref = parseReference(p.name);
       const familiar = familiarName(ref);
-      tags.push(`${familiar}:${ref.tag}`);
+      tags.push(dockerTag(p.name));
       const lastLayer = img.layers[img.layers.length - 1];
       (repos[familiar] ??= {})[ref.tag!] = lastLayer ? digestHex(lastLayer.digest) : digestHex(img.config.digest);
     }

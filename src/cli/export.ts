@@ -8,8 +8,6 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EXIT, FerryError } from '../errors.js';
-import { FERRY_JSON, type FerryMetadata } from '../bundle/layout.js';
-import { readArchive } from '../bundle/reader.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
 import { lockDigest, lockedDigests, lockFromPlans, lockPath, readLock, writeLock, type LockFile, type LockedImage } from '../manifest-file/lock.js';
@@ -25,6 +23,7 @@ import { formatBytes } from './output.js';
 import { imageReport, runReport, type ImageReport } from './report.js';
 import { preferredPlatforms } from './save.js';
 import type { ExportArgs } from './commands.js';
+import { readBundleHead } from '../bundle/head.js';
 
 
 /** The key an image has in the lock: its reference and bundle name. */
@@ -47,9 +46,8 @@ async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: str
   if (!m.images.every((i) => lockedFor(lock, i))) return false;
   try {
     await stat(`${out}.sha256`);
-    const head = await readArchive(out, async () => undefined, { stopBefore: (name, c) => c.small.has(FERRY_JSON) || name.startsWith('blobs/') });
-    const meta = JSON.parse(head.small.get(FERRY_JSON)?.toString('utf8') ?? '{}') as FerryMetadata;
-    if (meta.lock !== lockDigest(lock)) return false;
+    const { metadata } = await readBundleHead(out);
+    if (metadata?.lock !== lockDigest(lock)) return false;
   } catch {
     return false;
   }

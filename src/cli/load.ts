@@ -5,16 +5,15 @@
  */
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
-import { FERRY_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
-import { readArchive } from '../bundle/reader.js';
+import { dockerTag, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
 import { rewriteForLoad } from '../bundle/rewrite.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
-import { familiarName, parseReference } from '../reference/parse-reference.js';
 import { makeOutput } from './common.js';
 import type { LoadArgs } from './commands.js';
+import { readBundleHead } from '../bundle/head.js';
 
 
 interface Wanted {
@@ -39,10 +38,7 @@ function wantedImages(meta: FerryMetadata, platform: string | undefined): Wanted
         hint: 'choose one of those with --platform',
       });
     }
-    const tag = m.name ? (() => {
-      const r = parseReference(m.name);
-      return `${familiarName(r)}:${r.tag}`;
-    })() : null;
+    const tag = m.name ? dockerTag(m.name) : null;
     return { name: m.name, tag, config: p.config, layers: p.layers.map((l) => l.digest) };
   });
 }
@@ -52,14 +48,12 @@ export async function runLoad(a: LoadArgs): Promise<number> {
   const engine = new DockerEngine();
   try {
     const api = await engine.ping();
-    const head = await readArchive(a.bundle, async () => undefined, {
-      stopBefore: (name, c) => name.startsWith('blobs/') && c.small.has(FERRY_JSON) && c.small.has(MANIFEST_JSON),
-    });
+    const { metadata: meta } = await readBundleHead(a.bundle);
     let manifestJson: string | undefined;
     let keep: Set<string> | undefined;
     const skipped: string[] = [];
     let wanted: Wanted[] = [];
-    if (!head.partial) {
+    if (!meta) {
       // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
       // whole archive first; the engine would otherwise load the images before a bad layer.
       if (a.platform) out.warn('--platform applies to ferry bundles only; loading every image of the archive');
@@ -68,7 +62,6 @@ export async function runLoad(a: LoadArgs): Promise<number> {
         throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
       }
     } else {
-      const meta = JSON.parse(head.small.get(FERRY_JSON)!.toString('utf8')) as FerryMetadata;
       wanted = wantedImages(meta, a.platform);
       const toLoad: Wanted[] = [];
       for (const w of wanted) {

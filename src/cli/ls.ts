@@ -1,11 +1,11 @@
 /** `ferry ls BUNDLE`: the images in a bundle: name, digest, platforms, size, layers. */
 import { interpret } from '../bundle/contents.js';
-import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMetadata } from '../bundle/layout.js';
-import { readArchive } from '../bundle/reader.js';
+import type { FerryMetadata } from '../bundle/layout.js';
 import { formatPlatform } from '../oci/platform.js';
 import { planSize } from '../transfer/plan.js';
 import { formatBytes } from './output.js';
 import type { LsArgs } from './commands.js';
+import { readBundleHead } from '../bundle/head.js';
 
 
 interface LsImage {
@@ -30,15 +30,12 @@ function fromMetadata(meta: FerryMetadata): LsImage[] {
 
 export async function runLs(a: LsArgs): Promise<number> {
   // A ferry bundle starts with its JSON documents: read only those. Other archives are read whole.
-  const head = new Set([FERRY_JSON, INDEX_JSON, MANIFEST_JSON]);
-  const contents = await readArchive(a.bundle, async () => undefined, {
-    stopBefore: (name, c) => name.startsWith('blobs/') && c.small.has(FERRY_JSON) && [...head].every((h) => c.small.has(h)),
-  });
+  const { metadata, contents } = await readBundleHead(a.bundle);
   let images: LsImage[];
   let kind: string;
-  if (contents.partial) {
+  if (metadata) {
     kind = 'ferry';
-    images = fromMetadata(JSON.parse(contents.small.get(FERRY_JSON)!.toString('utf8')) as FerryMetadata);
+    images = fromMetadata(metadata);
   } else {
     const it = interpret(contents);
     kind = it.kind;

@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { FerryError, describe } from '../errors.js';
+import { headerValue } from '../util/headers.js';
 
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 
@@ -52,8 +53,7 @@ export class DockerEngine {
     const res = await this.send('GET', '/_ping');
     await res.body.dump();
     if (res.statusCode !== 200) return this.fail(res, 'pinging the Docker engine');
-    const v = res.headers['api-version'];
-    return (Array.isArray(v) ? v[0] : v) ?? 'unknown';
+    return headerValue(res.headers, 'api-version') ?? 'unknown';
   }
 
   /** Whether the engine has an image (by ID = config digest, or by name). */

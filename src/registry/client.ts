@@ -14,6 +14,7 @@ import { redactUrl } from './redact.js';
 import { DEFAULT_RETRY, backoffDelay, isRetryableError, isRetryableStatus, sleep, type RetryPolicy } from './retry.js';
 import type { Transport } from './transport.js';
 import { VERSION } from '../version.js';
+import { headerValue } from '../util/headers.js';
 
 export const USER_AGENT = `ferry/${VERSION}`;
 const MAX_REDIRECTS = 5;
@@ -51,11 +52,6 @@ function registryErrorText(text: string): string {
     /* not JSON */
   }
   return text.trim().slice(0, 200);
-}
-
-function header(h: Response['headers'], name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 export class RegistryClient {
@@ -148,7 +144,7 @@ export class RegistryClient {
           const res = await request(url, { method, headers, body: hop === 0 || method !== 'GET' ? body : undefined, dispatcher: this.transport.dispatcher(url.host) });
           const r: Response = { status: res.statusCode, headers: res.headers, body: res.body, url };
           if ([301, 302, 303, 307, 308].includes(res.statusCode) && hop < MAX_REDIRECTS) {
-            const loc = header(res.headers, 'location');
+            const loc = headerValue(res.headers, 'location');
             await res.body.dump();
             if (!loc) throw new FerryError('REGISTRY', `${opts.what}: ${opts.method} ${redactUrl(url)}: redirect without a Location`);
             const next = new URL(loc, url);

@@ -4,6 +4,7 @@ import { sha256Digest } from '../digest/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { repoScope, type RegistryClient } from './client.js';
+import { headerValue } from '../util/headers.js';
 
 export interface FetchedManifest {
   raw: Buffer;
@@ -39,8 +40,7 @@ export async function getManifest(client: RegistryClient, repository: string, re
   const raw = await readCapped(res.body, MAX_MANIFEST_BYTES, what);
   const digest = sha256Digest(raw);
   if (ref.startsWith('sha256:') && digest !== ref) throw new DigestMismatchError(`${what}: manifest`, ref, digest);
-  const ct = res.headers['content-type'];
-  const parsed = parseManifest(raw, Array.isArray(ct) ? ct[0] : ct, what);
+  const parsed = parseManifest(raw, headerValue(res.headers, 'content-type'), what);
   return { raw, mediaType: parsed.mediaType, digest, parsed };
 }
 
@@ -59,11 +59,9 @@ export async function headManifest(client: RegistryClient, repository: string, r
   });
   await res.body.dump();
   if (res.status === 404) return undefined;
-  const d = res.headers['docker-content-digest'];
-  const ct = res.headers['content-type'];
   return {
-    digest: Array.isArray(d) ? d[0] : d,
-    mediaType: (Array.isArray(ct) ? ct[0] : ct)?.split(';')[0],
+    digest: headerValue(res.headers, 'docker-content-digest'),
+    mediaType: headerValue(res.headers, 'content-type')?.split(';')[0],
     size: Number(res.headers['content-length'] ?? 0),
   };
 }
@@ -80,6 +78,5 @@ export async function putManifest(client: RegistryClient, repository: string, re
     what,
   });
   await res.body.dump();
-  const d = res.headers['docker-content-digest'];
-  return Array.isArray(d) ? d[0] : d;
+  return headerValue(res.headers, 'docker-content-digest');
 }

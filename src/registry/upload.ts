@@ -11,6 +11,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { blobExists } from './blobs.js';
 import { repoScope, type RegistryClient } from './client.js';
 import { pipeTo } from '../util/streams.js';
+import { headerValue, type Headers } from '../util/headers.js';
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 
@@ -25,9 +26,8 @@ export interface UploadOptions {
   onBytes?: (n: number) => void;
 }
 
-function location(res: { headers: Record<string, string | string[] | undefined> }, what: string): string {
-  const l = res.headers.location;
-  const loc = Array.isArray(l) ? l[0] : l;
+function location(res: { headers: Headers }, what: string): string {
+  const loc = headerValue(res.headers, 'location');
   if (!loc) throw new FerryError('REGISTRY', `${what}: the registry gave no upload Location`);
   return loc;
 }
