@@ -7,12 +7,15 @@
  * then `<out>.sha256` is written the same way. On failure the partial file is removed.
  */
 import { createWriteStream } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Header, type Pack } from 'tar-stream';
-import { FerryError, describe } from '../errors.js';
+import { sidecarPath, sidecarText } from './sidecar.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { ioError, isFsError } from '../fs/io-error.js';
+import { FerryError } from '../errors.js';
+import { removeOnInterrupt } from '../process/interrupt.js';
 import { blobPath } from '../digest/digest.js';
 import { HashingTap } from '../digest/hashing-tap.js';
 import { VerifyingStream } from '../digest/verifying-stream.js';
@@ -129,11 +132,17 @@ async function copyEntry(pack: Pack, header: Partial<Header> & { name: string },
   await done;
 }
 
-/** Writes the bundle to `opts.out` atomically. Throws (leaving nothing at `out`) on any failure. */
+/**
+ * Writes the bundle to `opts.out` atomically. Throws (leaving nothing at `out` and no partial
+ * file) on any failure: a FerryError as it is (digest mismatch), anything else as an IO error
+ * naming the file and the OS reason. Every wait is raced against the output stream failing, so
+ * a full or read-only file system ends the write at once instead of stalling it.
+ */
 export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore, opts: WriteBundleOptions): Promise<WrittenBundle> {
-  const created = opts.created ?? new Date();
+  const created = opts.created ?? new Date(0);
   const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock);
   const partial = `${opts.out}.partial`;
+  const forget = removeOnInterrupt(partial);
   const tap = new HashingTap();
   const file = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
   const pack = tarPack();
@@ -149,21 +158,24 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
   }
   // tar-stream's streams are streamx streams: bridge them to Node streams through iteration.
   const packDone = pipeline(Readable.from(pack), sink);
-  // Observe both so an early failure is not an unhandled rejection.
+  // Settles (rejecting) as soon as either end fails; every wait below races it.
+  const failed = Promise.race([packDone, outDone]).then(() => new Promise<never>(() => undefined));
+  failed.catch(() => undefined);
   packDone.catch(() => undefined);
   outDone.catch(() => undefined);
+  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
   try {
     for (const e of entries) {
       const header: Partial<Header> & { name: string } = { name: e.name, size: e.size, mode: 0o644, mtime: created, type: 'file', uid: 0, gid: 0, uname: '', gname: '' };
       if (Buffer.isBuffer(e.data)) {
-        await new Promise<void>((resolve, reject) => pack.entry(header, e.data as Buffer, (err) => (err ? reject(err) : resolve())));
+        await guard(new Promise<void>((resolve, reject) => pack.entry(header, e.data as Buffer, (err) => (err ? reject(err) : resolve()))));
       } else {
         const { digest, subject } = e.data;
-        await Promise.race([copyEntry(pack, header, pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject)), opts.onBytes), packDone]);
+        await guard(copyEntry(pack, header, pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject)), opts.onBytes));
       }
     }
     pack.finalize();
-    await packDone;
+    await guard(packDone);
     await outDone;
     await rename(partial, opts.out);
   } catch (err) {
@@ -171,14 +183,24 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
     sink.destroy(err as Error);
     file.destroy();
     await Promise.allSettled([packDone, outDone]);
-    await rm(partial, { force: true });
-    if (err instanceof FerryError) throw err;
-    throw new FerryError('IO', `writing bundle ${opts.out}: ${describe(err)}`, { cause: err, hint: 'check free space and permissions of the output directory' });
+    await rm(partial, { force: true }).catch(() => undefined);
+    // The output file's own error (ENOSPC) says more than the broken pipe it caused upstream.
+    const outErr = await outDone.then(() => undefined, (e: unknown) => e);
+    const cause = err instanceof FerryError || !isFsError(outErr) ? err : outErr;
+    throw ioError('writing bundle', opts.out, cause, 'check free space and permissions of the output directory');
+  } finally {
+    forget();
   }
   const sha256 = tap.hex();
   const bytes = tap.bytes;
-  const sidecar = `${opts.out}.sha256`;
-  await writeFile(`${sidecar}.partial`, `${sha256}  ${basename(opts.out)}\n`);
-  await rename(`${sidecar}.partial`, sidecar);
+  const sidecar = sidecarPath(opts.out);
+  try {
+    await writeFileAtomic(sidecar, sidecarText(opts.out, sha256), { what: 'checksum file' });
+  } catch (err) {
+    // A bundle beside a stale checksum would look damaged; one without any would look
+    // unverifiable. Leave neither.
+    await Promise.all([rm(opts.out, { force: true }), rm(sidecar, { force: true })]).catch(() => undefined);
+    throw err;
+  }
   return { path: opts.out, sha256, bytes };
 }

@@ -5,9 +5,10 @@
  * and the bundle on disk was made for that lock, nothing is rewritten: "unchanged".
  * Exit 0 ok or unchanged, 1 failure, 2 invalid input, 3 partial (--keep-going).
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.js';
+import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
 import { lockDigest, lockedDigests, lockFromPlans, lockPath, readLock, writeLock, type LockFile, type LockedImage } from '../manifest-file/lock.js';
@@ -16,7 +17,9 @@ import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
 import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js';
 import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
-import { acquireLock } from '../store/lock.js';
+import { checkSidecar } from '../bundle/sidecar.js';
+import { claimOutput } from './claim-output.js';
+import { checkOutputPath } from '../fs/output-path.js';
 import { TOOL } from '../version.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { formatBytes } from './output.js';
@@ -40,26 +43,38 @@ function lockedFor(lock: LockFile | undefined, i: ManifestImage): LockedImage | 
   return lock?.images.find((l) => lockKey(l.ref, l.name) === key && JSON.stringify(l.platforms) === JSON.stringify(i.platformStrings));
 }
 
-/** True when the bundle at `out` was written for `lock` and every tag still resolves to its locked digest. */
-async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries): Promise<boolean> {
-  if (!lock || lock.images.length !== m.images.length) return false;
-  if (!m.images.every((i) => lockedFor(lock, i))) return false;
+/**
+ * Whether the bundle at `out` can be reported "unchanged": it was written for `lock` (its
+ * ferry.json names the lock's digest), it still is the file that was written (its full sha256
+ * matches the checksum file beside it, so a truncated or overwritten bundle is rewritten), and
+ * every tag still resolves to its locked digest (HEAD only). Resolves with the reason when not.
+ */
+type Unchanged = { ok: true; sha256: string; bytes: number } | { ok: false; why?: string };
+
+async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries): Promise<Unchanged> {
+  if (!lock || lock.images.length !== m.images.length) return { ok: false };
+  if (!m.images.every((i) => lockedFor(lock, i))) return { ok: false };
+  if (!(await stat(out).catch(() => undefined))) return { ok: false };
   try {
-    await stat(`${out}.sha256`);
     const { metadata } = await readBundleHead(out);
-    if (metadata?.lock !== lockDigest(lock)) return false;
+    if (metadata?.lock !== lockDigest(lock)) return { ok: false };
   } catch {
-    return false;
+    return { ok: false, why: `${out} cannot be read as a bundle` };
   }
-  const moved = await Promise.all(
-    m.images.map(async (i) => {
-      if (i.ref.digest) return false;
-      const l = lockedFor(lock, i)!;
-      const h = await headManifest(registries.client(i.ref.registry), i.ref.repository, i.ref.tag!, `checking ${i.request}`);
-      return !h?.digest || h.digest !== l.upstreamDigest;
-    }),
-  );
-  return !moved.some(Boolean);
+  const [intact, moved] = await Promise.all([
+    checkSidecar(out),
+    Promise.all(
+      m.images.map(async (i) => {
+        if (i.ref.digest) return false;
+        const l = lockedFor(lock, i)!;
+        const h = await headManifest(registries.client(i.ref.registry), i.ref.repository, i.ref.tag!, `checking ${i.request}`);
+        return !h?.digest || h.digest !== l.upstreamDigest;
+      }),
+    ),
+  ]);
+  if (moved.some(Boolean)) return { ok: false };
+  if (!intact.ok) return { ok: false, why: intact.why };
+  return intact;
 }
 
 export async function runExport(a: ExportArgs): Promise<number> {
@@ -76,25 +91,28 @@ export async function runExport(a: ExportArgs): Promise<number> {
     }
   }
   const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
+  sourceDateEpoch(); // validated before any work
+  if (!a.locked) await checkOutputPath(lockFile, 'the lock file', 'the lock file goes beside the manifest file: run from a copy in a writable directory, or use --locked');
+  const runLock = await claimOutput(out);
   const output = makeOutput(a);
   const registries = makeRegistries(a, { insecure: manifest.insecure, caFiles: manifest.caFiles });
-  await mkdir(dirname(out), { recursive: true });
-  const runLock = await acquireLock(`${out}.lock`, `bundle ${out}`, 0);
   try {
-    if (!a.force && (await unchanged(manifest, lock, out, registries))) {
+    const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries);
+    if (same.ok) {
       // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
       const store = await openStore(a);
       await Promise.all(lockedDigests(lock!).map((d) => store.touch(d)));
-      output.info(`${out}: unchanged (${manifest.images.length} images still resolve to the locked digests)`);
+      output.info(`${out}: unchanged (${manifest.images.length} images still resolve to the locked digests; sha256 ${same.sha256.slice(0, 12)} checked)`);
       const images: ImageReport[] = lock!.images.map((l) => ({
         reference: l.ref, name: l.name, digest: l.digest, upstreamDigest: l.upstreamDigest,
         platforms: l.images.map((x) => ({ platform: x.platform, manifest: x.manifest, config: x.config })),
         bytes: l.images.reduce((n, x) => n + x.layers.reduce((k, y) => k + y.size, 0), 0),
         downloadedBytes: 0, blobsDownloaded: 0, blobsCached: 0, status: 'unchanged', error: null, notes: [],
       }));
-      output.report(runReport('export', { path: out, sha256: (await readFile(`${out}.sha256`, 'utf8')).split(/\s+/)[0]!, bytes: (await stat(out)).size }, images, 'unchanged'));
+      output.report(runReport('export', { path: out, sha256: same.sha256, bytes: same.bytes }, images, 'unchanged'));
       return EXIT.ok;
     }
+    if (same.why) output.warn(`${same.why}; rewriting it from the cache`);
     const store = await openStore(a);
     const resolver = a.locked
       ? (r: ManifestImage) => resolveRequest(registries, { ...r, ref: { ...r.ref, digest: lockedFor(lock, r)!.upstreamDigest } })
@@ -120,7 +138,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     for (const p of plans) for (const n of p.notes) output.warn(n);
     const prefer = preferredPlatforms([]);
     output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
-    const written = await writeBundle(plans, store, { out, compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
+    const written = await writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
     const downloaded = ok.reduce((n, r) => n + (r.fetch?.downloadedBytes ?? 0), 0);

@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import { reportState } from './report-state.js';
+import { installSignalHandlers, runCleanups, setInterruptReporter } from '../process/interrupt.js';
 import { errorJson } from './report.js';
 import {
   cacheLsOptions,
@@ -48,6 +49,54 @@ export function renderError(err: unknown, debug: boolean): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The --json document for a run that ended without the command's own report. */
+function failureJson(argv: readonly string[], status: string, exitCode: number, error: { code: string; message: string; hint?: string }): string {
+  return `${JSON.stringify({ command: argv.find((x) => !x.startsWith('-')) ?? null, status, exitCode, error }, null, 2)}\n`;
+}
+
+/**
+ * Runs the CLI as a process: sets `process.exitCode` from `main`, installs the signal handlers
+ * (src/process/interrupt.ts), and guards the two ways a process can end without `main`
+ * deciding: an uncaught exception, and an event loop that drains while `main` still waits (a
+ * stream that never settles). Both are exit 1 with a message, never exit 0.
+ */
+export function runCli(argv: string[]): void {
+  const json = argv.includes('--json');
+  let settled = false;
+  process.exitCode = EXIT.failure; // until main says otherwise
+  installSignalHandlers();
+  setInterruptReporter((line, exitCode) => {
+    // Bars hide the cursor; give it back, and end the bar line before ours.
+    if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n');
+    process.stderr.write(`${line}\n`);
+    if (json && !reportState.printed) process.stdout.write(failureJson(argv, 'interrupted', exitCode, { code: 'INTERRUPTED', message: line }));
+  });
+  const die = (err: unknown): void => {
+    runCleanups();
+    process.stderr.write(renderError(err, argv.includes('--debug')));
+    if (json && !reportState.printed) process.stdout.write(failureJson(argv, 'failed', EXIT.failure, { code: 'INTERNAL', message: describe(err) }));
+    process.exit(EXIT.failure);
+  };
+  process.on('uncaughtException', die);
+  process.on('unhandledRejection', die);
+  process.once('beforeExit', () => {
+    if (settled) return;
+    die(new Error('ferry stopped before its work was finished (an operation never completed)'));
+  });
+  main(argv).then(
+    (code) => {
+      settled = true;
+      // A failed command has cleaned up after itself; this catches what a bug left behind.
+      if (code !== EXIT.ok) runCleanups();
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      settled = true;
+      die(err);
+    },
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -102,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
     // With --json a script always gets a document on stdout, also when the run failed early.
     if (argv.includes('--json') && !reportState.printed) {
       const error = failure instanceof FerryError ? errorJson(failure) : { code: 'INTERNAL', message: describe(failure) };
-      process.stdout.write(`${JSON.stringify({ command: argv.find((x) => !x.startsWith('-')) ?? null, status: 'failed', exitCode, error }, null, 2)}\n`);
+      process.stdout.write(failureJson(argv, 'failed', exitCode, error));
     }
     return exitCode;
   }

@@ -3,7 +3,8 @@
  * with its original bytes (same digests). Exit 0 all pushed, 1 failure, 2 invalid input,
  * 3 some images pushed and some not.
  */
-import { writeFile, rename } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { checkOutputPath } from '../fs/output-path.js';
 import { basename } from 'node:path';
 import { EXIT, FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
@@ -24,6 +25,8 @@ export function defaultMappingFile(bundle: string): string {
 export async function runPush(a: PushArgs): Promise<number> {
   const target = parsePushTarget(a.to, a['keep-registry-host']);
   const concurrency = concurrencyOption(a.concurrency);
+  const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
+  await checkOutputPath(mappingFile, 'the mapping file', 'choose another path with --mapping-file');
   const out = makeOutput(a);
   const registries = makeRegistries(a);
   try {
@@ -44,11 +47,9 @@ export async function runPush(a: PushArgs): Promise<number> {
       if (r.error) out.warn(`${r.source}: ${r.error.message}`);
       else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
     }
-    const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
     if (ok.length > 0) {
       const mapping = { registry: target.host, images: ok.map((r) => ({ source: r.source, target: r.target, digest: r.digest })) };
-      await writeFile(`${mappingFile}.partial`, `${JSON.stringify(mapping, null, 2)}\n`);
-      await rename(`${mappingFile}.partial`, mappingFile);
+      await writeFileAtomic(mappingFile, `${JSON.stringify(mapping, null, 2)}\n`, { what: 'the mapping file' });
     }
     out.report({
       command: 'push',

@@ -2,15 +2,15 @@
  * `ferry save REF... -o FILE`: pull images from registries (no daemon) into one bundle.
  * Exit 0 on success, 1 on failure, 2 on invalid input (docs/cli.md).
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
 import { parsePlatformSelection, type PlatformSpec, DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
 import { parseReference } from '../reference/parse-reference.js';
+import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { pullImages, type ImageRequest } from '../transfer/pull.js';
 import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
 import { TOOL } from '../version.js';
+import { claimOutput } from './claim-output.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport } from './report.js';
@@ -35,11 +35,12 @@ export async function runSave(a: SaveArgs): Promise<number> {
     if (seen.has(key)) throw new UsageError(`image ${r.request} is listed twice`);
     seen.add(key);
   }
+  sourceDateEpoch(); // validated before any work
+  const outputLock = await claimOutput(a.output);
   const out = makeOutput(a);
   const registries = makeRegistries(a);
   try {
     const store = await openStore(a);
-    await mkdir(dirname(a.output), { recursive: true });
     const started = Date.now();
     const results = await pullImages(requests, registries, store, concurrency, {
       onResolved: (p) => out.start(p.request, p.request, planSize(p)),
@@ -54,6 +55,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     for (const p of plans) for (const n of p.notes) out.warn(n);
     out.start('bundle', `writing ${a.output}`, uniqueBlobBytes(plans));
     const written = await writeBundle(plans, store, {
+      created: await bundleTime(plans, store),
       out: a.output,
       compression: a.compression as Compression,
       prefer: preferredPlatforms(a.platform),
@@ -69,5 +71,6 @@ export async function runSave(a: SaveArgs): Promise<number> {
   } finally {
     out.stop();
     await registries.close();
+    await outputLock.release();
   }
 }

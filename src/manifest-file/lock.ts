@@ -3,7 +3,8 @@
  * resolved digests, per platform the manifest, config and layers with sizes. Stable order
  * (images sorted by reference) and formatting, no timestamps, so it diffs cleanly in git.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 import { basename, dirname, extname, join } from 'node:path';
 import { FerryError, describe } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
@@ -82,8 +83,7 @@ export async function writeLock(path: string, lock: LockFile): Promise<boolean> 
   const text = lockText(lock);
   const old = await readFile(path, 'utf8').catch(() => undefined);
   if (old === text) return false;
-  await writeFile(`${path}.partial`, text);
-  await rename(`${path}.partial`, path);
+  await writeFileAtomic(path, text, { what: 'lock file' });
   return true;
 }
 

@@ -4,15 +4,18 @@
  * otherwise as `auths[key].auth` = base64(user:password) in config.json. The file is written
  * atomically with mode 0600 and keeps every other key as it was.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { ioError } from '../fs/io-error.js';
 import { configKey, dockerConfigDir, helperFor, readDockerConfig, runCredentialHelper } from './credentials.js';
 
 async function save(dir: string, cfg: object): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    throw ioError('creating the Docker config directory', dir, err, 'set DOCKER_CONFIG to a writable directory');
+  });
   const file = join(dir, 'config.json');
-  await writeFile(`${file}.partial`, `${JSON.stringify(cfg, null, '\t')}\n`, { mode: 0o600 });
-  await rename(`${file}.partial`, file);
+  await writeFileAtomic(file, `${JSON.stringify(cfg, null, '\t')}\n`, { mode: 0o600, what: 'the Docker config', hint: 'set DOCKER_CONFIG to a writable directory' });
 }
 
 /** Stores credentials for `host`; resolves where they went ("credential helper X" or the file). */

@@ -13,9 +13,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestMismatchError, FerryError, describe } from '../errors.js';
+import { ioError, osReason } from '../fs/io-error.js';
+
+const CACHE_HINT = 'free space in the cache, or choose another directory with --cache-dir';
 import { digestHex, sha256Digest } from '../digest/digest.js';
 import { backoffDelay, DEFAULT_RETRY, isRetryableError, sleep, type RetryPolicy } from '../registry/retry.js';
-import { acquireLock } from './lock.js';
+import { removeOnInterrupt } from '../process/interrupt.js';
+import { acquireLock, processAlive } from './lock.js';
 
 /** The default cache directory: $XDG_CACHE_HOME/ferry or ~/.cache/ferry. */
 export function defaultCacheDir(): string {
@@ -56,8 +60,36 @@ export class BlobStore {
       await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
       await mkdir(join(this.dir, 'partial'), { recursive: true });
     } catch (err) {
-      throw new FerryError('IO', `creating the cache in ${this.dir}: ${describe(err)}`, { cause: err, hint: 'choose a writable directory with --cache-dir' });
+      throw new FerryError('IO', `creating the cache in ${this.dir}: ${osReason(err)}`, { cause: err, hint: 'choose a writable directory with --cache-dir' });
     }
+    await this.reclaimStale();
+  }
+
+  /**
+   * Removes temp files that a killed run (kill -9, power loss) left behind: whole-file ingests
+   * (`ingest-<pid>-<n>`) and small-blob temps (`<hex>.<pid>.<n>`) whose process is gone. They
+   * cannot be resumed. Resumable downloads (`partial/<hex>`) are kept. Resolves with what it
+   * removed (count and bytes).
+   */
+  async reclaimStale(): Promise<{ files: number; bytes: number }> {
+    const dir = join(this.dir, 'partial');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let files = 0;
+    let bytes = 0;
+    for (const n of names) {
+      const m = /^ingest-(\d+)-\d+$/.exec(n) ?? /^[a-f0-9]{64}\.(\d+)\.\d+$/.exec(n);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      // Our own pid: an earlier run with the same pid (containers run ferry as pid 1) unless
+      // this process has made temp files of its own already.
+      if (pid === process.pid ? ingestCounter > 0 : processAlive(pid)) continue;
+      const size = (await stat(join(dir, n)).catch(() => undefined))?.size ?? 0;
+      if (await rm(join(dir, n), { force: true }).then(() => true, () => false)) {
+        files++;
+        bytes += size;
+      }
+    }
+    return { files, bytes };
   }
 
   /** Whether a verified blob of this digest and size is present. */
@@ -77,8 +109,16 @@ export class BlobStore {
     if (await this.has(digest, data.length)) return this.touch(digest);
     // Unique per call: two images of one run may store the same manifest at the same moment.
     const tmp = `${this.partialPath(digest)}.${process.pid}.${++ingestCounter}`;
-    await writeFile(tmp, data);
-    await this.place(tmp, digest);
+    const forget = removeOnInterrupt(tmp);
+    try {
+      await writeFile(tmp, data);
+      await this.place(tmp, digest);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw ioError('writing into the cache', this.dir, err, CACHE_HINT);
+    } finally {
+      forget();
+    }
   }
 
   /** A read stream of a verified blob. */
@@ -155,6 +195,7 @@ export class BlobStore {
       reported = Math.max(reported, total);
     };
     for (let attempt = 1; ; attempt++) {
+      let fileError: Error | undefined;
       // Re-hash what is on disk: after a crash or a failed attempt the file is the truth.
       let hash = createHash('sha256');
       let have = 0;
@@ -183,6 +224,8 @@ export class BlobStore {
           }
           let n = have;
           const h = hash;
+          const file = createWriteStream(partial, { flags: 'a' });
+          file.on('error', (e) => (fileError = e));
           await pipeline(
             body,
             async function* (src: AsyncIterable<Buffer>) {
@@ -194,13 +237,15 @@ export class BlobStore {
                 yield c;
               }
             },
-            createWriteStream(partial, { flags: 'a' }),
+            file,
           );
           have = n;
         }
         await this.commit(partial, digest, size, have, hash.digest('hex'), subject);
         return;
       } catch (err) {
+        // The partial file stays: once there is room again, a rerun resumes it.
+        if (fileError) throw ioError('writing into the cache', this.dir, fileError, CACHE_HINT);
         if (err instanceof DigestMismatchError) {
           await rm(partial, { force: true });
           // Bad bytes may come from a partial file left by an earlier run: start over once.
@@ -239,15 +284,17 @@ export class BlobStore {
    */
   async ingest(body: Readable): Promise<{ commit(digest: string): Promise<void>; discard(): Promise<void> }> {
     const tmp = join(this.dir, 'partial', `ingest-${process.pid}-${++ingestCounter}`);
+    const forget = removeOnInterrupt(tmp);
     try {
       await pipeline(body, createWriteStream(tmp));
     } catch (err) {
       await rm(tmp, { force: true });
+      forget();
       throw err;
     }
     return {
-      commit: (digest: string) => this.place(tmp, digest),
-      discard: () => rm(tmp, { force: true }),
+      commit: (digest: string) => this.place(tmp, digest).finally(forget),
+      discard: () => rm(tmp, { force: true }).finally(forget),
     };
   }
 

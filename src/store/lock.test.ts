@@ -90,8 +90,9 @@ describe('acquireLock', () => {
     await lock.release();
   });
 
-  it('fails with the filesystem error when the directory does not exist', async () => {
-    await expect(acquireLock(join(dir, 'missing', 'x.lock'), 'blob', 100)).rejects.toMatchObject({ code: 'ENOENT' });
+  it('fails with an IO error naming the lock file and the OS reason when the directory does not exist', async () => {
+    const missing = join(dir, 'missing', 'x.lock');
+    await expect(acquireLock(missing, 'blob', 10)).rejects.toMatchObject({ code: 'IO', message: `creating lock file ${missing}: no such file or directory` });
   });
 
   it('takes over a lock holding our own pid that this process does not hold (a killed run in a container, same pid)', async () => {

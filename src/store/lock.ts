@@ -4,6 +4,8 @@
  */
 import { open, readFile, stat, unlink } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
+import { ioError } from '../fs/io-error.js';
+import { releaseOnInterrupt } from '../process/interrupt.js';
 import { sleep } from '../registry/retry.js';
 
 export interface Lock {
@@ -13,7 +15,8 @@ export interface Lock {
 /** Lock files this process holds now (to tell a live same-pid holder from a stale one). */
 const held = new Set<string>();
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists, owned by another user). */
+export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -33,16 +36,23 @@ export async function acquireLock(file: string, what: string, waitMs = 30 * 60_0
     try {
       const fh = await open(file, 'wx');
       held.add(file);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return {
-        release: () => {
-          held.delete(file);
-          return unlink(file).catch(() => undefined);
-        },
+      const forget = releaseOnInterrupt(file);
+      const release = (): Promise<void> => {
+        held.delete(file);
+        forget();
+        return unlink(file).catch(() => undefined);
       };
+      try {
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        await release();
+        throw ioError('writing lock file', file, err);
+      }
+      return { release };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('creating lock file', file, err);
     }
     const text = (await readFile(file, 'utf8').catch(() => '')).trim();
     const owner = Number(text);
@@ -57,7 +67,7 @@ export async function acquireLock(file: string, what: string, waitMs = 30 * 60_0
       continue;
     } else if (owner === process.pid) {
       // Another task of this run holds it: wait for it like any owner.
-    } else if (!alive(owner)) {
+    } else if (!processAlive(owner)) {
       await unlink(file).catch(() => undefined);
       continue;
     }

@@ -19,6 +19,9 @@ export interface FerryOptions {
   cwd?: string;
   /** Kill ferry after this long (default 150 s); the result then has code null. */
   timeoutMs?: number;
+  /** Run as this user (and group); default the test's own (root in CI). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Runs `ferry args`; returns exit code and output, never throws for a failing exit. */
@@ -34,6 +37,7 @@ export function runFerry(args: readonly string[], opts: FerryOptions = {}): Prom
     cwd: opts.cwd ?? REPO_ROOT,
     ...(opts.input === undefined ? {} : { input: opts.input }),
     timeoutMs: opts.timeoutMs ?? 150_000,
+    ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid ?? opts.uid }),
   });
 }
 

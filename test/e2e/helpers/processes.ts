@@ -25,6 +25,9 @@ export interface RunOptions {
   input?: string | Buffer;
   /** Kill the command (SIGKILL) after this long. Default 120 s. */
   timeoutMs?: number;
+  /** Run as this user and group (the test runs as root; a fault test needs an ordinary user). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -37,6 +40,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(opts.uid === undefined ? {} : { uid: opts.uid }),
+      ...(opts.gid === undefined ? {} : { gid: opts.gid }),
     });
     track(child);
     const out: Buffer[] = [];
