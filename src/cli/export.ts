@@ -102,6 +102,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const results: PullResult[] = await pullImages(manifest.images, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),
+      onDone: (r) => output.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
     }, (r) => resolver(r as ManifestImage));
     output.stop();
     const failed = results.filter((r) => r.error);
@@ -123,6 +124,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const written = await writeBundle(plans, store, { out, compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
+    for (const r of ok) output.info(`exported ${r.request.request} ${r.plan!.root.digest}`);
     const downloaded = ok.reduce((n, r) => n + (r.fetch?.downloadedBytes ?? 0), 0);
     output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} images, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
     for (const f of failed) output.warn(`not bundled: ${f.error!.message}`);

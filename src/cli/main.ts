@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import { reportState } from './report-state.js';
+import { tolerateClosedPipe } from './closed-pipe.js';
 import { errorJson } from './report.js';
 import {
   cacheLsOptions,
@@ -51,6 +52,8 @@ export function renderError(err: unknown, debug: boolean): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tolerateClosedPipe(process.stdout);
+  tolerateClosedPipe(process.stderr);
   let code: number = EXIT.ok;
   let failure: unknown;
   const run = (load: () => Promise<Handler>) => async (args: unknown): Promise<void> => {

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestMismatchError, FerryError, describe } from '../errors.js';
 import { digestHex, sha256Digest } from '../digest/digest.js';
-import { backoffDelay, DEFAULT_RETRY, isRetryableError, sleep, type RetryPolicy } from '../registry/retry.js';
+import { DEFAULT_RETRY, isRetryableError, waitToRetry, type RetryPolicy } from '../registry/retry.js';
 import { acquireLock } from './lock.js';
 
 /** The default cache directory: $XDG_CACHE_HOME/ferry or ~/.cache/ferry. */
@@ -141,7 +141,7 @@ export class BlobStore {
           if (err instanceof FerryError) throw err;
           throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
         }
-        await sleep(backoffDelay(retry, attempt));
+        await waitToRetry(retry, attempt, subject, err);
       }
     }
   }
@@ -215,7 +215,7 @@ export class BlobStore {
           if (err instanceof FerryError) throw err;
           throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
         }
-        await sleep(backoffDelay(retry, attempt));
+        await waitToRetry(retry, attempt, subject, err);
       }
     }
   }
