@@ -126,7 +126,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
     for (const r of ok) output.info(`exported ${r.request.request} ${r.plan!.root.digest}`);
     const downloaded = ok.reduce((n, r) => n + (r.fetch?.downloadedBytes ?? 0), 0);
-    output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} images, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
+    output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} image${ok.length === 1 ? '' : 's'}, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
     for (const f of failed) output.warn(`not bundled: ${f.error!.message}`);
     output.report(runReport('export', written, results.map((r) => imageReport(r)), failed.length ? 'partial' : 'ok'));
     if (failed.length) throw new FerryError('PARTIAL', `${failed.length} of ${results.length} images failed; the bundle holds the other ${ok.length}`, { hint: 'see the warnings above' });

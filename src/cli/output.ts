@@ -28,8 +28,9 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
-/** 0.5 s, 2 s, 12 s: short waits as people read them. */
+/** 20 ms, 0.5 s, 2 s, 12 s: short waits as people read them. */
 export function formatSeconds(ms: number): string {
+  if (ms < 100) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   return `${s >= 10 ? Math.round(s) : Number(s.toFixed(1))} s`;
 }
