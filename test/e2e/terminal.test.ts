@@ -13,8 +13,11 @@ import { refOn } from './helpers/fixtures.js';
 import { startServers, type Servers } from './helpers/internal-suite.js';
 import { run } from './helpers/processes.js';
 import { startProxy, type FaultProxy } from './helpers/proxy.js';
+import type { Credentials } from './helpers/registry.js';
 import { barLines, ferryCommand, inTerminal, shQuote, type TerminalRun } from './helpers/terminal.js';
 import { suiteTempDir } from './helpers/tmp.js';
+
+const USER: Credentials = { user: 'ferry-e2e', password: 'pw-Tm4x-never-print-me' };
 
 const tmp = suiteTempDir('terminal');
 let servers: Servers;
@@ -22,7 +25,7 @@ let proxy: FaultProxy;
 let homes = 0;
 
 beforeAll(async () => {
-  servers = await startServers(tmp.join('servers'), [{}]);
+  servers = await startServers(tmp.join('servers'), [{}, { auth: 'htpasswd', users: [USER] }]);
   proxy = await startProxy(servers.source.host);
 });
 
@@ -186,6 +189,20 @@ describe('the internal side in a terminal: verify, push, load, ls', () => {
     expect(r.screen).toMatch(new RegExp(`^loading ${bundle} into the Docker engine at `, 'm'));
     expect(r.screen).toMatch(new RegExp(`^loaded ${servers.fx.busybox.ref}$`, 'm'));
     expect(r.screen).toMatch(new RegExp(`^loaded ${servers.fx.app.ref}$`, 'm'));
+    expectBarsComplete(r, 1);
+    expect(barLines(r.screen)[0]).toMatch(new RegExp(`sending ${bundle} to the engine$`));
+  });
+
+  it('commands without bars print their line too: cache prune, login', async () => {
+    const h = home();
+    const prune = await term(['cache', 'prune', '--older-than', '1d'], h.env);
+    expect(prune.code, prune.report).toBe(0);
+    expect(prune.output).toMatch(/^removed 0 blobs \(0 B\) from .*ferry/);
+    const host = servers.targets[1]!.host;
+    const login = await inTerminal(`printf %s ${shQuote(USER.password)} | ${ferryCommand(['login', host, '-u', USER.user, '--password-stdin'])}`, h.env);
+    expect(login.code, login.screen).toBe(0);
+    expect(login.output).toBe(`login succeeded for ${USER.user} at ${host} (stored in ${join(h.env.DOCKER_CONFIG!, 'config.json')})`);
+    expect(login.screen, 'the password is never shown').not.toContain(USER.password);
   });
 
   it('`ferry ls BUNDLE | head -1` and a reader that closes at once: exit 0, stderr empty', async () => {
