@@ -105,6 +105,16 @@ describe('ferry save in a terminal', () => {
     }
   });
 
+  it('the platform warning stays on screen, before the result line', async () => {
+    const h = home();
+    const r = await term(['save', servers.fx.multi.ref, '-o', join(h.dir, 'multi.tar.gz')], h.env);
+    expect(r.code, r.report).toBe(0);
+    const warning = `warning: ${servers.fx.multi.ref}: kept linux/amd64 manifest ${servers.fx.multi.amd64} of 2-platform index ${servers.fx.multi.digest}`;
+    expect(r.screen, r.report).toContain(warning);
+    expect(r.screen.indexOf(warning)).toBeLessThan(r.screen.indexOf(`saved ${servers.fx.multi.ref} ${servers.fx.multi.amd64}`));
+    expectBarsComplete(r, 2);
+  });
+
   it('--quiet prints nothing on success, on a terminal or piped', async () => {
     const h2 = home();
     const r = await term(['save', servers.fx.busybox.ref, '-o', join(h2.dir, 'q.tar.gz'), '--quiet'], h2.env);
