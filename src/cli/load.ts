@@ -83,7 +83,8 @@ export async function runLoad(a: LoadArgs): Promise<number> {
     out.info(`loading ${a.bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
     // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
     // engine, which unpacks the whole archive before loading, then loads nothing.
-    out.start('send', `sending ${a.bundle} to the engine`, (await stat(a.bundle)).size);
+    const size = (await stat(a.bundle).catch(() => undefined))?.size;
+    if (size !== undefined) out.start('send', `sending ${a.bundle} to the engine`, size);
     const rewritten = await rewriteForLoad(a.bundle, manifestJson, keep, (n) => out.progress('send', n));
     let answer;
     try {

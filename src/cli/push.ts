@@ -29,7 +29,9 @@ export async function runPush(a: PushArgs): Promise<number> {
   try {
     const store = await openStore(a);
     out.info(`reading ${a.bundle}`);
-    out.start('read', `reading ${a.bundle}`, (await stat(a.bundle)).size);
+    // A missing file is reported by the reader, with its hint.
+    const size = (await stat(a.bundle).catch(() => undefined))?.size;
+    if (size !== undefined) out.start('read', `reading ${a.bundle}`, size);
     const it = await readIntoStore(a.bundle, store, (n) => out.progress('read', n));
     out.done('read');
     const unnamed = it.images.filter((i) => !i.name && i.plan.ref.registry === 'unnamed');
