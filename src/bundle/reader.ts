@@ -34,6 +34,8 @@ export interface ReadOptions {
   hashFile?: boolean;
   /** Stop before an entry with this name when it returns true (ls reads only the head). */
   stopBefore?: (name: string, contents: ArchiveContents) => boolean;
+  /** Called with the number of archive-file bytes read so far, chunk by chunk (progress). */
+  onBytes?: (n: number) => void;
 }
 
 export interface ArchiveContents {
@@ -93,7 +95,8 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  */
 export async function readArchive(path: string, consume: EntryConsumer, opts: ReadOptions = {}): Promise<ArchiveContents> {
   const fileHash = opts.hashFile ? createHash('sha256') : undefined;
-  const tar = await openTarStream(path, fileHash ? (c) => fileHash.update(c) : undefined);
+  const onBytes = opts.onBytes;
+  const tar = await openTarStream(path, fileHash || onBytes ? (c) => (fileHash?.update(c), onBytes?.(c.length)) : undefined);
   const extract = tarExtract();
   const files = new Map<string, ArchiveFile>();
   const small = new Map<string, Buffer>();

@@ -29,10 +29,10 @@ export interface RewrittenArchive {
 
 /**
  * A plain-tar stream of `path` with `manifestJson` (when given) in place of its manifest.json,
- * keeping only the `keep` blobs (all when undefined).
+ * keeping only the `keep` blobs (all when undefined). `onBytes` sees the file's bytes as they are read.
  */
-export async function rewriteForLoad(path: string, manifestJson: string | undefined, keep: ReadonlySet<string> | undefined): Promise<RewrittenArchive> {
-  const tar = await openTarStream(path);
+export async function rewriteForLoad(path: string, manifestJson: string | undefined, keep: ReadonlySet<string> | undefined, onBytes?: (n: number) => void): Promise<RewrittenArchive> {
+  const tar = await openTarStream(path, onBytes ? (c) => onBytes(c.length) : undefined);
   const extract = tarExtract();
   const pack = tarPack();
   const run = async (): Promise<void> => {

@@ -97,15 +97,18 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
   return { problems, layersDeep: deepChecked.size };
 }
 
-/** Verifies the archive at `path`. Throws only when it cannot be read at all (truncated, hostile). */
-export async function verifyArchive(path: string, deep: boolean): Promise<VerifyResult> {
+/**
+ * Verifies the archive at `path`; `onBytes` sees the archive-file bytes as they are read.
+ * Throws only when it cannot be read at all (truncated, hostile).
+ */
+export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: number) => void): Promise<VerifyResult> {
   const diffIds = new Map<string, string>();
   const contents = await readArchive(
     path,
     async (file, body) => {
       if (deep && !BUNDLE_DOCUMENTS.has(file.name)) diffIds.set(file.name, await diffIdOf(body));
     },
-    { hashFile: true },
+    { hashFile: true, ...(onBytes ? { onBytes } : {}) },
   );
   const interpretation = interpret(contents);
   const checked = imageProblems(interpretation, contents, deep ? diffIds : undefined);

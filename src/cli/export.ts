@@ -120,6 +120,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const results: PullResult[] = await pullImages(manifest.images, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),
+      onDone: (r) => output.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
     }, (r) => resolver(r as ManifestImage));
     output.stop();
     const failed = results.filter((r) => r.error);
@@ -141,8 +142,9 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const written = await writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
+    for (const r of ok) output.info(`exported ${r.request.request} ${r.plan!.root.digest}`);
     const downloaded = ok.reduce((n, r) => n + (r.fetch?.downloadedBytes ?? 0), 0);
-    output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} images, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
+    output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} image${ok.length === 1 ? '' : 's'}, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
     for (const f of failed) output.warn(`not bundled: ${f.error!.message}`);
     output.report(runReport('export', written, results.map((r) => imageReport(r)), failed.length ? 'partial' : 'ok'));
     if (failed.length) throw new FerryError('PARTIAL', `${failed.length} of ${results.length} images failed; the bundle holds the other ${ok.length}`, { hint: 'see the warnings above' });

@@ -3,6 +3,7 @@
  * streaming it without a temporary copy. Images the engine already has (same config digest)
  * are skipped unless --force (their tags are still set). Exit 0 ok, 1 failure.
  */
+import { stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { dockerTag, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
@@ -82,7 +83,9 @@ export async function runLoad(a: LoadArgs): Promise<number> {
     out.info(`loading ${a.bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
     // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
     // engine, which unpacks the whole archive before loading, then loads nothing.
-    const rewritten = await rewriteForLoad(a.bundle, manifestJson, keep);
+    const size = (await stat(a.bundle).catch(() => undefined))?.size;
+    if (size !== undefined) out.start('send', `sending ${a.bundle} to the engine`, size);
+    const rewritten = await rewriteForLoad(a.bundle, manifestJson, keep, (n) => out.progress('send', n));
     let answer;
     try {
       const res = await engine.load(rewritten.stream);
@@ -91,6 +94,8 @@ export async function runLoad(a: LoadArgs): Promise<number> {
       throw (await rewritten.failure) ?? err;
     }
     const failure = await rewritten.failure;
+    out.done('send', failure ? { failed: true } : {});
+    out.stop();
     if (failure) throw failure;
     if (answer.errors.length) {
       throw new FerryError('ENGINE', `loading ${a.bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
@@ -100,6 +105,7 @@ export async function runLoad(a: LoadArgs): Promise<number> {
     out.report({ command: 'load', status: 'ok', engine: engine.dockerHost, loaded: answer.loaded, skipped });
     return 0;
   } finally {
+    out.stop();
     await engine.close();
   }
 }

@@ -20,6 +20,8 @@ async function readStdin(): Promise<string> {
 export async function runLogin(a: LoginArgs): Promise<number> {
   if (!a['password-stdin']) throw new UsageError('ferry login reads the password from standard input only', 'echo "$PASSWORD" | ferry login HOST -u USER --password-stdin');
   const host = normaliseRegistryHost(a.host);
+  // Made first, so retries of the check below are shown.
+  const out = makeOutput(a);
   const password = await readStdin();
   if (!password) throw new UsageError('no password on standard input');
   const transport = new Transport({ insecureRegistries: a['insecure-registry'], ...(a['ca-file'] ? { caFile: a['ca-file'] } : {}) });
@@ -30,7 +32,7 @@ export async function runLogin(a: LoginArgs): Promise<number> {
     await res.body.dump();
     if (res.status === 401) throw new FerryError('AUTH', `logging in to ${host}: the registry refused the credentials for ${a.username}`, { hint: 'check the user name and password' });
     const where = await storeCredential(host, a.username, password);
-    makeOutput(a).info(`login succeeded for ${a.username} at ${host} (stored in ${where})`);
+    out.info(`login succeeded for ${a.username} at ${host} (stored in ${where})`);
     return 0;
   } finally {
     await transport.close();

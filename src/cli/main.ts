@@ -8,6 +8,7 @@ import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { VERSION } from '../version.js';
 import { reportState } from './report-state.js';
 import { installSignalHandlers, runCleanups, setInterruptReporter } from '../process/interrupt.js';
+import { tolerateClosedPipe } from './closed-pipe.js';
 import { errorJson } from './report.js';
 import {
   cacheLsOptions,
@@ -100,6 +101,8 @@ export function runCli(argv: string[]): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tolerateClosedPipe(process.stdout);
+  tolerateClosedPipe(process.stderr);
   let code: number = EXIT.ok;
   let failure: unknown;
   const run = (load: () => Promise<Handler>) => async (args: unknown): Promise<void> => {

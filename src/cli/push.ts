@@ -3,6 +3,7 @@
  * with its original bytes (same digests). Exit 0 all pushed, 1 failure, 2 invalid input,
  * 3 some images pushed and some not.
  */
+import { stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { basename } from 'node:path';
@@ -32,7 +33,11 @@ export async function runPush(a: PushArgs): Promise<number> {
   try {
     const store = await openStore(a);
     out.info(`reading ${a.bundle}`);
-    const it = await readIntoStore(a.bundle, store);
+    // A missing file is reported by the reader, with its hint.
+    const size = (await stat(a.bundle).catch(() => undefined))?.size;
+    if (size !== undefined) out.start('read', `reading ${a.bundle}`, size);
+    const it = await readIntoStore(a.bundle, store, (n) => out.progress('read', n));
+    out.done('read');
     const unnamed = it.images.filter((i) => !i.name && i.plan.ref.registry === 'unnamed');
     if (unnamed.length === it.images.length) throw new UsageError(`${a.bundle} holds no named images to push`);
     const plans = it.images.filter((i) => !unnamed.includes(i)).map((i) => i.plan);
@@ -41,6 +46,8 @@ export async function runPush(a: PushArgs): Promise<number> {
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
     const results = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n) });
+    // pushPlans returns one result per plan, in the plans' order.
+    results.forEach((r, i) => out.done(plans[i]!.request, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
     out.stop();
     const ok = results.filter((r) => !r.error);
     for (const r of results) {

@@ -11,7 +11,8 @@ import type { BlobStore } from '../store/blob-store.js';
 import { BUNDLE_DOCUMENTS } from '../bundle/layout.js';
 
 
-export async function readIntoStore(path: string, store: BlobStore): Promise<Interpretation> {
+/** Reads the archive at `path` into `store`; `onBytes` sees the archive-file bytes as they are read. */
+export async function readIntoStore(path: string, store: BlobStore, onBytes?: (n: number) => void): Promise<Interpretation> {
   const pending = new Set<{ discard(): Promise<void> }>();
   try {
     const contents = await readArchive(path, async (file, body) => {
@@ -36,7 +37,7 @@ export async function readIntoStore(path: string, store: BlobStore): Promise<Int
         pending.delete(p);
         await p.commit(digest);
       };
-    });
+    }, onBytes ? { onBytes } : {});
     const it = interpret(contents);
     const problems = [...it.problems, ...imageProblems(it, contents).problems];
     if (problems.length) {

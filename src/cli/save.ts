@@ -45,6 +45,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     const results = await pullImages(requests, registries, store, concurrency, {
       onResolved: (p) => out.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => out.progress(p.request, n),
+      onDone: (r) => out.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
     });
     const failed = results.filter((r) => r.error);
     if (failed.length) {

@@ -1,4 +1,5 @@
 /** `ferry verify BUNDLE [--deep]`: check a bundle offline. Exit 0 when sound, 1 when not. */
+import { stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { formatBytes } from './output.js';
@@ -8,7 +9,15 @@ import type { VerifyArgs } from './commands.js';
 
 export async function runVerify(a: VerifyArgs): Promise<number> {
   const out = makeOutput(a);
-  const r = await verifyArchive(a.bundle, a.deep);
+  const size = (await stat(a.bundle).catch(() => undefined))?.size;
+  if (size !== undefined) out.start('verify', `verifying ${a.bundle}${a.deep ? ' (decompressing every layer)' : ''}`, size);
+  let r;
+  try {
+    r = await verifyArchive(a.bundle, a.deep, (n) => out.progress('verify', n));
+    out.done('verify', r.problems.length ? { failed: true } : {});
+  } finally {
+    out.stop();
+  }
   const { checked, problems, interpretation } = r;
   out.report({
     command: 'verify',

@@ -11,7 +11,7 @@ import { Authenticator } from './auth.js';
 import { parseChallenge } from './challenge.js';
 import { lookupCredential, type Credential } from './credentials.js';
 import { redactUrl } from './redact.js';
-import { DEFAULT_RETRY, backoffDelay, isRetryableError, isRetryableStatus, sleep, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, waitToRetry, type RetryPolicy } from './retry.js';
 import type { Transport } from './transport.js';
 import { VERSION } from '../version.js';
 import { headerValue } from '../util/headers.js';
@@ -96,7 +96,7 @@ export class RegistryClient {
           await res.body.dump();
           if (res.statusCode === 401) this.auth.setChallenge(parseChallenge(res.headers['www-authenticate']));
           if (isRetryableStatus(res.statusCode) && attempt < this.retry.attempts) {
-            await sleep(backoffDelay(this.retry, attempt, res.headers['retry-after']));
+            await waitToRetry(this.retry, attempt, `connecting to ${this.host}`, res.statusCode, res.headers['retry-after']);
             continue;
           }
           return `${scheme}://${this.apiHost}`;
@@ -106,7 +106,7 @@ export class RegistryClient {
           const code = (err as { code?: string }).code ?? '';
           if (scheme === 'https' && schemes.length > 1 && !/ECONNREFUSED/.test(code)) break;
           if (!isRetryableError(err) || attempt === this.retry.attempts) break;
-          await sleep(backoffDelay(this.retry, attempt));
+          await waitToRetry(this.retry, attempt, `connecting to ${this.host}`, err);
         }
       }
     }
@@ -171,7 +171,7 @@ export class RegistryClient {
           if (method === 'HEAD') await res.body.dump().catch(() => undefined);
           if (isRetryableStatus(res.statusCode) && attempt < this.retry.attempts) {
             lastErr = this.statusError(opts, r, text);
-            await sleep(backoffDelay(this.retry, attempt, res.headers['retry-after']));
+            await waitToRetry(this.retry, attempt, opts.what, res.statusCode, res.headers['retry-after']);
             break;
           }
           throw this.statusError(opts, r, text);
@@ -182,7 +182,7 @@ export class RegistryClient {
         if (!isRetryableError(err) || attempt === this.retry.attempts) {
           throw new FerryError('NETWORK', `${opts.what}: ${opts.method} ${redactUrl(url)}: ${describe(err)}`, { cause: err });
         }
-        await sleep(backoffDelay(this.retry, attempt));
+        await waitToRetry(this.retry, attempt, opts.what, err);
       }
     }
     if (lastErr instanceof FerryError) throw lastErr;

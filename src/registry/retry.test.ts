@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
+import { backoffDelay, isRetryableError, isRetryableStatus, onRetry, retryReason, waitToRetry, type RetryEvent, type RetryPolicy } from './retry.js';
 
 const policy: RetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 10_000 };
 
@@ -92,5 +92,33 @@ describe('backoffDelay', () => {
         expect(d).toBeLessThanOrEqual(nominal * 1.25);
       }
     }
+  });
+});
+
+describe('retryReason', () => {
+  const withCode = (code: string, cause?: unknown): Error => Object.assign(new Error(`x ${code}`), { code, cause });
+  const cases: [label: string, failure: unknown, want: string][] = [
+    ['a status', 503, 'HTTP 503'],
+    ['a reset', withCode('ECONNRESET'), 'connection reset'],
+    ['undici socket closed, wrapped', new Error('fetch failed', { cause: withCode('UND_ERR_SOCKET') }), 'connection closed by the other side'],
+    ['an unknown error', new Error('something odd'), 'something odd'],
+  ];
+  it.each(cases)('%s -> %s', (_label, failure, want) => {
+    expect(retryReason(failure)).toBe(want);
+  });
+});
+
+describe('waitToRetry', () => {
+  it('tells every listener which attempt comes next, of how many, after how long and why; unsubscribing stops it', async () => {
+    const seen: RetryEvent[] = [];
+    const off = onRetry((e) => seen.push(e));
+    await waitToRetry({ attempts: 5, baseDelayMs: 1, maxDelayMs: 1 }, 1, 'fetching x', Object.assign(new Error('r'), { code: 'ECONNRESET' }));
+    await waitToRetry({ attempts: 5, baseDelayMs: 1, maxDelayMs: 1 }, 2, 'fetching x', 429, '0');
+    off();
+    await waitToRetry({ attempts: 5, baseDelayMs: 1, maxDelayMs: 1 }, 3, 'fetching x', 500);
+    expect(seen).toEqual([
+      { what: 'fetching x', attempt: 2, attempts: 5, delayMs: expect.any(Number) as number, reason: 'connection reset' },
+      { what: 'fetching x', attempt: 3, attempts: 5, delayMs: 0, reason: 'HTTP 429' },
+    ]);
   });
 });

@@ -43,3 +43,62 @@ export function backoffDelay(policy: RetryPolicy, n: number, retryAfter?: string
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A retry about to happen: `attempt` of `attempts` starts after `delayMs`. `what` names the
+ * request or blob ("fetching sha256:... from host/repo"), `reason` says briefly why the last
+ * attempt failed ("connection reset", "HTTP 503").
+ */
+export interface RetryEvent {
+  what: string;
+  attempt: number;
+  attempts: number;
+  delayMs: number;
+  reason: string;
+}
+
+const retryListeners = new Set<(e: RetryEvent) => void>();
+
+/** Calls `listener` before every retry wait; returns the function that unsubscribes it. */
+export function onRetry(listener: (e: RetryEvent) => void): () => void {
+  retryListeners.add(listener);
+  return () => retryListeners.delete(listener);
+}
+
+const REASONS: Record<string, string> = {
+  ECONNRESET: 'connection reset',
+  ECONNREFUSED: 'connection refused',
+  ECONNABORTED: 'connection aborted',
+  EPIPE: 'connection broken',
+  ETIMEDOUT: 'timed out',
+  EAI_AGAIN: 'name lookup failed',
+  ENETUNREACH: 'network unreachable',
+  EHOSTUNREACH: 'host unreachable',
+  ERR_STREAM_PREMATURE_CLOSE: 'connection closed early',
+  UND_ERR_SOCKET: 'connection closed by the other side',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'no response in time',
+  UND_ERR_BODY_TIMEOUT: 'download stalled',
+};
+
+/** A few words for why an attempt failed: an HTTP status or a network error. */
+export function retryReason(failure: number | unknown): string {
+  if (typeof failure === 'number') return `HTTP ${failure}`;
+  for (let e = failure as { code?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const r = REASONS[e.code ?? ''];
+    if (r) return r;
+  }
+  return (failure as { message?: string } | undefined)?.message ?? String(failure);
+}
+
+/**
+ * Waits before retry number `failed` (the count of attempts made so far), after telling the
+ * onRetry listeners. `failure` is the HTTP status or error of the last attempt.
+ */
+export async function waitToRetry(policy: RetryPolicy, failed: number, what: string, failure: number | unknown, retryAfter?: string | string[]): Promise<void> {
+  const delayMs = backoffDelay(policy, failed, retryAfter);
+  const e: RetryEvent = { what, attempt: failed + 1, attempts: policy.attempts, delayMs, reason: retryReason(failure) };
+  for (const l of retryListeners) l(e);
+  await sleep(delayMs);
+}

@@ -17,7 +17,7 @@ import { ioError, osReason } from '../fs/io-error.js';
 
 const CACHE_HINT = 'free space in the cache, or choose another directory with --cache-dir';
 import { digestHex, sha256Digest } from '../digest/digest.js';
-import { backoffDelay, DEFAULT_RETRY, isRetryableError, sleep, type RetryPolicy } from '../registry/retry.js';
+import { DEFAULT_RETRY, isRetryableError, waitToRetry, type RetryPolicy } from '../registry/retry.js';
 import { removeOnInterrupt } from '../process/interrupt.js';
 import { acquireLock, processAlive } from './lock.js';
 
@@ -181,7 +181,7 @@ export class BlobStore {
           if (err instanceof FerryError) throw err;
           throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
         }
-        await sleep(backoffDelay(retry, attempt));
+        await waitToRetry(retry, attempt, subject, err);
       }
     }
   }
@@ -260,7 +260,7 @@ export class BlobStore {
           if (err instanceof FerryError) throw err;
           throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
         }
-        await sleep(backoffDelay(retry, attempt));
+        await waitToRetry(retry, attempt, subject, err);
       }
     }
   }
