@@ -37,12 +37,16 @@ export async function runPush(a: PushArgs): Promise<number> {
     for (const img of it.images) if (img.synthesized && !unnamed.includes(img)) await synthesizeManifest(img.plan, store, compressed);
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
-    const results = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n) });
+    const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n) });
     out.stop();
     const ok = results.filter((r) => !r.error);
+    // Each failure is printed once: the one that ends the run as the error, the others as
+    // warnings; a connection failure shared by the images not pushed only as the error.
+    const final = fatal ?? (ok.length === 0 ? results.find((r) => r.error)!.error! : undefined);
     for (const r of results) {
-      if (r.error) out.warn(`${r.source}: ${r.error.message}`);
-      else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
+      if (r.error) {
+        if (r.error !== final) out.warn(`${r.source}: ${r.error.message}`);
+      } else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
     }
     const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
     if (ok.length > 0) {
@@ -55,10 +59,13 @@ export async function runPush(a: PushArgs): Promise<number> {
       status: ok.length === results.length ? 'ok' : ok.length ? 'partial' : 'failed',
       mappingFile: ok.length > 0 ? mappingFile : null,
       images: results.map((r) => ({ source: r.source, target: r.target, digest: r.digest, blobs: r.blobs, status: r.error ? 'failed' : 'ok', error: r.error ? errorJson(r.error) : null })),
+      ...(final ? { error: errorJson(final) } : {}),
     });
     if (ok.length === results.length) return EXIT.ok;
-    if (ok.length === 0) throw results.find((r) => r.error)!.error!;
-    throw new FerryError('PARTIAL', `${results.length - ok.length} of ${results.length} images were not pushed`, { hint: 'see the warnings above; fix the cause and push again (present blobs are skipped)' });
+    if (ok.length === 0) throw final!;
+    const notPushed = `${results.length - ok.length} of ${results.length} images were not pushed`;
+    if (fatal) throw new FerryError('PARTIAL', `${notPushed}: ${fatal.message}`, { cause: fatal, hint: fatal.hint ?? 'fix the cause and push again (present blobs are skipped)' });
+    throw new FerryError('PARTIAL', notPushed, { hint: 'see the warnings above; fix the cause and push again (present blobs are skipped)' });
   } finally {
     out.stop();
     await registries.close();
