@@ -65,7 +65,19 @@ export class DockerEngine {
     return this.fail(res, `inspecting image ${idOrName}`);
   }
 
-  /** Tags an image the engine has (`repo:tag`). */
+  /** The ID of an image the engine has (by ID or by name), or null when it has none by that name. */
+  async imageId(idOrName: string): Promise<string | null> {
+    const res = await this.send('GET', `/images/${encodeURIComponent(idOrName)}/json`);
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return null;
+    }
+    if (res.statusCode !== 200) return this.fail(res, `inspecting image ${idOrName}`);
+    const doc = (await res.body.json()) as { Id?: string };
+    return doc.Id ?? null;
+  }
+
+  /** Tags an image the engine has (`repo:tag`), moving the tag if it named another image. */
   async tag(id: string, name: string): Promise<void> {
     const i = name.lastIndexOf(':');
     const q = new URLSearchParams({ repo: name.slice(0, i), tag: name.slice(i + 1) });
