@@ -1,6 +1,6 @@
 /**
  * A minimal Docker Engine API client (docs.docker.com/engine/api): DOCKER_HOST as
- * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image inspect, tag,
+ * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image ID, tag,
  * and image load. Errors say which engine could not be reached and how to point at another.
  */
 import type { Readable } from 'node:stream';
@@ -54,15 +54,6 @@ export class DockerEngine {
     await res.body.dump();
     if (res.statusCode !== 200) return this.fail(res, 'pinging the Docker engine');
     return headerValue(res.headers, 'api-version') ?? 'unknown';
-  }
-
-  /** Whether the engine has an image (by ID = config digest, or by name). */
-  async hasImage(idOrName: string): Promise<boolean> {
-    const res = await this.send('GET', `/images/${encodeURIComponent(idOrName)}/json`);
-    await res.body.dump();
-    if (res.statusCode === 200) return true;
-    if (res.statusCode === 404) return false;
-    return this.fail(res, `inspecting image ${idOrName}`);
   }
 
   /** The ID of an image the engine has (by ID or by name), or null when it has none by that name. */
