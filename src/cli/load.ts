@@ -1,7 +1,10 @@
 /**
  * `ferry load BUNDLE`: load a bundle into a Docker engine through the Engine API (DOCKER_HOST),
- * streaming it without a temporary copy. Images the engine already has (same config digest)
- * are skipped unless --force (their tags are still set). Exit 0 ok, 1 failure.
+ * streaming it without a temporary copy. Per image, what the engine holds decides (unless
+ * --force, which loads everything): an image it lacks is loaded; one it has (same ID, the
+ * config digest) whose tag is missing or names another image is only re-tagged; one it has
+ * with its tags is left alone ("already present"). The same holds for `docker save` archives,
+ * which are streamed whole when any image is missing. Exit 0 ok, 1 failure.
  */
 import { stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
@@ -10,7 +13,9 @@ import { dockerTag, type DockerManifestEntry, type FerryMetadata } from '../bund
 import { rewriteForLoad } from '../bundle/rewrite.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
+import { setInterruptMessage } from '../process/interrupt.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
+import { imageState, retag, type LoadStatus } from '../docker-engine/image-state.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
 import { makeOutput } from './common.js';
 import type { LoadArgs } from './commands.js';
@@ -44,16 +49,69 @@ function wantedImages(meta: FerryMetadata, platform: string | undefined): Wanted
   });
 }
 
+/** One image of the archive as the engine will know it: ID (config digest) and tags. */
+interface Item {
+  id: string;
+  tags: string[];
+  status?: LoadStatus;
+}
+
+const itemName = (i: Item): string => i.tags[0] ?? i.id;
+
+/** The images of a `docker save` archive, from its manifest.json (IDs from the config names). */
+function archiveItems(entries: readonly DockerManifestEntry[] | undefined): Item[] | undefined {
+  if (!entries) return undefined;
+  const items: Item[] = [];
+  for (const e of entries) {
+    const hex = /([a-f0-9]{64})(?:\.json)?$/.exec(e.Config ?? '')?.[1];
+    if (!hex) return undefined;
+    items.push({ id: `sha256:${hex}`, tags: e.RepoTags ?? [] });
+  }
+  return items;
+}
+
+/**
+ * Decides per item from the engine's state: present and mistagged items get their status (and
+ * their tags moved back); absent ones are returned, to be loaded.
+ */
+async function settle(engine: DockerEngine, items: Item[]): Promise<Item[]> {
+  const absent: Item[] = [];
+  for (const item of items) {
+    const state = await imageState(engine, item.id, item.tags);
+    if (state.kind === 'absent') absent.push(item);
+    else if (state.kind === 'present') item.status = 'present';
+    else {
+      await retag(engine, item.id, state.tags);
+      item.status = 'tagged';
+    }
+  }
+  return absent;
+}
+
 export async function runLoad(a: LoadArgs): Promise<number> {
   const out = makeOutput(a);
   const engine = new DockerEngine();
+  const report = (items: Item[]): void => {
+    for (const i of items) {
+      if (i.status === 'loaded') out.info(`loaded ${itemName(i)}`);
+      else if (i.status === 'tagged') out.info(`tagged ${i.tags.join(', ')}: the engine had image ${i.id}, the tag was missing or named another image`);
+      else if (i.status === 'present') out.info(`already present: ${itemName(i)} (use --force to load it anyway)`);
+    }
+    out.report({
+      command: 'load',
+      status: 'ok',
+      engine: engine.dockerHost,
+      images: items.map((i) => ({ name: i.tags[0] ?? null, tags: i.tags, id: i.id || null, status: i.status ?? 'loaded' })),
+      loaded: items.filter((i) => i.status === 'loaded').map(itemName),
+      skipped: items.filter((i) => i.status !== 'loaded').map(itemName),
+    });
+  };
   try {
     const api = await engine.ping();
     const { metadata: meta } = await readBundleHead(a.bundle);
     let manifestJson: string | undefined;
     let keep: Set<string> | undefined;
-    const skipped: string[] = [];
-    let wanted: Wanted[] = [];
+    let items: Item[] | undefined;
     if (!meta) {
       // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
       // whole archive first; the engine would otherwise load the images before a bad layer.
@@ -62,25 +120,29 @@ export async function runLoad(a: LoadArgs): Promise<number> {
       if (checked.problems.length) {
         throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
       }
-    } else {
-      wanted = wantedImages(meta, a.platform);
-      const toLoad: Wanted[] = [];
-      for (const w of wanted) {
-        if (!a.force && (await engine.hasImage(w.config))) {
-          if (w.tag) await engine.tag(w.config, w.tag);
-          skipped.push(w.tag ?? w.config);
-        } else toLoad.push(w);
-      }
-      if (toLoad.length === 0) {
-        for (const s of skipped) out.info(`skipped ${s}: the engine has it already (use --force to load anyway)`);
-        out.report({ command: 'load', status: 'ok', engine: engine.dockerHost, loaded: [], skipped });
+      items = archiveItems(checked.interpretation.docker);
+      // The archive goes to the engine whole: when one image is missing, all are loaded, and
+      // the engine moves every tag; the others keep the status they had before.
+      if (items && !a.force && (await settle(engine, items)).length === 0) {
+        report(items);
         return 0;
       }
+    } else {
+      const wanted = wantedImages(meta, a.platform);
+      items = wanted.map((w) => ({ id: w.config, tags: w.tag ? [w.tag] : [] }));
+      const absent = a.force ? items : await settle(engine, items);
+      if (absent.length === 0) {
+        report(items);
+        return 0;
+      }
+      const toLoad = wanted.filter((w) => absent.some((i) => i.id === w.config));
       const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
       manifestJson = JSON.stringify(entries);
       keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
     }
     out.info(`loading ${a.bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
+    // The engine loads an archive only once it has all of it: a cut upload loads nothing.
+    setInterruptMessage(() => `interrupted: the upload to the engine was cut off, so the engine loaded nothing from ${a.bundle}`);
     // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
     // engine, which unpacks the whole archive before loading, then loads nothing.
     const size = (await stat(a.bundle).catch(() => undefined))?.size;
@@ -100,9 +162,10 @@ export async function runLoad(a: LoadArgs): Promise<number> {
     if (answer.errors.length) {
       throw new FerryError('ENGINE', `loading ${a.bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
     }
-    for (const s of skipped) out.info(`skipped ${s}: the engine has it already`);
-    for (const l of answer.loaded) out.info(`loaded ${l}`);
-    out.report({ command: 'load', status: 'ok', engine: engine.dockerHost, loaded: answer.loaded, skipped });
+    // An archive ferry cannot list (no manifest.json): what the engine said it loaded.
+    items ??= answer.loaded.map((l) => (l.startsWith('sha256:') ? { id: l, tags: [] } : { id: '', tags: [l] }));
+    for (const i of items) i.status ??= 'loaded';
+    report(items);
     return 0;
   } finally {
     out.stop();

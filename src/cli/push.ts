@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { checkOutputPath } from '../fs/output-path.js';
+import { setInterruptMessage } from '../process/interrupt.js';
 import { basename } from 'node:path';
 import { EXIT, FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
@@ -33,6 +34,8 @@ export async function runPush(a: PushArgs): Promise<number> {
   try {
     const store = await openStore(a);
     out.info(`reading ${a.bundle}`);
+    let pushed = 0;
+    setInterruptMessage(() => `interrupted: nothing was pushed (reading ${a.bundle} into the cache)`);
     // A missing file is reported by the reader, with its hint.
     const size = (await stat(a.bundle).catch(() => undefined))?.size;
     if (size !== undefined) out.start('read', `reading ${a.bundle}`, size);
@@ -45,14 +48,19 @@ export async function runPush(a: PushArgs): Promise<number> {
     for (const img of it.images) if (img.synthesized && !unnamed.includes(img)) await synthesizeManifest(img.plan, store, compressed);
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
-    const results = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n) });
+    setInterruptMessage(() => `interrupted: ${pushed} of ${plans.length} images pushed to ${target.host}; push again to finish (blobs already there are skipped)`);
+    const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n), onDone: () => pushed++ });
     // pushPlans returns one result per plan, in the plans' order.
     results.forEach((r, i) => out.done(plans[i]!.request, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
     out.stop();
     const ok = results.filter((r) => !r.error);
+    // Each failure is printed once: the one that ends the run as the error, the others as
+    // warnings; a connection failure shared by the images not pushed only as the error.
+    const final = fatal ?? (ok.length === 0 ? results.find((r) => r.error)!.error! : undefined);
     for (const r of results) {
-      if (r.error) out.warn(`${r.source}: ${r.error.message}`);
-      else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
+      if (r.error) {
+        if (r.error !== final) out.warn(`${r.source}: ${r.error.message}`);
+      } else out.info(`pushed ${r.source} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.exists} present)`);
     }
     if (ok.length > 0) {
       const mapping = { registry: target.host, images: ok.map((r) => ({ source: r.source, target: r.target, digest: r.digest })) };
@@ -63,10 +71,13 @@ export async function runPush(a: PushArgs): Promise<number> {
       status: ok.length === results.length ? 'ok' : ok.length ? 'partial' : 'failed',
       mappingFile: ok.length > 0 ? mappingFile : null,
       images: results.map((r) => ({ source: r.source, target: r.target, digest: r.digest, blobs: r.blobs, status: r.error ? 'failed' : 'ok', error: r.error ? errorJson(r.error) : null })),
+      ...(final ? { error: errorJson(final) } : {}),
     });
     if (ok.length === results.length) return EXIT.ok;
-    if (ok.length === 0) throw results.find((r) => r.error)!.error!;
-    throw new FerryError('PARTIAL', `${results.length - ok.length} of ${results.length} images were not pushed`, { hint: 'see the warnings above; fix the cause and push again (present blobs are skipped)' });
+    if (ok.length === 0) throw final!;
+    const notPushed = `${results.length - ok.length} of ${results.length} images were not pushed`;
+    if (fatal) throw new FerryError('PARTIAL', `${notPushed}: ${fatal.message}`, { cause: fatal, hint: fatal.hint ?? 'fix the cause and push again (present blobs are skipped)' });
+    throw new FerryError('PARTIAL', notPushed, { hint: 'see the warnings above; fix the cause and push again (present blobs are skipped)' });
   } finally {
     out.stop();
     await registries.close();

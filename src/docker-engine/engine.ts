@@ -1,6 +1,6 @@
 /**
  * A minimal Docker Engine API client (docs.docker.com/engine/api): DOCKER_HOST as
- * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image inspect, tag,
+ * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image ID, tag,
  * and image load. Errors say which engine could not be reached and how to point at another.
  */
 import type { Readable } from 'node:stream';
@@ -56,16 +56,19 @@ export class DockerEngine {
     return headerValue(res.headers, 'api-version') ?? 'unknown';
   }
 
-  /** Whether the engine has an image (by ID = config digest, or by name). */
-  async hasImage(idOrName: string): Promise<boolean> {
+  /** The ID of an image the engine has (by ID or by name), or null when it has none by that name. */
+  async imageId(idOrName: string): Promise<string | null> {
     const res = await this.send('GET', `/images/${encodeURIComponent(idOrName)}/json`);
-    await res.body.dump();
-    if (res.statusCode === 200) return true;
-    if (res.statusCode === 404) return false;
-    return this.fail(res, `inspecting image ${idOrName}`);
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return null;
+    }
+    if (res.statusCode !== 200) return this.fail(res, `inspecting image ${idOrName}`);
+    const doc = (await res.body.json()) as { Id?: string };
+    return doc.Id ?? null;
   }
 
-  /** Tags an image the engine has (`repo:tag`). */
+  /** Tags an image the engine has (`repo:tag`), moving the tag if it named another image. */
   async tag(id: string, name: string): Promise<void> {
     const i = name.lastIndexOf(':');
     const q = new URLSearchParams({ repo: name.slice(0, i), tag: name.slice(i + 1) });

@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describe } from '../errors.js';
+import { FerryError, describe, type ErrorCode } from '../errors.js';
 import { Authenticator } from './auth.js';
 import { parseChallenge } from './challenge.js';
 import { lookupCredential, type Credential } from './credentials.js';
@@ -32,6 +32,25 @@ export interface SendOptions {
   accept: readonly number[];
   /** What is being done, for messages: "pulling manifest of X". */
   what: string;
+  /**
+   * Attempts for this request (default: the client's retry policy). 1 for a request the caller
+   * retries itself: an upload PUT or PATCH that broke mid-body must go to a new session, since
+   * the registry may have kept part of the body in the old one (upload.ts).
+   */
+  attempts?: number;
+}
+
+/** A registry answer with a status `accept` did not list; `status` lets callers decide on retries. */
+export class RegistryStatusError extends FerryError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly status: number,
+    options: { hint?: string } = {},
+  ) {
+    super(code, message, options);
+    this.name = 'RegistryStatusError';
+  }
 }
 
 export interface Response {
@@ -63,7 +82,7 @@ export class RegistryClient {
   constructor(
     host: string,
     private readonly transport: Transport,
-    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+    readonly retry: RetryPolicy = DEFAULT_RETRY,
     credential?: () => Promise<Credential | undefined>,
   ) {
     this.host = host;
@@ -109,6 +128,9 @@ export class RegistryClient {
           await waitToRetry(this.retry, attempt, `connecting to ${this.host}`, err);
         }
       }
+      // Refused over HTTPS after every retry: the port is closed, plain HTTP would only be
+      // refused the same number of times again.
+      if (/ECONNREFUSED/.test((lastErr as { code?: string } | undefined)?.code ?? '')) break;
     }
     const viaProxy = /Proxy response|HTTP Tunneling/i.test(describe(lastErr));
     const tlsHint = viaProxy
@@ -129,7 +151,8 @@ export class RegistryClient {
     const base = await this.baseUrl();
     let authRetried = false;
     let lastErr: unknown;
-    for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
+    const attempts = opts.attempts ?? this.retry.attempts;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       let url = new URL(opts.path, base);
       let method = opts.method;
       let sendAuth = true;
@@ -169,7 +192,7 @@ export class RegistryClient {
           if (opts.accept.includes(res.statusCode)) return r;
           const text = method === 'HEAD' ? '' : await res.body.text().catch(() => '');
           if (method === 'HEAD') await res.body.dump().catch(() => undefined);
-          if (isRetryableStatus(res.statusCode) && attempt < this.retry.attempts) {
+          if (isRetryableStatus(res.statusCode) && attempt < attempts) {
             lastErr = this.statusError(opts, r, text);
             await waitToRetry(this.retry, attempt, opts.what, res.statusCode, res.headers['retry-after']);
             break;
@@ -179,14 +202,14 @@ export class RegistryClient {
       } catch (err) {
         if (err instanceof FerryError) throw err;
         lastErr = err;
-        if (!isRetryableError(err) || attempt === this.retry.attempts) {
+        if (!isRetryableError(err) || attempt === attempts) {
           throw new FerryError('NETWORK', `${opts.what}: ${opts.method} ${redactUrl(url)}: ${describe(err)}`, { cause: err });
         }
         await waitToRetry(this.retry, attempt, opts.what, err);
       }
     }
     if (lastErr instanceof FerryError) throw lastErr;
-    throw new FerryError('NETWORK', `${opts.what}: giving up after ${this.retry.attempts} attempts: ${describe(lastErr)}`, { cause: lastErr });
+    throw new FerryError('NETWORK', `${opts.what}: giving up after ${attempts} attempts: ${describe(lastErr)}`, { cause: lastErr });
   }
 
   private statusError(opts: SendOptions, r: Response, text: string): FerryError {

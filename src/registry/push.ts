@@ -4,6 +4,11 @@
  * blobs of an image (in parallel), then its manifests children first, the index last; the tag
  * (or, for digest-only images, the digest) goes on the root. Blobs one image already pushed are
  * mounted into the next repository instead of uploaded again.
+ *
+ * A registry that cannot be reached fails the push once, not once per image: the target is
+ * pinged (`/v2/`) before the first image, and the first connection failure of any image
+ * (refused, unknown host, TLS, timeouts or resets after the retries) stops the images not yet
+ * done; they are reported with that one failure.
  */
 import pLimit from 'p-limit';
 import { FerryError, wrap } from '../errors.js';
@@ -13,6 +18,7 @@ import type { Registries } from './registries.js';
 import { putManifest } from './manifests.js';
 import { targetRepository, type PushTarget } from './push-target.js';
 import { uploadBlob, type UploadOutcome } from './upload.js';
+import { isConnectionFailure } from './retry.js';
 
 export interface PushResult {
   source: string;
@@ -22,30 +28,62 @@ export interface PushResult {
   error?: FerryError;
 }
 
+export interface PushOutcome {
+  /** One per plan, in the order the images started. */
+  results: PushResult[];
+  /**
+   * The failure that stopped the push: the target could not be reached. Every result that did
+   * not succeed has it (the same object) as its error.
+   */
+  fatal?: FerryError;
+}
+
 export interface PushOptions {
   concurrency: number;
   onBytes?: (plan: ImagePlan, n: number) => void;
+  /** Called when an image is in the target, manifests included. */
+  onDone?: (plan: ImagePlan) => void;
 }
 
-/** Pushes each plan; an image's failure is recorded in its result, the others go on. */
-export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, registries: Registries, target: PushTarget, opts: PushOptions): Promise<PushResult[]> {
+/**
+ * Pushes each plan; an image's failure is recorded in its result and the others go on, unless
+ * it is a connection failure (see the file comment). Never throws for a registry failure.
+ */
+export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, registries: Registries, target: PushTarget, opts: PushOptions): Promise<PushOutcome> {
   const client = registries.client(target.host);
+  const resultOf = (plan: ImagePlan): PushResult => {
+    const repository = targetRepository(target, plan.ref);
+    const tag = plan.name ? plan.ref.tag : undefined;
+    return { source: plan.name ?? plan.request, target: `${target.host}/${repository}${tag ? `:${tag}` : ''}@${plan.root.digest}`, digest: plan.root.digest, blobs: { exists: 0, mounted: 0, uploaded: 0 } };
+  };
+  try {
+    await client.baseUrl();
+  } catch (err) {
+    // The ping's error already names the registry: "connecting to registry HOST: ...".
+    const fatal = err instanceof FerryError ? err : wrap(`connecting to registry ${target.host}`, err, 'NETWORK');
+    return { results: plans.map((p) => ({ ...resultOf(p), error: fatal }) as PushResult), fatal };
+  }
   const limit = pLimit(opts.concurrency);
   // digest -> repository that holds it (for mounts), and in-flight uploads to share.
   const holders = new Map<string, string>();
   const inflight = new Map<string, Promise<unknown>>();
   const results: PushResult[] = [];
+  let fatal: FerryError | undefined;
+  const stopIfFatal = (): void => {
+    if (fatal) throw fatal;
+  };
   await Promise.all(
     plans.map(async (plan) => {
       const repository = targetRepository(target, plan.ref);
       const tag = plan.name ? plan.ref.tag : undefined;
       const targetName = `${target.host}/${repository}`;
-      const result: PushResult = { source: plan.name ?? plan.request, target: `${targetName}${tag ? `:${tag}` : ''}@${plan.root.digest}`, digest: plan.root.digest, blobs: { exists: 0, mounted: 0, uploaded: 0 } };
+      const result = resultOf(plan);
       results.push(result);
       try {
         await Promise.all(
           planBlobs(plan).map((d) =>
             limit(async () => {
+              stopIfFatal();
               const other = inflight.get(d.digest);
               if (other) await other.catch(() => undefined);
               const from = holders.get(d.digest);
@@ -62,6 +100,7 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
           ),
         );
         for (const m of plan.manifests) {
+          stopIfFatal();
           const isRoot = m.digest === plan.root.digest;
           const ref = isRoot && tag ? tag : m.digest;
           const got = await putManifest(client, repository, ref, m.raw, m.mediaType, `pushing manifest ${m.digest} to ${targetName}`);
@@ -69,10 +108,16 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
             throw new FerryError('DIGEST_MISMATCH', `pushing ${targetName}: the registry stored manifest ${m.digest} as ${got}`, { hint: 'the registry rewrote the manifest; it does not preserve digests' });
           }
         }
+        opts.onDone?.(plan);
       } catch (err) {
+        if (err === fatal || (fatal && isConnectionFailure(err))) {
+          result.error = fatal;
+          return;
+        }
         result.error = wrap(`pushing ${plan.name ?? plan.request} to ${targetName}`, err, 'REGISTRY');
+        if (isConnectionFailure(err)) fatal = result.error;
       }
     }),
   );
-  return results;
+  return fatal ? { results, fatal } : { results };
 }

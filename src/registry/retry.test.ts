@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, isRetryableError, isRetryableStatus, onRetry, retryReason, waitToRetry, type RetryEvent, type RetryPolicy } from './retry.js';
+import { backoffDelay, isConnectionFailure, isRetryableError, isRetryableStatus, onRetry, retryReason, waitToRetry, type RetryEvent, type RetryPolicy } from './retry.js';
 
 const policy: RetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 10_000 };
 
@@ -44,6 +44,27 @@ describe('isRetryableError', () => {
   ];
   it.each(cases)('%s -> %s', (_label, err, want) => {
     expect(isRetryableError(err)).toBe(want);
+  });
+});
+
+describe('isConnectionFailure', () => {
+  const withCode = (code: string, cause?: unknown): Error => Object.assign(new Error(code, cause ? { cause } : undefined), { code });
+  const cases: [label: string, err: unknown, want: boolean][] = [
+    ['ECONNREFUSED', withCode('ECONNREFUSED'), true],
+    ['ENOTFOUND', withCode('ENOTFOUND'), true],
+    ['EAI_AGAIN', withCode('EAI_AGAIN'), true],
+    ['UND_ERR_CONNECT_TIMEOUT', withCode('UND_ERR_CONNECT_TIMEOUT'), true],
+    ['a self-signed certificate', withCode('DEPTH_ZERO_SELF_SIGNED_CERT'), true],
+    ['a wrong host name in the certificate', withCode('ERR_TLS_CERT_ALTNAME_INVALID'), true],
+    ['an unknown CA', withCode('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), true],
+    ['plain HTTP answering TLS', withCode('ERR_SSL_WRONG_VERSION_NUMBER'), true],
+    ['ECONNREFUSED as the cause of a wrapper', new Error('pushing', { cause: withCode('ECONNREFUSED') }), true],
+    ['ENOENT (a local file)', withCode('ENOENT'), false],
+    ['EACCES', withCode('EACCES'), false],
+    ['plain Error', new Error('boom'), false],
+  ];
+  it.each(cases)('%s -> %s', (_label, err, want) => {
+    expect(isConnectionFailure(err)).toBe(want);
   });
 });
 

@@ -30,6 +30,21 @@ export function isRetryableError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether an error (anywhere in its cause chain) says the host cannot be reached or talked to:
+ * refused, unknown or unreachable host, a connect or response timeout, a TLS failure, or a
+ * connection that kept breaking. One such failure stands for every request to that host, so a
+ * push stops instead of retrying each image against a registry that is not there.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (isRetryableError(err)) return true;
+  for (let e = err as { code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    const code = e.code ?? '';
+    if (/^(ENOTFOUND|EPROTO|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_\w+|UNABLE_TO_\w+|ERR_TLS_\w+|ERR_SSL_\w+)$/.test(code)) return true;
+  }
+  return false;
+}
+
 /** Delay before attempt `n` (1-based retry count), honouring Retry-After when given. */
 export function backoffDelay(policy: RetryPolicy, n: number, retryAfter?: string | string[]): number {
   const ra = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;

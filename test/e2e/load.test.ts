@@ -68,7 +68,12 @@ interface LoadReport {
   engine: string;
   loaded: string[];
   skipped: string[];
+  images: { name: string | null; tags: string[]; id: string | null; status: 'loaded' | 'tagged' | 'present' }[];
 }
+
+/** name -> status from a load report. */
+const statuses = (r: HomeRun): Record<string, string> =>
+  Object.fromEntries((JSON.parse(r.stdout) as LoadReport).images.map((i) => [i.name ?? i.id, i.status]));
 
 /** `ferry load args` against the test dockerd. */
 function load(args: string[], env: NodeJS.ProcessEnv = {}): Promise<HomeRun> {
@@ -99,32 +104,57 @@ describe('ferry load of a ferry bundle', () => {
     expect(app.stdout).toContain(`${fx.app.randomSha256}  /app/random.bin`);
   });
 
-  it('a second load skips both: says so, exit 0, --json lists them as skipped, and the engine loads nothing', async () => {
+  it('a second load skips both: says "already present", exit 0, --json lists them as present, and the engine loads nothing', async () => {
     const before = await Promise.all([fx.busybox.ref, fx.app.ref].map((r) => inspectImage(servers.dockerd, r)));
     const since = Date.now();
     const r = await load([two, '--json']);
     expect(r.code, r.report).toBe(0);
-    expect(r.stderr).toMatch(/skipped/);
+    expect(r.stderr).toContain(`already present: ${fx.busybox.ref}`);
+    expect(r.stderr).toContain(`already present: ${fx.app.ref}`);
+    expect(r.stderr).not.toMatch(/^loaded /m);
     const report = JSON.parse(r.stdout) as LoadReport;
     expect(report.loaded).toEqual([]);
     expect([...report.skipped].sort()).toEqual([fx.app.ref, fx.busybox.ref].sort());
+    expect(statuses(r)).toEqual({ [fx.busybox.ref]: 'present', [fx.app.ref]: 'present' });
     const events = await imageEvents(servers.dockerd, since);
     expect(events.filter((e) => e.action === 'load'), JSON.stringify(events)).toEqual([]);
     const after = await Promise.all([fx.busybox.ref, fx.app.ref].map((r) => inspectImage(servers.dockerd, r)));
     expect(after.map((i) => [i?.Id, i?.Created])).toEqual(before.map((i) => [i?.Id, i?.Created]));
   });
 
-  it('a skipped image gets its tag back without a load', async () => {
+  it('an image the engine has without its tag gets the tag back without a load, and says "tagged"', async () => {
     await servers.dockerd.dockerOk(['tag', fx.busybox.ref, 'keep/busybox:extra']);
     await servers.dockerd.dockerOk(['image', 'rm', fx.busybox.ref]);
     expect(await inspectImage(servers.dockerd, fx.busybox.ref)).toBeNull();
     const since = Date.now();
-    const r = await load([two]);
+    const r = await load([two, '--json']);
     expect(r.code, r.report).toBe(0);
     expect((await inspectImage(servers.dockerd, fx.busybox.ref))?.Id).toBe(config.busybox);
+    expect(statuses(r)).toEqual({ [fx.busybox.ref]: 'tagged', [fx.app.ref]: 'present' });
+    expect(r.stderr).toContain(`tagged ${fx.busybox.ref}`);
     const events = await imageEvents(servers.dockerd, since);
     expect(events.filter((e) => e.action === 'load'), JSON.stringify(events)).toEqual([]);
     expect(events.some((e) => e.action === 'tag' && e.name === fx.busybox.ref), JSON.stringify(events)).toBe(true);
+  });
+
+  it('a tag moved to another image (docker tag) is moved back without a load: "tagged"; a second load says "already present"', async () => {
+    await servers.dockerd.dockerOk(['tag', fx.app.ref, fx.busybox.ref]);
+    expect((await inspectImage(servers.dockerd, fx.busybox.ref))?.Id).toBe(config.app);
+    const since = Date.now();
+    const r = await load([two, '--json']);
+    expect(r.code, r.report).toBe(0);
+    expect((await inspectImage(servers.dockerd, fx.busybox.ref))?.Id, 'the tag names busybox again').toBe(config.busybox);
+    expect((await inspectImage(servers.dockerd, fx.app.ref))?.Id).toBe(config.app);
+    expect(statuses(r)).toEqual({ [fx.busybox.ref]: 'tagged', [fx.app.ref]: 'present' });
+    expect(r.stderr).toContain(`tagged ${fx.busybox.ref}`);
+    expect(r.stderr).not.toMatch(/^loaded /m);
+    const events = await imageEvents(servers.dockerd, since);
+    expect(events.filter((e) => e.action === 'load'), JSON.stringify(events)).toEqual([]);
+
+    const again = await load([two, '--json']);
+    expect(again.code, again.report).toBe(0);
+    expect(statuses(again)).toEqual({ [fx.busybox.ref]: 'present', [fx.app.ref]: 'present' });
+    expect(again.stderr).toContain(`already present: ${fx.busybox.ref}`);
   });
 
   it('--force loads both again: the engine emits a load event for each', async () => {
@@ -225,6 +255,29 @@ describe('docker save archives (Docker 20.10 legacy layout)', () => {
     const app = await servers.dockerd.docker(['run', '--rm', '--network', 'none', fx.app.ref]);
     expect(app.code, app.stderr).toBe(0);
     expect(app.stdout).toContain(`${fx.app.randomSha256}  /app/random.bin`);
+  });
+
+  it('a second load of the archive reports both as "already present" and the engine loads nothing', async () => {
+    const since = Date.now();
+    const r = await load([dockerSave, '--json']);
+    expect(r.code, r.report).toBe(0);
+    expect(statuses(r)).toEqual({ [fx.busybox.ref]: 'present', [fx.app.ref]: 'present' });
+    expect(r.stderr).toContain(`already present: ${fx.app.ref}`);
+    expect(r.stderr).not.toMatch(/^loaded /m);
+    const events = await imageEvents(servers.dockerd, since);
+    expect(events.filter((e) => e.action === 'load'), JSON.stringify(events)).toEqual([]);
+  });
+
+  it('with a moved tag and a removed image, the archive is loaded: "loaded" for the missing one, "tagged" for the other', async () => {
+    await servers.dockerd.dockerOk(['image', 'rm', fx.app.ref]);
+    await servers.dockerd.dockerOk(['tag', fx.busybox.ref, 'keep/busybox:extra']);
+    await servers.dockerd.dockerOk(['image', 'rm', fx.busybox.ref]);
+    const r = await load([dockerSaveGz, '--json']);
+    expect(r.code, r.report).toBe(0);
+    expect(statuses(r)).toEqual({ [fx.busybox.ref]: 'tagged', [fx.app.ref]: 'loaded' });
+    expect(r.stderr).toContain(`loaded ${fx.app.ref}`);
+    expect((await inspectImage(servers.dockerd, fx.busybox.ref))?.Id).toBe(config.busybox);
+    expect((await inspectImage(servers.dockerd, fx.app.ref))?.Id).toBe(config.app);
   });
 
   it('push builds manifests, warns that the digests differ from upstream, and docker pulls and runs the result', async () => {

@@ -9,7 +9,10 @@
  * - `{ kind: 'reply', status, headers, body }` answers without asking the registry;
  * - `{ kind: 'offload', storage }` forwards the request; a 200 answer's body is put into the
  *   blob storage and the client gets `307 Location: <storage URL>` instead, as a registry on
- *   S3 does (distribution's `redirect` middleware). Anything but 200 passes through.
+ *   S3 does (distribution's `redirect` middleware). Anything but 200 passes through;
+ * - `{ kind: 'cut-body', afterBytes }` forwards the request but only the first `afterBytes`
+ *   bytes of its body, then destroys both connections: an upload whose connection broke
+ *   mid-body, with the registry holding the part it got.
  *
  * Every request is recorded with its Authorization header and the action taken.
  */
@@ -28,7 +31,8 @@ export interface ScriptedRequest {
 
 export type Action =
   | { kind: 'reply'; status: number; headers?: Record<string, string>; body?: string | Buffer }
-  | { kind: 'offload'; storage: BlobStorage };
+  | { kind: 'offload'; storage: BlobStorage }
+  | { kind: 'cut-body'; afterBytes: number };
 
 export type Script = (req: ScriptedRequest) => Action | undefined;
 
@@ -38,7 +42,7 @@ export interface ScriptedRecord {
   authorization: string | undefined;
   /** Status sent to the client (0 if it went away first). */
   status: number;
-  action: 'forward' | 'reply' | 'offload';
+  action: 'forward' | 'reply' | 'offload' | 'cut-body';
   /** Date.now() on arrival. */
   at: number;
 }
@@ -79,6 +83,10 @@ export async function startScriptedProxy(upstream: string): Promise<ScriptedProx
       res.end(req.method === 'HEAD' ? undefined : action.body);
       return;
     }
+    if (action?.kind === 'cut-body') {
+      cutBody(req, res, upHost ?? '127.0.0.1', Number(upPort), action.afterBytes);
+      return;
+    }
     forward(req, res, upHost ?? '127.0.0.1', Number(upPort), action?.kind === 'offload' ? action.storage : undefined);
   });
   const addr = { port: await listenEphemeral(server, '127.0.0.1', 'scripted proxy') };
@@ -114,6 +122,31 @@ function forward(req: IncomingMessage, res: ServerResponse, host: string, port: 
   up.on('error', () => res.destroy());
   res.on('close', () => up.destroy());
   req.pipe(up);
+}
+
+/**
+ * Forwards the headers and `n` body bytes to the registry, waits a moment so it stores them,
+ * then destroys the upstream request and the client socket, as a network failure would.
+ */
+function cutBody(req: IncomingMessage, res: ServerResponse, host: string, port: number, n: number): void {
+  const up = httpRequest({ host, port, method: req.method, path: req.url, headers: req.headers });
+  up.on('error', () => undefined);
+  up.on('response', (r) => r.resume());
+  let sent = 0;
+  let cut = false;
+  req.on('data', (chunk: Buffer) => {
+    if (cut) return;
+    const part = chunk.subarray(0, Math.max(0, n - sent));
+    sent += part.length;
+    if (part.length) up.write(part);
+    if (sent < n) return;
+    cut = true;
+    req.pause();
+    setTimeout(() => {
+      up.destroy();
+      res.socket?.destroy();
+    }, 200);
+  });
 }
 
 /** A script that applies `action` to the first `n` requests `match` accepts, then forwards. */
