@@ -44,6 +44,7 @@ function wantedImages(meta: FerryMetadata, platform: string | undefined): Wanted
 }
 
 export async function runLoad(a: LoadArgs): Promise<number> {
+  if (a.platform !== undefined) parsePlatform(a.platform); // up front: before the engine is asked anything
   const out = makeOutput(a);
   const engine = new DockerEngine();
   try {

@@ -8,27 +8,47 @@ export interface PlatformSpec {
   variant?: string;
 }
 
-/** `all` selects every platform of an index. */
-export type PlatformSelection = { all: true } | { all: false; platforms: PlatformSpec[] };
+/**
+ * `all` selects every platform of an index. `defaulted` marks the default (linux/amd64) used
+ * because nothing was asked for: a single-platform image of another platform is then taken as
+ * it is, while a platform that was asked for must exist (registry/source.ts).
+ */
+export type PlatformSelection = { all: true } | { all: false; platforms: PlatformSpec[]; defaulted?: true };
 
 export const DEFAULT_PLATFORM = 'linux/amd64';
 
-/** Parses `os/arch[/variant]`. Throws a UsageError (exit 2) naming the bad value. */
-export function parsePlatform(s: string): PlatformSpec {
+/** Operating systems and architectures that exist (GOOS/GOARCH values images use). */
+export const KNOWN_OS = ['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'js', 'wasip1', 'unknown'];
+export const KNOWN_ARCH = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips64le', 'mips64', 'mipsle', 'mips', 'loong64', 'wasm', 'unknown'];
+
+/**
+ * Why a platform string is not valid, or undefined when it is: the same rules on the command
+ * line as in the manifest file (os/arch[/variant], lowercase, a known OS and architecture).
+ */
+export function platformProblem(s: string): string | undefined {
   const parts = s.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) {
-    throw new UsageError(`invalid platform "${s}": expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
+    return 'expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8';
   }
-  const [os, architecture, variant] = parts as [string, string, string | undefined];
+  if (!KNOWN_OS.includes(parts[0]!)) return `unknown operating system "${parts[0]}" (known: ${KNOWN_OS.join(', ')})`;
+  if (!KNOWN_ARCH.includes(parts[1]!)) return `unknown architecture "${parts[1]}" (known: ${KNOWN_ARCH.join(', ')})`;
+  return undefined;
+}
+
+/** Parses `os/arch[/variant]`. Throws a UsageError (exit 2) naming the bad value and what is allowed. */
+export function parsePlatform(s: string): PlatformSpec {
+  const problem = platformProblem(s);
+  if (problem) throw new UsageError(`invalid platform "${s}": ${problem}`);
+  const [os, architecture, variant] = s.split('/') as [string, string, string | undefined];
   return variant === undefined ? { os, architecture } : { os, architecture, variant };
 }
 
-/** Parses a list of platform strings (`all` alone selects every platform). */
+/** Parses a list of platform strings (`all` alone selects every platform); none given is the default. */
 export function parsePlatformSelection(values: readonly string[] | undefined): PlatformSelection {
   const given = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-  const list = given.length > 0 ? given : [DEFAULT_PLATFORM];
-  if (list.includes('all')) return { all: true };
-  return { all: false, platforms: list.map(parsePlatform) };
+  if (given.includes('all')) return { all: true };
+  if (given.length === 0) return { all: false, platforms: [parsePlatform(DEFAULT_PLATFORM)], defaulted: true };
+  return { all: false, platforms: given.map(parsePlatform) };
 }
 
 export function formatPlatform(p: Platform | PlatformSpec | undefined): string {

@@ -197,7 +197,7 @@ export class RegistryClient {
       const hint = this.auth.usedCredential
         ? r.status === 403
           ? `the credentials for ${this.host} were accepted but do not allow this; ask for access to the repository`
-          : `the registry refused the credentials for ${this.host} from the Docker config (${config}); log in again with \`ferry login ${this.host}\``
+          : `the registry refused the credentials${this.auth.credentialUser ? ` for ${this.auth.credentialUser}` : ''} stored for ${this.host} (${config} or its credential helper); check them, and if the password changed log in again with \`ferry login ${this.host} -u ${this.auth.credentialUser || 'USER'}\``
         : `add credentials with \`ferry login ${this.host}\` or in the Docker config (${config})`;
       return new FerryError('AUTH', msg, { hint });
     }
