@@ -14,7 +14,7 @@ export interface RetryPolicy {
 /** The environment variables that tune retries: name, default, and the allowed whole-number range. */
 export const RETRY_ENV = {
   FERRY_RETRY_ATTEMPTS: { fallback: 5, min: 1, max: 100, what: 'attempts per request, the first included' },
-  FERRY_RETRY_BASE_MS: { fallback: 500, min: 0, max: 60_000, what: 'milliseconds before the first retry (doubling after)' },
+  FERRY_RETRY_BASE_MS: { fallback: 500, min: 0, max: 60_000, what: 'milliseconds before the first retry, doubling after' },
 } as const;
 
 /** One variable's value, or why it is not valid. Empty or unset is the default. */
