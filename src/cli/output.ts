@@ -46,13 +46,14 @@ export class Output {
   /** A message for people (stderr), unless --quiet. */
   info(line: string): void {
     if (this.opts.quiet) return;
-    if (this.bars) this.bars.log(`${line}\n`);
+    // MultiBar.log only buffers until the next redraw: with no bar running it would never show.
+    if (this.bars?.isActive) this.bars.log(`${line}\n`);
     else process.stderr.write(`${line}\n`);
   }
 
   /** A warning: shown even with --quiet. */
   warn(line: string): void {
-    if (this.bars) this.bars.log(`warning: ${line}\n`);
+    if (this.bars?.isActive) this.bars.log(`warning: ${line}\n`);
     else process.stderr.write(`warning: ${line}\n`);
   }
 
@@ -73,7 +74,9 @@ export class Output {
   }
 
   stop(): void {
-    this.bars?.stop();
+    if (!this.bars?.isActive) return;
+    this.bars.update(); // flushes lines logged since the last redraw; stop() alone drops them
+    this.bars.stop();
   }
 
   /** Prints the --json report on stdout. */
