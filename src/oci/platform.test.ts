@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.js';
+import { FerryError, UsageError } from '../errors.js';
 import type { Descriptor, Platform } from './manifest.js';
-import { KNOWN_ARCH, KNOWN_OS, formatPlatform, parsePlatform, parsePlatformSelection, platformMatches, platformProblem, selectPlatforms, type PlatformSelection, type PlatformSpec } from './platform.js';
+import { KNOWN_ARCH, KNOWN_OS, formatPlatform, requirePlatform, parsePlatform, parsePlatformSelection, platformMatches, platformProblem, selectPlatforms, type PlatformSelection, type PlatformSpec } from './platform.js';
 
 describe('parsePlatform', () => {
   const valid: [string, PlatformSpec][] = [
@@ -165,5 +165,30 @@ describe('selectPlatforms', () => {
   it('returns a copy, not the input array', () => {
     const all = selectPlatforms(index, { all: true });
     expect(all).not.toBe(index);
+  });
+});
+
+describe('requirePlatform (a single-platform image against the platforms asked for)', () => {
+  const amd64: Platform = { os: 'linux', architecture: 'amd64' };
+  it('accepts a match, any match of several, all, the default, and an image without a platform', () => {
+    expect(() => requirePlatform(amd64, parsePlatformSelection(['linux/amd64']))).not.toThrow();
+    expect(() => requirePlatform(amd64, parsePlatformSelection(['linux/arm64,linux/amd64']))).not.toThrow();
+    expect(() => requirePlatform(amd64, parsePlatformSelection(['all']))).not.toThrow();
+    expect(() => requirePlatform({ os: 'linux', architecture: 'arm64' }, parsePlatformSelection([]))).not.toThrow();
+    expect(() => requirePlatform(undefined, parsePlatformSelection(['linux/arm64']))).not.toThrow();
+  });
+
+  it('rejects a platform the image does not have with NOT_FOUND (exit 1) naming the image\'s platform', () => {
+    let caught: unknown;
+    try {
+      requirePlatform(amd64, parsePlatformSelection(['linux/arm64', 'linux/s390x']));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(FerryError);
+    expect((caught as FerryError).code).toBe('NOT_FOUND');
+    expect((caught as FerryError).exitCode).toBe(1);
+    expect((caught as FerryError).message).toBe('the image is linux/amd64 only; asked for linux/arm64, linux/s390x');
+    expect((caught as FerryError).hint).toBe('it is a single-platform image, so there is no other platform to choose: ask for linux/amd64, or leave the platform out');
   });
 });

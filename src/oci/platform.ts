@@ -1,5 +1,5 @@
 /** Platforms: `os/arch[/variant]` strings and matching against index entries. */
-import { UsageError } from '../errors.js';
+import { FerryError, UsageError } from '../errors.js';
 import type { Descriptor, Platform } from './manifest.js';
 
 export interface PlatformSpec {
@@ -79,4 +79,18 @@ export function platformMatches(want: PlatformSpec, have: Platform | undefined):
 export function selectPlatforms(manifests: readonly Descriptor[], selection: PlatformSelection): Descriptor[] {
   if (selection.all) return [...manifests];
   return manifests.filter((m) => selection.platforms.some((p) => platformMatches(p, m.platform)));
+}
+
+/**
+ * Checks that a single-platform image (its platform from its config) has a platform that was
+ * asked for, as `docker pull --platform` does. The default selection (nothing asked for) and
+ * `all` accept any platform, and so does an image without one (an artifact). Throws NOT_FOUND
+ * (exit 1, as for an index without the platform) naming the image's platform.
+ */
+export function requirePlatform(have: Platform | undefined, sel: PlatformSelection): void {
+  if (sel.all || sel.defaulted || !have || sel.platforms.some((p) => platformMatches(p, have))) return;
+  const asked = sel.platforms.map(formatPlatform).join(', ');
+  throw new FerryError('NOT_FOUND', `the image is ${formatPlatform(have)} only; asked for ${asked}`, {
+    hint: `it is a single-platform image, so there is no other platform to choose: ask for ${formatPlatform(have)}, or leave the platform out`,
+  });
 }

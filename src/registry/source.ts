@@ -7,11 +7,10 @@
  * - several but not all: a new index of those entries is written, and a note says the index
  *   digest differs from upstream.
  */
-import { DigestMismatchError, FerryError } from '../errors.js';
+import { FerryError } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
-import { parseImageConfig } from '../oci/config.js';
-import { formatPlatform, platformMatches, selectPlatforms, type PlatformSelection } from '../oci/platform.js';
+import { formatPlatform, selectPlatforms, type PlatformSelection } from '../oci/platform.js';
 import { formatReference, manifestIdentifier, type Reference } from '../reference/parse-reference.js';
 import type { BlobOpener } from '../store/blob-store.js';
 import type { ImagePlan, PlannedManifest, PlatformImage } from '../transfer/plan.js';
@@ -43,7 +42,6 @@ export async function resolveImage(client: RegistryClient, opts: ResolveOptions)
 
   if (top.parsed.kind === 'manifest') {
     const img = imageOf(top, undefined);
-    await checkSinglePlatform(client, ref.repository, img.config, opts.platforms, what);
     return { ...base, root: desc(top), manifests: [toPlanned(top)], images: [img] };
   }
 
@@ -81,36 +79,6 @@ export async function resolveImage(client: RegistryClient, opts: ResolveOptions)
   notes.push(`${formatReference(ref)}: kept ${kept.length} of ${entries.length} platforms; the bundle's index ${digest} differs from upstream index ${top.digest} (use --platform all to keep it)`);
   const sub: PlannedManifest = { digest, mediaType: top.mediaType, raw };
   return { ...base, root: { mediaType: top.mediaType, digest, size: raw.length }, manifests: [...planned, sub], images };
-}
-
-/** Configs larger than this are not read for their platform (real ones are a few KB). */
-const MAX_CONFIG_BYTES = 4 << 20;
-
-/**
- * A single-platform image has its platform only in its config. When platforms were asked for
- * (not the default) and the config names a platform none of them matches, this throws
- * NOT_FOUND (exit 1, as for an index without the platform), like `docker pull --platform`.
- * A config that is not an image config (an artifact) has no platform and passes.
- */
-async function checkSinglePlatform(client: RegistryClient, repository: string, config: Descriptor, sel: PlatformSelection, what: string): Promise<void> {
-  if (sel.all || sel.defaulted || config.size > MAX_CONFIG_BYTES) return;
-  const { body } = await openBlob(client, repository, config.digest, 0, `${what} (config ${config.digest})`);
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    chunks.push(c as Buffer);
-    n += (c as Buffer).length;
-    if (n > config.size) break;
-  }
-  body.destroy();
-  const raw = Buffer.concat(chunks);
-  const got = sha256Digest(raw);
-  if (got !== config.digest) throw new DigestMismatchError(`${what}: config`, config.digest, got);
-  const have = parseImageConfig(raw)?.platform;
-  if (!have || sel.platforms.some((p) => platformMatches(p, have))) return;
-  throw new FerryError('NOT_FOUND', `${what}: the image is ${formatPlatform(have)} only; asked for ${describeSelection(sel)}`, {
-    hint: `it is a single-platform image, so there is no other platform to choose: ask for ${formatPlatform(have)}, or leave the platform out`,
-  });
 }
 
 function describeSelection(s: PlatformSelection): string {

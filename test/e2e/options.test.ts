@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDockerConfig } from './helpers/docker-config.js';
 import { FERRY_BIN } from './helpers/ferry.js';
 import type { Fixtures } from './helpers/fixtures.js';
+import { accessLog, logMark, showLines } from './helpers/internal-registry-log.js';
 import { ferryIn, freshHome, saveBundle, startServers, type Servers } from './helpers/internal-suite.js';
 import { run, runOk } from './helpers/processes.js';
 import type { Credentials, Registry } from './helpers/registry.js';
@@ -57,11 +58,15 @@ describe('platforms: as strict on the command line as in the manifest file', () 
     expect(r.stderr).toMatch(/^error: invalid platform "linux\/amd65": unknown architecture "amd65"/);
   });
 
-  it('save --platform linux/arm64 of a single-platform amd64 image is exit 1 naming the image\'s platform, and writes nothing', async () => {
+  it('save --platform linux/arm64 of a single-platform amd64 image is exit 1 naming the image\'s platform, downloads no layer and writes nothing', async () => {
+    const mark = logMark(open);
     const r = await ferryIn(tmp.path, ['save', fx.busybox.ref, '-o', 'out.tar.gz', '--platform', 'linux/arm64']);
+    const log = accessLog(open, mark);
+    expect(log.filter((l) => l.method === 'GET' && fx.busybox.layers.some((d) => l.url.endsWith(`/blobs/${d}`))), showLines(log)).toEqual([]);
+    expect(log.some((l) => l.method === 'GET' && l.url.includes('/blobs/sha256:')), `the config was read\n${showLines(log)}`).toBe(true);
     expect(r.code, r.report).toBe(1);
     expect(lines(r.stderr)).toEqual([
-      `error: pulling ${fx.busybox.ref}: resolving ${fx.busybox.ref}: the image is linux/amd64 only; asked for linux/arm64`,
+      `error: pulling ${fx.busybox.ref}: the image is linux/amd64 only; asked for linux/arm64`,
       '  hint: it is a single-platform image, so there is no other platform to choose: ask for linux/amd64, or leave the platform out',
     ]);
     expect(existsSync(join(r.home, 'out.tar.gz'))).toBe(false);
@@ -80,7 +85,7 @@ describe('platforms: as strict on the command line as in the manifest file', () 
     writeFileSync(manifest, `images:\n  - ref: ${fx.busybox.ref}\n    platforms: [linux/arm64]\n`);
     const r = await ferryIn(tmp.path, ['export', manifest], { home, env });
     expect(r.code, r.report).toBe(1);
-    expect(lines(r.stderr)[0]).toBe(`error: pulling ${fx.busybox.ref} (${manifest}:2:10): resolving ${fx.busybox.ref}: the image is linux/amd64 only; asked for linux/arm64`);
+    expect(lines(r.stderr)[0]).toBe(`error: pulling ${fx.busybox.ref} (${manifest}:2:10): the image is linux/amd64 only; asked for linux/arm64`);
   });
 });
 
