@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDockerConfig } from './helpers/docker-config.js';
-import { FERRY_BIN } from './helpers/ferry.js';
+import { FERRY_BIN, describeRun } from './helpers/ferry.js';
 import type { Fixtures } from './helpers/fixtures.js';
 import { accessLog, logMark, showLines } from './helpers/internal-registry-log.js';
 import { ferryIn, freshHome, saveBundle, startServers, type Servers } from './helpers/internal-suite.js';
@@ -16,6 +16,7 @@ import { run, runOk } from './helpers/processes.js';
 import type { Credentials, Registry } from './helpers/registry.js';
 import { rawManifest, sha256 } from './helpers/skopeo.js';
 import { suiteTempDir } from './helpers/tmp.js';
+import { checkPrivateHosts, runFerryWithHosts, writeHostsFile } from './helpers/transport-hosts.js';
 
 const USER: Credentials = { user: 'ferry-opts', password: 'pw-Opts-4hT9-never-print-me' };
 const WRONG = 'wrong-Pw-2mQ-never-print-me';
@@ -156,6 +157,33 @@ describe('host names are compared case-insensitively', () => {
       `error: --to "${open.host}/Mirror": repository path must be lowercase: got "Mirror"`,
       `  hint: registries accept only lowercase repository names; e.g. --to ${open.host}/mirror`,
     ]);
+  });
+});
+
+describe('a plain-HTTP registry under a name that is not loopback', () => {
+  const NAME = 'plain.options.test';
+  let hosts: string;
+  beforeAll(async () => {
+    hosts = writeHostsFile(tmp.join('hosts'), [`127.0.0.1 ${NAME}`]);
+    await checkPrivateHosts(hosts, NAME, '127.0.0.1');
+  });
+
+  it('fails once (exit 1) saying the server did not answer in TLS, with the --insecure-registry hint, no OpenSSL text', async () => {
+    const { env } = freshHome(tmp.path);
+    const host = `${NAME}:${portOf(open)}`;
+    const r = await runFerryWithHosts(hosts, ['save', `${host}/${fx.busybox.repo}:${fx.busybox.tag}`, '-o', join(tmp.path, 'plain.tar.gz')], { env });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(lines(r.stderr)).toEqual([
+      `error: pulling ${host}/test/busybox:1: connecting to registry ${host}: the TLS handshake failed: the server did not answer in TLS (it may serve plain HTTP)`,
+      `  hint: for a registry without TLS pass --insecure-registry ${host} (or set insecure: true for it in the manifest file's registries)`,
+    ]);
+  });
+
+  it('--insecure-registry given in capitals is honoured (exit 0)', async () => {
+    const { env } = freshHome(tmp.path);
+    const host = `${NAME}:${portOf(open)}`;
+    const r = await runFerryWithHosts(hosts, ['save', `${host}/${fx.busybox.repo}:${fx.busybox.tag}`, '-o', join(tmp.path, 'plain.tar.gz'), '--insecure-registry', host.toUpperCase()], { env });
+    expect(r.code, describeRun(r)).toBe(0);
   });
 });
 
