@@ -243,8 +243,8 @@ describe('hints that are true', () => {
 });
 
 describe('ferry login HOST -u USER on a terminal (tmux)', () => {
-  const socket = `ferry-e2e-options-${process.pid}`;
-  const tmux = (args: string[]) => run('tmux', ['-L', socket, '-f', '/dev/null', ...args]);
+  // A private tmux server on a socket in the suite's temp dir: nobody else's sessions, nothing left behind.
+  const tmux = (args: string[]) => run('tmux', ['-S', tmp.join('tmux.sock'), '-f', '/dev/null', ...args]);
   afterAll(async () => {
     await tmux(['kill-server']);
   });
