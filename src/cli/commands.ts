@@ -144,7 +144,7 @@ export function loginOptions(y: Argv<GlobalArgs>): Argv<LoginArgs> {
   return withRegistryOptions(y)
     .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input (default: ask for it on the terminal, echo off)' }) as unknown as Argv<LoginArgs>;
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input (default: prompt on the terminal)' }) as unknown as Argv<LoginArgs>;
 }
 
 export function logoutOptions(y: Argv<GlobalArgs>): Argv<LogoutArgs> {
