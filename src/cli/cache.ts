@@ -3,10 +3,10 @@
  * removes blobs that no given lock file references and, with --older-than, only those not used
  * for that long (every use touches a blob). Partial downloads older than a day go too.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
-import { lockedDigests, readLock } from '../manifest-file/lock.js';
+import { UsageError, describe } from '../errors.js';
+import { LOCK_VERSION, lockPath, lockedDigests, readLock, type LockFile } from '../manifest-file/lock.js';
 import { readManifestDigestsFromStore } from '../store/references.js';
 import { openStore, makeOutput } from './common.js';
 import { formatBytes } from './output.js';
@@ -19,6 +19,42 @@ export function parseAge(s: string): number {
   if (!m) throw new UsageError(`--older-than "${s}" is not a duration`, 'write a number and a unit: 45s, 90m, 12h, 30d, 2w');
   const unit = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
   return Number(m[1]) * unit * 1000;
+}
+
+/**
+ * Whether a file given as --lock is a manifest file instead: a .yaml/.yml name, or JSON with
+ * `images` but no `lockVersion` (a manifest file may be JSON too).
+ */
+export function looksLikeManifestFile(path: string, text: string): boolean {
+  if (/\.ya?ml$/i.test(path)) return true;
+  try {
+    const doc = JSON.parse(text) as Record<string, unknown> | null;
+    return typeof doc === 'object' && doc !== null && !('lockVersion' in doc) && ('images' in doc || 'bundle' in doc);
+  } catch {
+    // Not JSON: YAML with a manifest's top-level keys.
+    return /^(images|bundle|platforms|registries)\s*:/m.test(text);
+  }
+}
+
+/**
+ * Reads a --lock file for prune. Throws a UsageError (exit 2) when it is missing, is a manifest
+ * file (naming its lock file), or is not a lock file; never suggests deleting what was given.
+ */
+async function readPruneLock(path: string): Promise<LockFile> {
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new UsageError(`--lock ${path}: the lock file does not exist`, 'pass the .lock.json file ferry export wrote beside the manifest file');
+    throw new UsageError(`--lock ${path}: ${describe(err)}`);
+  });
+  if (looksLikeManifestFile(path, text)) {
+    throw new UsageError(`--lock ${path}: this looks like a manifest file, not a lock file`, `pass its lock file instead: --lock ${lockPath(path)} (ferry export writes it beside the manifest)`);
+  }
+  try {
+    const lock = await readLock(path);
+    if (lock) return lock;
+  } catch {
+    /* reported below */
+  }
+  throw new UsageError(`--lock ${path}: not a ferry lock file (JSON with lockVersion ${LOCK_VERSION} and images)`, 'pass the .lock.json file ferry export wrote beside the manifest file');
 }
 
 /** `run` adapts a handler to yargs and records its exit code (cli/main.ts). */
@@ -40,11 +76,7 @@ export async function runCachePrune(a: CachePruneArgs): Promise<number> {
   const age = a['older-than'] ? parseAge(a['older-than']) : 0;
   const store = await openStore(a);
   const keep = new Set<string>();
-  for (const l of a.lock) {
-    const lock = await readLock(l);
-    if (!lock) throw new UsageError(`lock file ${l} does not exist`);
-    for (const d of lockedDigests(lock)) keep.add(d);
-  }
+  for (const l of a.lock) for (const d of lockedDigests(await readPruneLock(l))) keep.add(d);
   // Manifests kept are in the store too; what they reference stays with them.
   for (const d of await readManifestDigestsFromStore(store, keep)) keep.add(d);
   const now = Date.now();

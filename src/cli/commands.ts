@@ -26,7 +26,7 @@ export interface SaveArgs extends GlobalArgs, RegistryArgs, CacheArgs {
   output: string;
   platform: string[];
   compression: string;
-  concurrency: number;
+  concurrency: string;
 }
 
 export interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
@@ -36,7 +36,7 @@ export interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
   force: boolean;
   'keep-going': boolean;
   compression: string;
-  concurrency: number;
+  concurrency: string;
 }
 
 export interface VerifyArgs extends GlobalArgs {
@@ -52,7 +52,7 @@ export interface PushArgs extends GlobalArgs, RegistryArgs, CacheArgs {
   bundle: string;
   to: string;
   'keep-registry-host': boolean;
-  concurrency: number;
+  concurrency: string;
   'mapping-file': string | undefined;
 }
 
@@ -90,7 +90,8 @@ function withCacheOption<T>(y: Argv<T>): Argv<T & CacheArgs> {
   return y.option('cache-dir', { type: 'string', describe: 'blob cache directory (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)' }) as unknown as Argv<T & CacheArgs>;
 }
 
-const concurrency = { type: 'number', default: 4, describe: 'parallel blob downloads per registry (at most 16 in all)' } as const;
+// A string, checked by concurrencyOption (cli/common.ts): a number option would turn "abc" into NaN.
+const concurrency = { type: 'string', default: '4', describe: 'parallel blob downloads per registry, 1 to 64 (at most 16 in all)' } as const;
 const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' } as const;
 
 export function saveOptions(y: Argv<GlobalArgs>): Argv<SaveArgs> {
@@ -128,7 +129,7 @@ export function pushOptions(y: Argv<GlobalArgs>): Argv<PushArgs> {
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive to push' })
     .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
     .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'parallel blob uploads' })
+    .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' })
     .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' }) as unknown as Argv<PushArgs>;
 }
 
@@ -143,7 +144,7 @@ export function loginOptions(y: Argv<GlobalArgs>): Argv<LoginArgs> {
   return withRegistryOptions(y)
     .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input' }) as unknown as Argv<LoginArgs>;
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input (default: prompt on the terminal)' }) as unknown as Argv<LoginArgs>;
 }
 
 export function logoutOptions(y: Argv<GlobalArgs>): Argv<LogoutArgs> {

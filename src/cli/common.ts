@@ -2,21 +2,34 @@
 import type { CacheArgs, GlobalArgs, RegistryArgs } from './commands.js';
 import { UsageError } from '../errors.js';
 import { Registries } from '../registry/registries.js';
+import { retryPolicyFromEnv } from '../registry/retry.js';
 import { BlobStore, defaultCacheDir } from '../store/blob-store.js';
 import { Output } from './output.js';
 
+/**
+ * `--concurrency` as yargs hands it over (a string, so "abc" is not already NaN). Throws a
+ * UsageError (exit 2) with the value as given and the allowed range.
+ */
 export function concurrencyOption(v: unknown): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--concurrency must be a whole number from 1 to 64, got "${String(v)}"`);
+  const given = Array.isArray(v) ? v.map(String).join(' ') : String(v);
+  const n = /^\s*\d+\s*$/.test(given) ? Number(given) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--concurrency must be a whole number from 1 to 64, got "${given}"`, 'e.g. --concurrency 8');
   return n;
 }
 
+/**
+ * The registries of a run. Checks up front, throwing a UsageError (exit 2): the CA files exist
+ * and hold PEM certificates, and FERRY_RETRY_* are valid.
+ */
 export function makeRegistries(a: RegistryArgs, extra: { insecure?: string[]; caFiles?: Record<string, string> } = {}): Registries {
-  return new Registries({
-    insecureRegistries: [...a['insecure-registry'], ...(extra.insecure ?? [])],
-    ...(a['ca-file'] ? { caFile: a['ca-file'] } : {}),
-    ...(extra.caFiles ? { caFiles: extra.caFiles } : {}),
-  });
+  return new Registries(
+    {
+      insecureRegistries: [...a['insecure-registry'], ...(extra.insecure ?? [])],
+      ...(a['ca-file'] !== undefined ? { caFile: a['ca-file'] } : {}),
+      ...(extra.caFiles ? { caFiles: extra.caFiles } : {}),
+    },
+    retryPolicyFromEnv(),
+  );
 }
 
 export async function openStore(a: CacheArgs): Promise<BlobStore> {

@@ -78,8 +78,8 @@ async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: str
 }
 
 export async function runExport(a: ExportArgs): Promise<number> {
-  const manifest = await loadManifestFile(a.manifest);
   const concurrency = concurrencyOption(a.concurrency);
+  const manifest = await loadManifestFile(a.manifest);
   const lockFile = lockPath(a.manifest);
   const lock = await readLock(lockFile);
   if (a.locked) {

@@ -89,6 +89,7 @@ async function settle(engine: DockerEngine, items: Item[]): Promise<Item[]> {
 }
 
 export async function runLoad(a: LoadArgs): Promise<number> {
+  if (a.platform !== undefined) parsePlatform(a.platform); // up front: before the engine is asked anything
   const out = makeOutput(a);
   const engine = new DockerEngine();
   const report = (items: Item[]): void => {

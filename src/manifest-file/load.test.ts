@@ -57,6 +57,18 @@ registries:
   });
 });
 
+describe('loadManifestFile: platforms asked for or defaulted', () => {
+  it('marks the default as defaulted, and platforms given per image or at the top as asked for', async () => {
+    const none = await loadManifestFile(file('images:\n  - busybox:1\n'));
+    expect(none.images[0]!.platforms).toEqual({ all: false, platforms: [{ os: 'linux', architecture: 'amd64' }], defaulted: true });
+    expect(none.images[0]!.platformStrings).toEqual(['linux/amd64']);
+    const top = await loadManifestFile(file('platforms: [linux/amd64]\nimages:\n  - busybox:1\n'));
+    expect(top.images[0]!.platforms).toEqual({ all: false, platforms: [{ os: 'linux', architecture: 'amd64' }] });
+    const own = await loadManifestFile(file('images:\n  - ref: busybox:1\n    platforms: [linux/arm64]\n'));
+    expect(own.images[0]!.platforms).toEqual({ all: false, platforms: [{ os: 'linux', architecture: 'arm64' }] });
+  });
+});
+
 describe('loadManifestFile: every problem at once, with file:line:column and the field', () => {
   it.each([
     ['a typo in a key', 'images:\n  - ref: a:1\n    platfroms: [linux/amd64]\n', ['3:5: images[0].platfroms: unknown key "platfroms" (a typo?)']],

@@ -146,7 +146,9 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
     const platformStrings = Array.isArray(e.platforms) ? e.platforms : defaults;
     let platforms: PlatformSelection;
     try {
-      platforms = parsePlatformSelection(platformStrings);
+      // Nothing asked for (neither here nor at the top): the default, which a single-platform image may differ from.
+      const asked = Array.isArray(e.platforms) || Array.isArray(m?.platforms);
+      platforms = parsePlatformSelection(asked ? platformStrings : []);
     } catch {
       return; // reported by the schema
     }

@@ -5,9 +5,7 @@
  */
 import { z } from 'zod';
 
-/** Operating systems and architectures that exist (GOOS/GOARCH values images use). */
-export const KNOWN_OS = ['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'plan9', 'js', 'wasip1', 'unknown'];
-export const KNOWN_ARCH = ['amd64', 'arm64', 'arm', '386', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips64le', 'mips64', 'mipsle', 'mips', 'loong64', 'wasm', 'unknown'];
+import { KNOWN_ARCH, KNOWN_OS } from '../oci/platform.js';
 
 const platform = z
   .string()

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../errors.js';
+import { FerryError, UsageError } from '../errors.js';
 import type { Descriptor, Platform } from './manifest.js';
-import { formatPlatform, parsePlatform, parsePlatformSelection, platformMatches, selectPlatforms, type PlatformSelection, type PlatformSpec } from './platform.js';
+import { KNOWN_ARCH, KNOWN_OS, formatPlatform, requirePlatform, parsePlatform, parsePlatformSelection, platformMatches, platformProblem, selectPlatforms, type PlatformSelection, type PlatformSpec } from './platform.js';
 
 describe('parsePlatform', () => {
   const valid: [string, PlatformSpec][] = [
@@ -30,13 +30,37 @@ describe('parsePlatform', () => {
   });
 });
 
+describe('parsePlatform: the manifest file\'s rules on the command line (known OS and architecture)', () => {
+  const cases: [string, string][] = [
+    ['linux/amd65', `invalid platform "linux/amd65": unknown architecture "amd65" (known: ${KNOWN_ARCH.join(', ')})`],
+    ['linx/amd64', `invalid platform "linx/amd64": unknown operating system "linx" (known: ${KNOWN_OS.join(', ')})`],
+    ['linux/x86_64', `invalid platform "linux/x86_64": unknown architecture "x86_64" (known: ${KNOWN_ARCH.join(', ')})`],
+  ];
+  it.each(cases)('rejects %s naming the part and what is known', (s, msg) => {
+    expect(() => parsePlatform(s)).toThrow(UsageError);
+    expect(() => parsePlatform(s)).toThrow(msg);
+    expect(platformProblem(s)).toBe(msg.slice(`invalid platform "${s}": `.length));
+  });
+
+  it('accepts every known OS/architecture pair shape, and unknown variants', () => {
+    expect(platformProblem('linux/riscv64')).toBeUndefined();
+    expect(platformProblem('windows/arm64/v8')).toBeUndefined();
+    expect(platformProblem('linux/arm/v5')).toBeUndefined();
+  });
+
+  it('rejects --platform linux/amd65 in a list too', () => {
+    expect(() => parsePlatformSelection(['linux/arm64,linux/amd65'])).toThrow('invalid platform "linux/amd65": unknown architecture "amd65"');
+  });
+});
+
 describe('parsePlatformSelection', () => {
   const amd64: PlatformSpec = { os: 'linux', architecture: 'amd64' };
   const arm64: PlatformSpec = { os: 'linux', architecture: 'arm64' };
   const armv7: PlatformSpec = { os: 'linux', architecture: 'arm', variant: 'v7' };
   const cases: [label: string, values: readonly string[] | undefined, want: PlatformSelection][] = [
-    ['undefined -> default linux/amd64', undefined, { all: false, platforms: [amd64] }],
-    ['empty list -> default linux/amd64', [], { all: false, platforms: [amd64] }],
+    ['undefined -> default linux/amd64, marked as defaulted', undefined, { all: false, platforms: [amd64], defaulted: true }],
+    ['empty list -> default linux/amd64, marked as defaulted', [], { all: false, platforms: [amd64], defaulted: true }],
+    ['linux/amd64 asked for is not defaulted', ['linux/amd64'], { all: false, platforms: [amd64] }],
     ['all', ['all'], { all: true }],
     ['all inside a list', ['linux/amd64,all'], { all: true }],
     ['comma list', ['linux/amd64,linux/arm64'], { all: false, platforms: [amd64, arm64] }],
@@ -141,5 +165,30 @@ describe('selectPlatforms', () => {
   it('returns a copy, not the input array', () => {
     const all = selectPlatforms(index, { all: true });
     expect(all).not.toBe(index);
+  });
+});
+
+describe('requirePlatform (a single-platform image against the platforms asked for)', () => {
+  const amd64: Platform = { os: 'linux', architecture: 'amd64' };
+  it('accepts a match, any match of several, all, the default, and an image without a platform', () => {
+    expect(() => requirePlatform(amd64, parsePlatformSelection(['linux/amd64']))).not.toThrow();
+    expect(() => requirePlatform(amd64, parsePlatformSelection(['linux/arm64,linux/amd64']))).not.toThrow();
+    expect(() => requirePlatform(amd64, parsePlatformSelection(['all']))).not.toThrow();
+    expect(() => requirePlatform({ os: 'linux', architecture: 'arm64' }, parsePlatformSelection([]))).not.toThrow();
+    expect(() => requirePlatform(undefined, parsePlatformSelection(['linux/arm64']))).not.toThrow();
+  });
+
+  it('rejects a platform the image does not have with NOT_FOUND (exit 1) naming the image\'s platform', () => {
+    let caught: unknown;
+    try {
+      requirePlatform(amd64, parsePlatformSelection(['linux/arm64', 'linux/s390x']));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(FerryError);
+    expect((caught as FerryError).code).toBe('NOT_FOUND');
+    expect((caught as FerryError).exitCode).toBe(1);
+    expect((caught as FerryError).message).toBe('the image is linux/amd64 only; asked for linux/arm64, linux/s390x');
+    expect((caught as FerryError).hint).toBe('it is a single-platform image, so there is no other platform to choose: ask for linux/amd64, or leave the platform out');
   });
 });

@@ -24,6 +24,10 @@ describe('parseReference: valid references (distribution/reference normalisation
     ['quay.io/team/api:v1.4.2-rc_1', { registry: 'quay.io', repository: 'team/api', tag: 'v1.4.2-rc_1', digest: undefined }],
     ['a/b.c_d__e---f:TAG', { registry: 'docker.io', repository: 'a/b.c_d__e---f', tag: 'TAG', digest: undefined }],
     ['ghcr.io/a/b/c/d', { registry: 'ghcr.io', repository: 'a/b/c/d', tag: 'latest', digest: undefined }],
+    // Host names are case-insensitive: one (lowercase) spelling.
+    ['LOCALHOST:5001/x:1', { registry: 'localhost:5001', repository: 'x', tag: '1', digest: undefined }],
+    ['Registry.Example.COM/team/api:1', { registry: 'registry.example.com', repository: 'team/api', tag: '1', digest: undefined }],
+    ['Index.Docker.IO/nginx', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: undefined }],
   ];
   it.each(cases)('%s', (input, want) => {
     expect(parseReference(input)).toEqual(want);

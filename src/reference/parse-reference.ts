@@ -10,7 +10,7 @@ import { FerryError } from '../errors.js';
 export const DOCKER_HUB = 'docker.io';
 
 export interface Reference {
-  /** Registry host with optional port, normalised (`docker.io` for Docker Hub). */
+  /** Registry host with optional port, normalised: lowercase, `docker.io` for Docker Hub. */
   readonly registry: string;
   /** Repository path within the registry (`library/nginx`). */
   readonly repository: string;
@@ -63,7 +63,8 @@ export function parseReference(input: string): Reference {
     const first = rest.slice(0, slash);
     if (first === 'localhost' || first.includes('.') || first.includes(':') || first.startsWith('[') || first !== first.toLowerCase()) {
       if (!HOST.test(first)) throw invalid(input, `"${first}" is not a valid registry host`);
-      registry = first;
+      // Host names are case-insensitive (RFC 4343): one spelling, so LOCALHOST:5000 is localhost:5000.
+      registry = first.toLowerCase();
       path = rest.slice(slash + 1);
     }
   }

@@ -15,10 +15,20 @@ interface CachedToken {
   expiresAt: number;
 }
 
+/** Thrown when the token server refuses the credential it was given (401/403). Exit 1. */
+export class CredentialsRefusedError extends FerryError {
+  constructor(message: string, hint: string) {
+    super('AUTH', message, { hint });
+    this.name = 'CredentialsRefusedError';
+  }
+}
+
 export class Authenticator {
   private challenge: Challenge | undefined;
   /** Whether a credential from the Docker config (or login) was used for this registry. */
   usedCredential = false;
+  /** The user name of that credential, for messages (never the password). */
+  credentialUser: string | undefined;
   private readonly tokens = new Map<string, Promise<CachedToken>>();
 
   constructor(
@@ -50,6 +60,7 @@ export class Authenticator {
       const cred = await this.credential();
       if (!cred?.username) return undefined;
       this.usedCredential = true;
+      this.credentialUser = cred.username;
       return `Basic ${Buffer.from(`${cred.username}:${cred.password ?? ''}`).toString('base64')}`;
     }
     if (c.scheme !== 'bearer') return undefined;
@@ -81,7 +92,10 @@ export class Authenticator {
       throw new FerryError('AUTH', `${this.host}: the Bearer realm "${realm}" is not a URL`, { cause: err });
     }
     const cred = await this.credential();
-    if (cred) this.usedCredential = true;
+    if (cred) {
+      this.usedCredential = true;
+      this.credentialUser = cred.username;
+    }
     const service = c.params.service;
     const headers: Record<string, string> = { 'user-agent': this.userAgent };
     let res: Dispatcher.ResponseData;
@@ -107,8 +121,16 @@ export class Authenticator {
     }
     const text = await res.body.text();
     if (res.statusCode === 401 || res.statusCode === 403) {
-      throw new FerryError('AUTH', `fetching a token from ${redactUrl(url)}: ${res.statusCode}: ${cred ? 'the credentials were refused' : 'anonymous access was refused'}`, {
-        hint: `log in with \`ferry login ${this.host}\` or check the credentials in the Docker config`,
+      const where = `fetching a token from ${redactUrl(url)}: HTTP ${res.statusCode}`;
+      if (cred?.identityToken) {
+        throw new CredentialsRefusedError(`${where}: the registry refused the stored identity token for ${this.host}`, `the token has expired or was revoked; log in again with \`ferry login ${this.host} -u USER\``);
+      }
+      if (cred) {
+        const user = cred.username ?? '';
+        throw new CredentialsRefusedError(`${where}: the registry refused the credentials for ${user}`, `check the user name and password stored for ${this.host} (Docker config or credential helper); if the password changed, log in again with \`ferry login ${this.host} -u ${user}\``);
+      }
+      throw new FerryError('AUTH', `${where}: anonymous access was refused`, {
+        hint: `add credentials with \`ferry login ${this.host} -u USER\` or in the Docker config`,
       });
     }
     if (res.statusCode !== 200) {

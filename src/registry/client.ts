@@ -73,6 +73,14 @@ function registryErrorText(text: string): string {
   return text.trim().slice(0, 200);
 }
 
+/** Whether a connection error says the server answered something that is not TLS. */
+function notTls(err: unknown): boolean {
+  for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (/^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST)$/.test(e.code ?? '') || /wrong version number|packet length too long/.test(e.message ?? '')) return true;
+  }
+  return false;
+}
+
 export class RegistryClient {
   readonly host: string;
   private base: Promise<string> | undefined;
@@ -139,6 +147,13 @@ export class RegistryClient {
       ? 'check that the registry is running and reachable'
       : `check that the registry is reachable; for a registry without TLS pass --insecure-registry ${this.host}, for a private CA --ca-file`;
     this.base = undefined;
+    if (!viaProxy && notTls(lastErr)) {
+      // OpenSSL's own text ("error:0A00010B:SSL routines:ssl3_get_record:wrong version number:...") says nothing to a user.
+      throw new FerryError('NETWORK', `connecting to registry ${this.host}: the TLS handshake failed: the server did not answer in TLS (it may serve plain HTTP)`, {
+        cause: lastErr,
+        hint: `for a registry without TLS pass --insecure-registry ${this.host} (or set insecure: true for it in the manifest file's registries)`,
+      });
+    }
     throw new FerryError('NETWORK', `connecting to registry ${this.host}: ${describe(lastErr)}`, { cause: lastErr, hint: tlsHint });
   }
 
@@ -220,7 +235,7 @@ export class RegistryClient {
       const hint = this.auth.usedCredential
         ? r.status === 403
           ? `the credentials for ${this.host} were accepted but do not allow this; ask for access to the repository`
-          : `the registry refused the credentials for ${this.host} from the Docker config (${config}); log in again with \`ferry login ${this.host}\``
+          : `the registry refused the credentials${this.auth.credentialUser ? ` for ${this.auth.credentialUser}` : ''} stored for ${this.host} (${config} or its credential helper); check them, and if the password changed log in again with \`ferry login ${this.host} -u ${this.auth.credentialUser || 'USER'}\``
         : `add credentials with \`ferry login ${this.host}\` or in the Docker config (${config})`;
       return new FerryError('AUTH', msg, { hint });
     }

@@ -97,6 +97,13 @@ describe('lookupCredential from $DOCKER_CONFIG/config.json', () => {
     expect(await lookupCredential('docker.io')).toEqual({ username: 'hubuser', password: 'hubpass' });
   });
 
+  it('compares host names case-insensitively, both ways', async () => {
+    await writeConfig({ auths: { 'Registry.Example.com:5000': { auth: b64('u:p') }, 'https://LEGACY.example.com/v1/': { auth: b64('l:q') } } });
+    expect(await lookupCredential('registry.example.com:5000')).toEqual({ username: 'u', password: 'p' });
+    expect(await lookupCredential('REGISTRY.EXAMPLE.COM:5000')).toEqual({ username: 'u', password: 'p' });
+    expect(await lookupCredential('legacy.example.com')).toEqual({ username: 'l', password: 'q' });
+  });
+
   it('matches a legacy https://host:5000/v1/ key by host name', async () => {
     await writeConfig({ auths: { 'https://host:5000/v1/': { auth: b64('u:p') } } });
     expect(await lookupCredential('host:5000')).toEqual({ username: 'u', password: 'p' });

@@ -64,13 +64,21 @@ export async function readDockerConfig(dir = dockerConfigDir()): Promise<DockerC
  * `registry-1.docker.io` and `index.docker.io` are Docker Hub (`docker.io`); scheme and path go.
  */
 export function normaliseRegistryHost(s: string): string {
-  const stripped = s.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  // Host names are case-insensitive (RFC 4343): LOCALHOST:5000 and localhost:5000 are one registry.
+  const stripped = s.trim().replace(/^https?:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
   return stripped === 'index.docker.io' || stripped === 'registry-1.docker.io' ? DOCKER_HUB : stripped;
+}
+
+/** The value for `host` in a map keyed by host (or config key), host names compared case-insensitively. */
+function byHost<T>(map: Record<string, T> | undefined, host: string): T | undefined {
+  if (!map) return undefined;
+  const h = normaliseRegistryHost(host);
+  return map[configKey(h)] ?? map[host] ?? Object.entries(map).find(([k]) => normaliseRegistryHost(k) === h)?.[1];
 }
 
 /** The credential helper for a host: `credHelpers` (by config key or host), else `credsStore`. */
 export function helperFor(cfg: DockerConfig, host: string): string | undefined {
-  return cfg.credHelpers?.[configKey(host)] ?? cfg.credHelpers?.[host] ?? cfg.credsStore;
+  return byHost(cfg.credHelpers, host) ?? cfg.credsStore;
 }
 
 /** Runs `docker-credential-<helper> <action>` with `input` on stdin; resolves stdout. */
@@ -95,7 +103,7 @@ export function runCredentialHelper(helper: string, action: 'get' | 'store' | 'e
 /** Looks up credentials for a registry host; undefined when there are none. */
 export async function lookupCredential(host: string, config?: DockerConfig): Promise<Credential | undefined> {
   const cfg = config ?? (await readDockerConfig());
-  const key = configKey(host);
+  const key = configKey(normaliseRegistryHost(host));
   const helper = helperFor(cfg, host);
   if (helper) {
     try {
@@ -113,7 +121,7 @@ export async function lookupCredential(host: string, config?: DockerConfig): Pro
     }
   }
   const auths = cfg.auths ?? {};
-  const entry = auths[key] ?? Object.entries(auths).find(([k]) => normaliseRegistryHost(k) === host)?.[1];
+  const entry = byHost(auths, host);
   if (!entry) return undefined;
   if (entry.identitytoken) return { identityToken: entry.identitytoken };
   if (entry.auth) {

@@ -16,10 +16,14 @@ export interface PushTarget {
 
 /** Parses `--to`. Throws a UsageError (exit 2) for anything that is not HOST[:PORT][/PREFIX]. */
 export function parsePushTarget(to: string, keepHost = false): PushTarget {
-  const s = to.replace(/^(docker|https?):\/\//, '').replace(/\/+$/, '');
+  const s = to.trim().replace(/^(docker|https?):\/\//i, '').replace(/\/+$/, '');
   const slash = s.indexOf('/');
-  const host = slash < 0 ? s : s.slice(0, slash);
+  // Host names are case-insensitive: LOCALHOST:5001 is localhost:5001 (and loopback).
+  const host = (slash < 0 ? s : s.slice(0, slash)).toLowerCase();
   const prefix = slash < 0 ? '' : s.slice(slash + 1);
+  if (prefix !== prefix.toLowerCase()) {
+    throw new UsageError(`--to "${to}": repository path must be lowercase: got "${prefix}"`, `registries accept only lowercase repository names; e.g. --to ${host}/${prefix.toLowerCase()}`);
+  }
   try {
     // Validate by parsing a reference under it: the same grammar as any image name.
     parseReference(`${host}/${prefix ? `${prefix}/` : ''}x:1`);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, isConnectionFailure, isRetryableError, isRetryableStatus, onRetry, retryReason, waitToRetry, type RetryEvent, type RetryPolicy } from './retry.js';
+import { UsageError } from '../errors.js';
+import { backoffDelay, isConnectionFailure, isRetryableError, isRetryableStatus, onRetry, retryPolicyFromEnv, retryReason, waitToRetry, type RetryEvent, type RetryPolicy } from './retry.js';
 
 const policy: RetryPolicy = { attempts: 5, baseDelayMs: 100, maxDelayMs: 10_000 };
 
@@ -141,5 +142,33 @@ describe('waitToRetry', () => {
       { what: 'fetching x', attempt: 2, attempts: 5, delayMs: expect.any(Number) as number, reason: 'connection reset' },
       { what: 'fetching x', attempt: 3, attempts: 5, delayMs: 0, reason: 'HTTP 429' },
     ]);
+  });
+});
+
+describe('retryPolicyFromEnv (FERRY_RETRY_ATTEMPTS, FERRY_RETRY_BASE_MS)', () => {
+  it('defaults when unset or empty, reads whole numbers in range', () => {
+    expect(retryPolicyFromEnv({})).toEqual({ attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 });
+    expect(retryPolicyFromEnv({ FERRY_RETRY_ATTEMPTS: '', FERRY_RETRY_BASE_MS: ' ' })).toEqual({ attempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 });
+    expect(retryPolicyFromEnv({ FERRY_RETRY_ATTEMPTS: '1', FERRY_RETRY_BASE_MS: '0' })).toEqual({ attempts: 1, baseDelayMs: 0, maxDelayMs: 30_000 });
+    expect(retryPolicyFromEnv({ FERRY_RETRY_ATTEMPTS: '100', FERRY_RETRY_BASE_MS: '60000' })).toEqual({ attempts: 100, baseDelayMs: 60_000, maxDelayMs: 30_000 });
+  });
+
+  const bad: [env: NodeJS.ProcessEnv, msg: string][] = [
+    [{ FERRY_RETRY_ATTEMPTS: 'abc' }, 'FERRY_RETRY_ATTEMPTS must be a whole number from 1 to 100 (attempts per request, the first included), got "abc"'],
+    [{ FERRY_RETRY_ATTEMPTS: '0' }, 'FERRY_RETRY_ATTEMPTS must be a whole number from 1 to 100 (attempts per request, the first included), got "0"'],
+    [{ FERRY_RETRY_ATTEMPTS: '2.5' }, 'got "2.5"'],
+    [{ FERRY_RETRY_BASE_MS: '-5' }, 'FERRY_RETRY_BASE_MS must be a whole number from 0 to 60000 (milliseconds before the first retry, doubling after), got "-5"'],
+    [{ FERRY_RETRY_BASE_MS: '1e3' }, 'FERRY_RETRY_BASE_MS must be a whole number from 0 to 60000'],
+  ];
+  it.each(bad)('rejects %j with a UsageError (exit 2)', (env, msg) => {
+    let caught: unknown;
+    try {
+      retryPolicyFromEnv(env);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect((caught as UsageError).exitCode).toBe(2);
+    expect((caught as UsageError).message).toContain(msg);
   });
 });

@@ -2,6 +2,8 @@
  * Retry policy for registry requests: connection errors, resets, 5xx and 429 are retried with
  * exponential backoff; a Retry-After header (seconds or HTTP date) is honoured.
  */
+import { UsageError } from '../errors.js';
+
 export interface RetryPolicy {
   /** Total attempts, including the first. */
   attempts: number;
@@ -9,11 +11,46 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = {
-  attempts: Number(process.env.FERRY_RETRY_ATTEMPTS ?? 5),
-  baseDelayMs: Number(process.env.FERRY_RETRY_BASE_MS ?? 500),
-  maxDelayMs: 30_000,
-};
+/** The environment variables that tune retries: name, default, and the allowed whole-number range. */
+export const RETRY_ENV = {
+  FERRY_RETRY_ATTEMPTS: { fallback: 5, min: 1, max: 100, what: 'attempts per request, the first included' },
+  FERRY_RETRY_BASE_MS: { fallback: 500, min: 0, max: 60_000, what: 'milliseconds before the first retry, doubling after' },
+} as const;
+
+/** One variable's value, or why it is not valid. Empty or unset is the default. */
+function readEnvNumber(env: NodeJS.ProcessEnv, name: keyof typeof RETRY_ENV): { value: number; problem?: string } {
+  const spec = RETRY_ENV[name];
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return { value: spec.fallback };
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (Number.isInteger(n) && n >= spec.min && n <= spec.max) return { value: n };
+  return { value: spec.fallback, problem: `${name} must be a whole number from ${spec.min} to ${spec.max} (${spec.what}), got "${raw}"` };
+}
+
+/**
+ * The retry policy the environment asks for. Throws a UsageError (exit 2) naming the variable,
+ * what it got and what is allowed, when FERRY_RETRY_ATTEMPTS or FERRY_RETRY_BASE_MS is not valid.
+ */
+export function retryPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): RetryPolicy {
+  const attempts = readEnvNumber(env, 'FERRY_RETRY_ATTEMPTS');
+  const base = readEnvNumber(env, 'FERRY_RETRY_BASE_MS');
+  const problem = attempts.problem ?? base.problem;
+  if (problem) throw new UsageError(problem, 'fix or unset the environment variable');
+  return { attempts: attempts.value, baseDelayMs: base.value, maxDelayMs: 30_000 };
+}
+
+/**
+ * The policy every request uses unless given another: the environment's, with the defaults for
+ * an invalid value (never a throw at import). Commands call retryPolicyFromEnv() up front, so an
+ * invalid value stops a run before it starts.
+ */
+export const DEFAULT_RETRY: RetryPolicy = (() => {
+  try {
+    return retryPolicyFromEnv();
+  } catch {
+    return { attempts: RETRY_ENV.FERRY_RETRY_ATTEMPTS.fallback, baseDelayMs: RETRY_ENV.FERRY_RETRY_BASE_MS.fallback, maxDelayMs: 30_000 };
+  }
+})();
 
 /** Whether an HTTP status is worth another try. */
 export function isRetryableStatus(status: number): boolean {

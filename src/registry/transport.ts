@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
-import { FerryError, describe } from '../errors.js';
+import { UsageError, describe } from '../errors.js';
 
 export interface TransportOptions {
   /** Hosts (host or host:port) that may be reached over plain HTTP or unverified TLS. */
@@ -17,18 +17,32 @@ export interface TransportOptions {
   caFiles?: Readonly<Record<string, string>>;
 }
 
-/** Whether a host[:port] names the loopback interface. */
+/** Whether a host[:port] names the loopback interface (host names compare case-insensitively). */
 export function isLoopback(host: string): boolean {
-  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  const h = host.toLowerCase();
+  const name = h.startsWith('[') ? h.slice(1, h.indexOf(']')) : h.replace(/:\d+$/, '');
   return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-function readCa(file: string): string {
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+/**
+ * Reads a CA file and checks that it holds at least one PEM certificate. Throws a UsageError
+ * (exit 2) naming the file, where it was given (`--ca-file`), and what is wrong with it.
+ */
+export function readCaFile(file: string, given = '--ca-file'): string {
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FerryError('USAGE', `reading CA file ${file}: ${describe(err)}`, { hint: 'pass a readable PEM file to --ca-file' });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'it does not exist' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'it is not readable (permission denied)' : describe(err);
+    throw new UsageError(`CA file ${file} (${given}): ${why}`, `${given} needs a readable PEM file with CA certificates`);
   }
+  if (!PEM_CERT.test(text)) {
+    throw new UsageError(`CA file ${file} (${given}): it holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" block)`, `${given} needs a PEM file with CA certificates; convert a DER file with \`openssl x509 -inform der -in FILE -out FILE.pem\``);
+  }
+  return text;
 }
 
 /**
@@ -56,14 +70,25 @@ export class Transport {
   private insecureAgent: Dispatcher | undefined;
   private loopbackAgent: Dispatcher | undefined;
   private readonly insecure: Set<string>;
+  /** CA file contents by path, read and checked when the transport is made (up front). */
+  private readonly cas = new Map<string, string>();
+  /** Per-host CA files, by lowercase host. */
+  private readonly caFiles = new Map<string, string>();
 
+  /** Throws a UsageError (exit 2) when a CA file is missing or holds no PEM certificate. */
   constructor(private readonly opts: TransportOptions = {}) {
-    this.insecure = new Set(opts.insecureRegistries ?? []);
+    this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.toLowerCase()));
+    if (opts.caFile) this.cas.set(opts.caFile, readCaFile(opts.caFile));
+    for (const [host, file] of Object.entries(opts.caFiles ?? {})) {
+      this.caFiles.set(host.toLowerCase(), file);
+      if (!this.cas.has(file)) this.cas.set(file, readCaFile(file, `ca-file of registry ${host} in the manifest file`));
+    }
   }
 
-  /** Whether plain HTTP (and unverified TLS) is allowed for this host. */
+  /** Whether plain HTTP (and unverified TLS) is allowed for this host (compared case-insensitively). */
   allowsInsecure(host: string): boolean {
-    return isLoopback(host) || this.insecure.has(host) || this.insecure.has(host.replace(/:\d+$/, ''));
+    const h = host.toLowerCase();
+    return isLoopback(h) || this.insecure.has(h) || this.insecure.has(h.replace(/:\d+$/, ''));
   }
 
   /**
@@ -79,11 +104,11 @@ export class Transport {
       this.insecureAgent ??= new EnvHttpProxyAgent({ ...proxyOptions(), connect: { rejectUnauthorized: false }, requestTls: { rejectUnauthorized: false } });
       return this.insecureAgent;
     }
-    const caFile = this.opts.caFiles?.[host] ?? this.opts.caFile;
+    const caFile = this.caFiles.get(host.toLowerCase()) ?? this.opts.caFile;
     const key = caFile ?? '';
     let d = this.verified.get(key);
     if (!d) {
-      const tls = caFile ? { ca: [...rootCertificates, readCa(caFile)] } : {};
+      const tls = caFile ? { ca: [...rootCertificates, this.cas.get(caFile) ?? readCaFile(caFile)] } : {};
       d = new EnvHttpProxyAgent({ ...proxyOptions(), connect: tls, requestTls: tls });
       this.verified.set(key, d);
     }

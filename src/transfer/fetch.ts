@@ -8,9 +8,15 @@ import type { Descriptor } from '../oci/manifest.js';
 import type { BlobOpener, BlobStore, FetchOutcome } from '../store/blob-store.js';
 import { planBlobs, type ImagePlan } from './plan.js';
 import { parseImageConfig } from '../oci/config.js';
+import { requirePlatform, type PlatformSelection } from '../oci/platform.js';
 
 export interface FetchOptions {
   concurrency: number;
+  /**
+   * The platforms asked for. A single-platform image has its platform only in its config, so
+   * its config is fetched first and checked against them (requirePlatform) before any layer.
+   */
+  platforms?: PlatformSelection;
   opener: (plan: ImagePlan, blob: Descriptor) => BlobOpener;
   onBytes?: (plan: ImagePlan, n: number) => void;
 }
@@ -25,18 +31,24 @@ export interface FetchResult {
 export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOptions, limit: (fn: () => Promise<void>) => Promise<void> = pLimit(opts.concurrency)): Promise<FetchResult> {
   const result: FetchResult = { downloaded: 0, cached: 0, downloadedBytes: 0 };
   for (const m of plan.manifests) await store.putBuffer(m.digest, m.raw, `manifest ${m.digest} of ${plan.request}`);
-  await Promise.all(
-    planBlobs(plan).map((d) =>
-      limit(async () => {
-        const kind = plan.images.some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
-        const outcome: FetchOutcome = await store.fetch(d.digest, d.size, opts.opener(plan, d), `${kind} ${d.digest} of ${plan.request}`, (n) => opts.onBytes?.(plan, n));
-        if (outcome === 'downloaded') {
-          result.downloaded++;
-          result.downloadedBytes += d.size;
-        } else result.cached++;
-      }),
-    ),
-  );
+  const one = (d: Descriptor): Promise<void> =>
+    limit(async () => {
+      const kind = plan.images.some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
+      const outcome: FetchOutcome = await store.fetch(d.digest, d.size, opts.opener(plan, d), `${kind} ${d.digest} of ${plan.request}`, (n) => opts.onBytes?.(plan, n));
+      if (outcome === 'downloaded') {
+        result.downloaded++;
+        result.downloadedBytes += d.size;
+      } else result.cached++;
+    });
+  let blobs = planBlobs(plan);
+  const single = plan.images.length === 1 && !plan.images[0]!.platform ? plan.images[0]! : undefined;
+  if (single && opts.platforms) {
+    await one(single.config);
+    await fillPlatforms(plan, store);
+    requirePlatform(single.platform, opts.platforms);
+    blobs = blobs.filter((d) => d.digest !== single.config.digest);
+  }
+  await Promise.all(blobs.map(one));
   await fillPlatforms(plan, store);
   return result;
 }

@@ -77,6 +77,7 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
             store,
             {
               concurrency,
+              platforms: r.platforms,
               opener: (p, d) => registryBlobOpener(client, p.ref.repository, d.digest, `fetching ${d.digest} from ${formatReference(p.ref)}`),
               onBytes: (p, n) => events.onBytes?.(p, n),
             },
