@@ -220,8 +220,10 @@ async function main() {
       // Node version (Node's docs require both off for a cross-platform SEA).
       const config = join(work, 'sea-config.json');
       const blob = join(work, 'sea-prep.blob');
-      writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }));
-      execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+      // Paths relative to the work dir: the blob records the main script's path as given, and a
+      // temp dir's random name would make every build's bytes differ.
+      writeFileSync(config, JSON.stringify({ main: basename(main), output: basename(blob), disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }));
+      execFileSync(process.execPath, ['--experimental-sea-config', basename(config)], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
       const data = readFileSync(blob);
       for (const target of opts.targets.filter((t) => t.startsWith('linux-'))) {
         const name = `ferry-${version}-${target}`;
