@@ -5,7 +5,8 @@
 //   node bench/run.mjs [--size full|small] [--runs N] [--only save,push,load,export,reexport]
 //                      [--extra-rounds N] [--load-size full|small] [--ferry PATH] [--keep] [--list]
 //
-// Scenarios: save (ferry save vs skopeo oci-archive), push (ferry push vs skopeo copy
+// Scenarios: startup (--version of the release executable, the release .mjs and bin/ferry),
+// save (ferry save vs skopeo oci-archive), push (ferry push vs skopeo copy
 // oci-archive: -> docker://, into an empty registry), load (ferry load vs docker load -i, private
 // dockerd), export (ferry export of 40 small images vs skopeo sync), reexport (the same again,
 // nothing changed: time and the registry's access log).
@@ -275,7 +276,7 @@ function checkTools(chosenNames) {
   } else if (!existsSync(FERRY)) die(`--ferry ${FERRY}: no such file`);
   const fv = spawnSync(process.execPath, [FERRY, '--version'], { encoding: 'utf8' });
   if (fv.status !== 0) die(`ferry --version failed:\n${tail(fv.stderr)}`);
-  versions.ferry = fv.stdout.trim();
+  versions.ferry = fv.stdout.split('\n')[0].trim();
   versions.ferryPath = FERRY;
   versions.node = process.version;
   return versions;
@@ -1085,7 +1086,55 @@ async function emptyRegistry(dir) {
 // setup(ctx) runs once before the timed runs; targets(medians) turns medians (and every run's
 // extra numbers, `.runs`) into met/MISS lines; `info: true` lines are reported, not judged.
 
+/** Calls of `--version` per timed run of the startup scenario (one call is ~0.1 s: too short to time alone). */
+const STARTUP_CALLS = 10;
+
+/** The release artifacts (scripts/release.mjs, linux-x64 and .mjs) built into the bench's temp dir. */
+async function buildRelease(dir) {
+  const t0 = Date.now();
+  await runOk(process.execPath, [join(ROOT, 'scripts', 'release.mjs'), '--out', dir, '--targets', 'linux-x64,mjs']);
+  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+  log(`bench: built the release into ${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { exe: join(dir, `ferry-${version}-linux-x64`), mjs: join(dir, `ferry-${version}.mjs`) };
+}
+
+/** A startup variant: STARTUP_CALLS runs of `argv --version`, each checked to name ferry. */
+function startupVariant(name, note, argv) {
+  return {
+    name,
+    note: `${note}; ${STARTUP_CALLS} calls per run`,
+    steps: (data, dir) => Array.from({ length: STARTUP_CALLS }, (_, i) => ({ cmd: argv(data)[0], args: [...argv(data).slice(1), '--version'], stdout: join(dir, `out-${i}.txt`) })),
+    async inspect(dir) {
+      const out = await readFile(join(dir, 'out-0.txt'), 'utf8');
+      if (!out.startsWith('ferry ')) throw new Error(`${name}: unexpected output ${JSON.stringify(out.slice(0, 200))}`);
+      return {};
+    },
+  };
+}
+
 const scenarios = [
+  {
+    name: 'startup',
+    title: `answer --version (${STARTUP_CALLS} calls per run): the release executable, the release .mjs, bin/ferry`,
+    baseline: 'bin/ferry',
+    async setup(ctx) {
+      const release = await buildRelease(join(ctx.tmp, 'release'));
+      return { ...release, bytes: 0, what: 'no image (process start only)' };
+    },
+    variants: [
+      startupVariant('executable', 'ferry-<version>-linux-x64 (Node embedded, one bundle)', ({ exe }) => [exe]),
+      startupVariant('node .mjs', 'node ferry-<version>.mjs (one bundle)', ({ mjs }) => [process.execPath, mjs]),
+      startupVariant('bin/ferry', 'node bin/ferry (dist/, modules resolved from node_modules)', () => [process.execPath, FERRY]),
+    ],
+    targets(m) {
+      const per = (n) => m[n].seconds / STARTUP_CALLS;
+      return [
+        { what: 'the release executable answers --version in under 0.15 s', value: `${per('executable').toFixed(3)} s per call`, ok: per('executable') < 0.15 },
+        { what: 'node ferry.mjs --version', value: `${per('node .mjs').toFixed(3)} s per call`, info: true },
+        { what: 'bin/ferry --version', value: `${per('bin/ferry').toFixed(3)} s per call`, info: true },
+      ];
+    },
+  },
   {
     name: 'save',
     title: 'pull one image from a local registry into one archive (cold cache)',

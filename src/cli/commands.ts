@@ -68,6 +68,8 @@ export interface LoginArgs extends GlobalArgs, RegistryArgs {
   'password-stdin': boolean;
 }
 
+export type VersionArgs = GlobalArgs;
+
 export interface LogoutArgs extends GlobalArgs {
   host: string;
 }
@@ -149,6 +151,10 @@ export function loginOptions(y: Argv<GlobalArgs>): Argv<LoginArgs> {
 
 export function logoutOptions(y: Argv<GlobalArgs>): Argv<LogoutArgs> {
   return y.positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' }) as unknown as Argv<LogoutArgs>;
+}
+
+export function versionOptions(y: Argv<GlobalArgs>): Argv<VersionArgs> {
+  return y;
 }
 
 export function cacheLsOptions(y: Argv<GlobalArgs>): Argv<CacheLsArgs> {

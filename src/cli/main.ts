@@ -5,7 +5,6 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
-import { VERSION } from '../version.js';
 import { reportState } from './report-state.js';
 import { installSignalHandlers, runCleanups, setInterruptReporter } from '../process/interrupt.js';
 import { tolerateClosedPipe } from './closed-pipe.js';
@@ -21,6 +20,7 @@ import {
   pushOptions,
   saveOptions,
   verifyOptions,
+  versionOptions,
   type GlobalArgs,
 } from './commands.js';
 
@@ -103,6 +103,9 @@ export function runCli(argv: string[]): void {
 export async function main(argv: string[]): Promise<number> {
   tolerateClosedPipe(process.stdout);
   tolerateClosedPipe(process.stderr);
+  // --version anywhere (as yargs' own would) answers before any command's validation runs.
+  const own = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'));
+  if (own.includes('--version')) return (await import('./version.js')).runVersion({ json: own.includes('--json') });
   let code: number = EXIT.ok;
   let failure: unknown;
   const run = (load: () => Promise<Handler>) => async (args: unknown): Promise<void> => {
@@ -123,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad as Handler)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin as Handler)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout as Handler)))
+    .command('version', "print ferry's version, commit, the Node.js inside, and whether it is a release", versionOptions, run(lazy(() => import('./version.js'), (m) => m.runVersion as Handler)))
     .command('cache', 'inspect and prune the blob cache', (y) =>
       y
         .command('ls', 'list cached blobs and their total size', cacheLsOptions, run(lazy(() => import('./cache.js'), (m) => m.runCacheLs as Handler)))
@@ -131,7 +135,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .demandCommand(1, 'name a command; see ferry --help')
     .strict()
-    .version(VERSION)
+    .version(false)
+    .option('version', { type: 'boolean', describe: 'the same as `ferry version`' })
     .help()
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
