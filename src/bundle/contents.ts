@@ -6,10 +6,10 @@
  */
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
-import { parseManifest, type Descriptor, type Platform } from '../oci/manifest.js';
-import { MediaType, isIndexType } from '../oci/media-types.js';
+import { parseManifest, type Descriptor, type ImageManifest, type Platform } from '../oci/manifest.js';
+import { MediaType, isForeignLayerType, isIndexType } from '../oci/media-types.js';
 import { parseReference, type Reference } from '../reference/parse-reference.js';
-import type { ImagePlan, PlannedManifest, PlatformImage } from '../transfer/plan.js';
+import { platformImageOf, type ImagePlan, type PlannedManifest, type PlannedReferrer, type PlatformImage } from '../transfer/plan.js';
 import type { ArchiveContents, ArchiveFile } from './reader.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from './layout.js';
 import { parseImageConfig } from '../oci/config.js';
@@ -69,51 +69,79 @@ function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveIm
     if (f.size !== d.size) problems.push(`${what}: ${d.digest} is ${f.size} bytes, its descriptor says ${d.size}`);
     return contents.small.get(blobPath(d.digest));
   };
+  const metaImages = json<FerryMetadata>(contents, FERRY_JSON)?.images ?? [];
   return top.manifests.map((root) => {
     const ann = root.annotations ?? {};
     const refName = ann[ANNOTATION_REF_NAME];
     const name = ann[ANNOTATION_IMAGE_NAME] ?? (refName && refName.includes('/') ? refName : undefined);
     const label = name ?? root.digest;
+    const meta = metaImages.find((m) => m.digest === root.digest);
+    const foreign = new Set(meta?.foreignLayers ?? []);
     const manifests: PlannedManifest[] = [];
     const images: PlatformImage[] = [];
-    const addManifest = (d: Descriptor, platform: Platform | undefined): void => {
-      const raw = blob(d, `image ${label}: manifest`);
-      if (!raw) return;
-      const m = parseManifest(raw, d.mediaType, `image ${label}: manifest ${d.digest}`);
-      if (m.kind !== 'manifest') {
-        problems.push(`image ${label}: nested index ${d.digest} is not supported`);
+    /** Parses a manifest or index blob; undefined (with the problem noted) when it is missing or bad. */
+    const document = (d: Descriptor, what: string): { raw: Buffer; parsed: ReturnType<typeof parseManifest> } | undefined => {
+      const raw = blob(d, `image ${label}: ${what}`);
+      if (!raw) return undefined;
+      try {
+        return { raw, parsed: parseManifest(raw, d.mediaType, `image ${label}: ${what} ${d.digest}`) };
+      } catch (err) {
+        problems.push(err instanceof Error ? err.message : String(err));
+        return undefined;
+      }
+    };
+    /** A manifest and its blobs; returns its PlatformImage. */
+    const manifestImage = (d: Descriptor, parsed: ImageManifest, entry: Descriptor | undefined): PlatformImage => {
+      const cfgRaw = blob(parsed.config, `image ${label}: config`);
+      for (const l of parsed.layers) {
+        // A non-distributable layer is not carried (see ferry.json foreignLayers, or any layout's foreign type).
+        if (foreign.has(l.digest) || (isForeignLayerType(l.mediaType) && !contents.files.has(blobPath(l.digest)))) continue;
+        blob(l, `image ${label}: layer`);
+      }
+      const img = platformImageOf(parsed, { ...d, mediaType: parsed.mediaType }, entry);
+      if (!img.platform && cfgRaw && img.kind === 'image') {
+        const cfg = parseImageConfig(cfgRaw);
+        if (cfg) img.platform = cfg.platform;
+        else problems.push(`image ${label}: config ${parsed.config.digest} is not valid JSON`);
+      }
+      return img;
+    };
+    /** Walks a manifest or an index of any depth; children first into `manifests`. */
+    const walk = (d: Descriptor, entry: Descriptor | undefined, depth: number, top: boolean): void => {
+      if (depth > 8) {
+        problems.push(`image ${label}: indexes nest more than 8 deep`);
         return;
       }
-      manifests.push({ digest: d.digest, mediaType: m.mediaType, raw });
-      const cfgRaw = blob(m.config, `image ${label}: config`);
-      for (const l of m.layers) blob(l, `image ${label}: layer`);
-      let plat = platform;
-      if (!plat && cfgRaw) {
-        const cfg = parseImageConfig(cfgRaw);
-        if (cfg) plat = cfg.platform;
-        else problems.push(`image ${label}: config ${m.config.digest} is not valid JSON`);
+      const doc = document(d, isIndexType(d.mediaType) ? 'index' : 'manifest');
+      if (!doc) return;
+      if (doc.parsed.kind === 'manifest') {
+        manifests.push({ digest: d.digest, mediaType: doc.parsed.mediaType, raw: doc.raw });
+        images.push(manifestImage(d, doc.parsed, entry));
+        return;
       }
-      images.push({ platform: plat, manifest: { ...d, mediaType: m.mediaType }, config: m.config, layers: m.layers });
+      for (const child of doc.parsed.manifests) {
+        // Docker 25+ archives may carry only some platforms of an index; that is not damage.
+        if (!contents.files.has(blobPath(child.digest))) continue;
+        walk(child, child.platform || !entry?.platform ? child : { ...child, platform: entry.platform }, depth + 1, false);
+      }
+      if (top && images.length === 0) problems.push(`image ${label}: none of the index's manifests is in the archive`);
+      manifests.push({ digest: d.digest, mediaType: doc.parsed.mediaType, raw: doc.raw });
     };
-    if (isIndexType(root.mediaType)) {
-      const raw = blob(root, `image ${label}: index`);
-      if (raw) {
-        const idx = parseManifest(raw, root.mediaType, `image ${label}: index ${root.digest}`);
-        if (idx.kind === 'index') {
-          for (const child of idx.manifests) {
-            // Docker 25+ archives may carry only some platforms of an index; that is not damage.
-            if (!contents.files.has(blobPath(child.digest))) continue;
-            addManifest(child, child.platform);
-          }
-          if (images.length === 0) problems.push(`image ${label}: none of the index's manifests is in the archive`);
-          manifests.push({ digest: root.digest, mediaType: idx.mediaType, raw });
-        }
-      }
-    } else {
-      addManifest(root, undefined);
+    walk(root, undefined, 1, true);
+    const referrers: PlannedReferrer[] = [];
+    for (const r of meta?.referrers ?? []) {
+      const doc = document({ mediaType: r.mediaType, digest: r.digest, size: r.size }, `referrer ${r.tag ?? ''}`.trim());
+      if (!doc) continue;
+      if (!manifests.some((m) => m.digest === r.digest)) manifests.push({ digest: r.digest, mediaType: doc.parsed.mediaType, raw: doc.raw });
+      const image = doc.parsed.kind === 'manifest' ? { ...manifestImage({ mediaType: r.mediaType, digest: r.digest, size: r.size }, doc.parsed, undefined), kind: 'artifact' as const } : undefined;
+      referrers.push({ digest: r.digest, mediaType: r.mediaType, size: r.size, artifactType: r.artifactType ?? undefined, subject: r.subject, tag: r.tag ?? undefined, image });
     }
     const ref = refOf(name);
-    const plan: ImagePlan = { request: name ?? root.digest, ref, name: ref.tag ? name : undefined, root, upstreamDigest: root.digest, manifests, images, notes: [] };
+    const plan: ImagePlan = {
+      request: name ?? root.digest, ref, name: ref.tag ? name : undefined, root, upstreamDigest: root.digest, manifests, images, notes: [],
+      ...(referrers.length ? { referrers } : {}),
+      ...(foreign.size ? { foreign: [...foreign] } : {}),
+    };
     return { name, plan, synthesized: false };
   });
 }
@@ -144,7 +172,7 @@ function fromDockerManifest(contents: ArchiveContents, entries: DockerManifestEn
     for (const tag of names) {
       const ref = refOf(tag);
       const name = ref === UNNAMED ? undefined : `${ref.registry}/${ref.repository}:${ref.tag}`;
-      const img: PlatformImage = { platform, manifest: configDesc, config: configDesc, layers: layerDescs };
+      const img: PlatformImage = { platform, manifest: configDesc, config: configDesc, layers: layerDescs, kind: 'image' };
       const plan: ImagePlan = { request: tag ?? cfg.digest, ref, name, root: configDesc, upstreamDigest: cfg.digest, manifests: [], images: [img], notes: [] };
       out.push({ name, plan, synthesized: true });
     }

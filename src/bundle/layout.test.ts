@@ -12,6 +12,7 @@ const desc = (mediaType: string, seed: string, size = 100): Descriptor => ({ med
 function img(platform: Platform | undefined, seed: string, layerCount = 2): PlatformImage {
   return {
     platform,
+    kind: 'image',
     manifest: { ...desc(MediaType.ociManifest, `m-${seed}`), ...(platform ? { platform } : {}) },
     config: desc(MediaType.ociConfig, `c-${seed}`),
     layers: Array.from({ length: layerCount }, (_, i) => desc(MediaType.ociLayerGzip, `l-${seed}-${i}`, 1000 + i)),

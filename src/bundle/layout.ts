@@ -8,7 +8,7 @@ import { formatPlatform, platformMatches, type PlatformSpec } from '../oci/platf
 import { familiarName, parseReference } from '../reference/parse-reference.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { ImagePlan, PlatformImage } from '../transfer/plan.js';
-import { planSize } from '../transfer/plan.js';
+import { carriedLayers, planSize } from '../transfer/plan.js';
 
 export const OCI_LAYOUT = 'oci-layout';
 export const INDEX_JSON = 'index.json';
@@ -45,10 +45,35 @@ export interface FerryImageMetadata {
   mediaType: string;
   upstreamDigest: string;
   size: number;
-  platforms: { platform: string; manifest: string; config: string; layers: { digest: string; size: number; mediaType: string }[] }[];
+  platforms: FerryPlatformMetadata[];
   /** The platform `docker load` gets (manifest.json), or null when none is loadable. */
   dockerLoad: string | null;
   notes: string[];
+  /** Signatures, attestations and SBOMs carried with the image (format 1, since ferry 0.2). */
+  referrers?: FerryReferrerMetadata[];
+  /** Non-distributable layers the bundle does not carry. */
+  foreignLayers?: string[];
+}
+
+export interface FerryPlatformMetadata {
+  platform: string;
+  manifest: string;
+  config: string;
+  layers: { digest: string; size: number; mediaType: string }[];
+  /** Present for artifacts (Helm charts, attestations): never in manifest.json. */
+  kind?: 'artifact';
+  artifactType?: string;
+}
+
+export interface FerryReferrerMetadata {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  /** The manifest it refers to. */
+  subject: string;
+  /** The tag it is published under in the source (cosign's `.sig`, or the fallback `sha256-<hex>`). */
+  tag: string | null;
 }
 
 /** The tag Docker shows for a bundle name: `docker.io/library/nginx:1.27` -> `nginx:1.27`. */
@@ -57,13 +82,18 @@ export function dockerTag(name: string): string {
   return `${familiarName(ref)}:${ref.tag}`;
 }
 
-/** The platform image that manifest.json lists for `docker load`: the preferred platform if kept. */
+/**
+ * The platform image that manifest.json lists for `docker load`: the preferred platform if kept.
+ * Only container images whose every layer is in the bundle qualify: never an artifact (a Helm
+ * chart, a signature), which `docker load` cannot take, nor an image missing a foreign layer.
+ */
 export function dockerLoadImage(plan: ImagePlan, prefer: readonly PlatformSpec[]): PlatformImage | undefined {
+  const loadable = plan.images.filter((i) => i.kind === 'image' && carriedLayers(plan, i).length === i.layers.length);
   for (const p of plan.prefer ?? prefer) {
-    const hit = plan.images.find((i) => platformMatches(p, i.platform));
+    const hit = loadable.find((i) => platformMatches(p, i.platform));
     if (hit) return hit;
   }
-  return plan.images.find((i) => !i.platform || (i.platform.os !== 'unknown' && i.platform.architecture !== 'unknown'));
+  return loadable.find((i) => !i.platform || (i.platform.os !== 'unknown' && i.platform.architecture !== 'unknown'));
 }
 
 export function ociLayout(): string {
@@ -126,9 +156,12 @@ export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly Plat
           manifest: i.manifest.digest,
           config: i.config.digest,
           layers: i.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+          ...(i.kind === 'artifact' ? { kind: 'artifact' as const, ...(i.artifactType ? { artifactType: i.artifactType } : {}) } : {}),
         })),
         dockerLoad: load ? load.manifest.digest : null,
         notes: p.notes,
+        ...(p.referrers?.length ? { referrers: p.referrers.map((r) => ({ digest: r.digest, mediaType: r.mediaType, size: r.size, artifactType: r.artifactType ?? null, subject: r.subject, tag: r.tag ?? null })) } : {}),
+        ...(p.foreign?.length ? { foreignLayers: p.foreign } : {}),
       };
     }),
   };

@@ -68,6 +68,8 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
   for (const img of interpretation.images) {
     const label = img.name ?? img.plan.root.digest;
     for (const pi of img.plan.images) {
+      // Artifacts (Helm charts, attestations) have no diff_ids: they are checked by digest only.
+      if (pi.kind !== 'image') continue;
       const cfgPath = img.synthesized ? [...contents.files.values()].find((f) => f.digest === pi.config.digest)?.name : blobPath(pi.config.digest);
       const cfgRaw = cfgPath ? contents.small.get(cfgPath) : undefined;
       if (!cfgRaw) continue;
@@ -126,7 +128,8 @@ export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: n
       }
       for (const p of m.platforms) {
         if (!contents.files.has(blobPath(p.manifest))) problems.push(`ferry.json: ${m.reference} ${p.platform} manifest ${p.manifest} is missing`);
-        for (const l of p.layers) if (!contents.files.has(blobPath(l.digest))) problems.push(`ferry.json: ${m.reference} layer ${l.digest} is missing`);
+        // Non-distributable layers are not carried: ferry.json says which.
+        for (const l of p.layers) if (!contents.files.has(blobPath(l.digest)) && !m.foreignLayers?.includes(l.digest)) problems.push(`ferry.json: ${m.reference} layer ${l.digest} is missing`);
       }
     }
     if (meta.images.length !== interpretation.images.length) problems.push(`ferry.json lists ${meta.images.length} images, index.json ${interpretation.images.length}`);

@@ -32,7 +32,7 @@ function image(platform: Platform | undefined, layers: Descriptor[]): { img: Pla
   const config = blob(MediaType.ociConfig, Buffer.from(JSON.stringify({ architecture: platform?.architecture ?? 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
   const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers }));
   const manifest: Descriptor = { mediaType: MediaType.ociManifest, digest: sha256Digest(raw), size: raw.length, ...(platform ? { platform } : {}) };
-  return { img: { platform, manifest, config, layers }, raw };
+  return { img: { platform, manifest, config, layers, kind: 'image' }, raw };
 }
 
 function singlePlan(request: string, layers: Descriptor[]): ImagePlan {

@@ -22,7 +22,7 @@ import { VerifyingStream } from '../digest/verifying-stream.js';
 import { isCompressedMediaType } from '../oci/media-types.js';
 import type { PlatformSpec } from '../oci/platform.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { ImagePlan } from '../transfer/plan.js';
+import { carriedLayers, planManifestImages, type ImagePlan } from '../transfer/plan.js';
 import { DEFAULT_LEVEL, GzipLevelSwitcher, type LevelSwitch } from './gzip-switcher.js';
 import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
 import { pipeTo, writeChunk } from '../util/streams.js';
@@ -78,9 +78,9 @@ export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly Plat
   for (const p of plans) for (const m of p.manifests) if (once(m.digest)) entries.push({ name: blobPath(m.digest), size: m.raw.length, compressed: false, data: m.raw });
   const layers: Entry[] = [];
   for (const p of plans) {
-    for (const img of p.images) {
+    for (const img of planManifestImages(p)) {
       if (once(img.config.digest)) entries.push({ name: blobPath(img.config.digest), size: img.config.size, compressed: false, data: { digest: img.config.digest, subject: `config ${img.config.digest} of ${p.request}` } });
-      for (const l of img.layers) {
+      for (const l of carriedLayers(p, img)) {
         if (once(l.digest)) layers.push({ name: blobPath(l.digest), size: l.size, compressed: isCompressedMediaType(l.mediaType), data: { digest: l.digest, subject: `layer ${l.digest} of ${p.request}` } });
       }
     }

@@ -27,6 +27,8 @@ export interface SaveArgs extends GlobalArgs, RegistryArgs, CacheArgs {
   platform: string[];
   compression: string;
   concurrency: string;
+  referrers: boolean;
+  'allow-nondistributable': boolean;
 }
 
 export interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
@@ -37,6 +39,8 @@ export interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
   'keep-going': boolean;
   compression: string;
   concurrency: string;
+  referrers: boolean;
+  'allow-nondistributable': boolean;
 }
 
 export interface VerifyArgs extends GlobalArgs {
@@ -95,6 +99,8 @@ function withCacheOption<T>(y: Argv<T>): Argv<T & CacheArgs> {
 // A string, checked by concurrencyOption (cli/common.ts): a number option would turn "abc" into NaN.
 const concurrency = { type: 'string', default: '4', describe: 'parallel blob downloads per registry, 1 to 64 (at most 16 in all)' } as const;
 const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' } as const;
+const referrers = { type: 'boolean', default: true, describe: 'carry signatures, attestations and SBOMs (referrers API, sha256-<hex> tags, cosign .sig/.att/.sbom); --no-referrers to leave them' } as const;
+const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
 export function saveOptions(y: Argv<GlobalArgs>): Argv<SaveArgs> {
   return withCacheOption(withRegistryOptions(y))
@@ -102,6 +108,8 @@ export function saveOptions(y: Argv<GlobalArgs>): Argv<SaveArgs> {
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
     .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
     .option('compression', compression)
+    .option('referrers', referrers)
+    .option('allow-nondistributable', allowNondistributable)
     .option('concurrency', concurrency) as unknown as Argv<SaveArgs>;
 }
 
@@ -113,6 +121,8 @@ export function exportOptions(y: Argv<GlobalArgs>): Argv<ExportArgs> {
     .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
     .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
     .option('compression', compression)
+    .option('referrers', referrers)
+    .option('allow-nondistributable', allowNondistributable)
     .option('concurrency', concurrency) as unknown as Argv<ExportArgs>;
 }
 

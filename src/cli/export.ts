@@ -117,7 +117,8 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const resolver = a.locked
       ? (r: ManifestImage) => resolveRequest(registries, { ...r, ref: { ...r.ref, digest: lockedFor(lock, r)!.upstreamDigest } })
       : (r: ManifestImage) => resolveRequest(registries, r);
-    const results: PullResult[] = await pullImages(manifest.images, registries, store, concurrency, {
+    const requests = manifest.images.map((i) => ({ ...i, ...(a.referrers === false ? { referrers: false as const } : {}), allowNondistributable: a['allow-nondistributable'] }));
+    const results: PullResult[] = await pullImages(requests, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),
       onDone: (r) => output.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),

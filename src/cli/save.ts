@@ -28,7 +28,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
   if (images.length === 0) throw new UsageError('ferry save needs at least one image reference', 'e.g. ferry save docker.io/library/busybox:1.36 -o bundles/busybox.tar.gz');
   const concurrency = concurrencyOption(a.concurrency);
   const platforms = parsePlatformSelection(a.platform);
-  const requests: ImageRequest[] = images.map((s) => ({ request: s, ref: parseReference(s), platforms }));
+  const requests: ImageRequest[] = images.map((s) => ({ request: s, ref: parseReference(s), platforms, referrers: a.referrers, allowNondistributable: a['allow-nondistributable'] }));
   const seen = new Set<string>();
   for (const r of requests) {
     const key = `${r.ref.registry}/${r.ref.repository}:${r.ref.tag ?? ''}@${r.ref.digest ?? ''}`;

@@ -20,6 +20,8 @@ export interface ManifestImage {
   platformStrings: string[];
   /** file:line for messages. */
   origin: string;
+  /** false: leave signatures, attestations and SBOMs behind (`referrers: false`). */
+  referrers?: false;
 }
 
 export interface LoadedManifest {
@@ -117,7 +119,7 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
   const entries: unknown[] = Array.isArray(m?.images) ? m.images : [];
   entries.forEach((entry, i) => {
     if (typeof entry !== 'string' && (typeof entry !== 'object' || entry === null || typeof (entry as { ref?: unknown }).ref !== 'string')) return;
-    const e = (typeof entry === 'string' ? { ref: entry } : entry) as { ref: string; name?: string; platforms?: string[] };
+    const e = (typeof entry === 'string' ? { ref: entry } : entry) as { ref: string; name?: string; platforms?: string[]; referrers?: unknown };
     const refPath: PathPart[] = typeof entry === 'string' ? ['images', i] : ['images', i, 'ref'];
     let ref: Reference;
     try {
@@ -152,7 +154,8 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
     } catch {
       return; // reported by the schema
     }
-    images.push({ request: e.ref, ref, ...(name ? { name } : {}), platforms, platformStrings, origin: at(refPath) });
+    const referrers = (typeof e.referrers === 'boolean' ? e.referrers : undefined) ?? m?.referrers;
+    images.push({ request: e.ref, ref, ...(name ? { name } : {}), platforms, platformStrings, origin: at(refPath), ...(referrers === false ? { referrers: false } : {}) });
   });
   if (problems.length) return { path: file, bundle: '', images, insecure: [], caFiles: {} };
   const dir = dirname(resolve(file));

@@ -18,7 +18,7 @@ function plan(ref: string, digest: string): ImagePlan {
     root: manifest,
     upstreamDigest: digest,
     manifests: [],
-    images: [{ platform: { os: 'linux', architecture: 'amd64' }, manifest, config, layers: [layer] }],
+    images: [{ platform: { os: 'linux', architecture: 'amd64' }, manifest, config, layers: [layer], kind: 'image' }],
     notes: [],
   };
 }

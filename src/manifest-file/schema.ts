@@ -23,6 +23,7 @@ export const imageEntrySchema = z.union([
       ref: z.string().min(1).describe('the image reference to pull; may be pinned with @sha256:...'),
       name: z.string().min(1).optional().describe('the name the image gets in the bundle (and in docker after load), e.g. acme/api:1.4'),
       platforms: platforms.optional(),
+      referrers: z.boolean().optional().describe('carry the image\'s signatures, attestations and SBOMs (default: the file\'s referrers, true)'),
     })
     .strict(),
 ]);
@@ -42,6 +43,7 @@ export const manifestFileSchema = z
       .optional()
       .describe('bundle name: the output is bundles/<bundle>.tar.gz (default: the manifest file name)'),
     platforms: platforms.optional().describe('default platforms for every image (default linux/amd64)'),
+    referrers: z.boolean().optional().describe('carry signatures, attestations and SBOMs of every image (default true)'),
     images: z.array(imageEntrySchema).min(1).describe('the images to carry'),
     registries: z.record(z.string(), registrySettingsSchema).optional().describe('per-registry settings, keyed by HOST[:PORT]'),
   })

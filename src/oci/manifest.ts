@@ -21,6 +21,7 @@ export interface Descriptor {
   platform?: Platform;
   annotations?: Record<string, string>;
   urls?: string[];
+  artifactType?: string;
 }
 
 export interface ImageManifest {
@@ -28,12 +29,18 @@ export interface ImageManifest {
   mediaType: string;
   config: Descriptor;
   layers: Descriptor[];
+  /** OCI 1.1: the type of an artifact manifest (Helm chart, signature, SBOM). */
+  artifactType?: string;
+  /** OCI 1.1: the manifest this one refers to (a signature's or attestation's image). */
+  subject?: Descriptor;
 }
 
 export interface ImageIndex {
   kind: 'index';
   mediaType: string;
   manifests: Descriptor[];
+  artifactType?: string;
+  subject?: Descriptor;
 }
 
 export type ParsedManifest = ImageManifest | ImageIndex;
@@ -74,9 +81,13 @@ export function parseManifest(raw: Uint8Array, headerType: string | undefined, w
     // OCI allows mediaType to be absent: infer from the shape.
     mt = Array.isArray(doc.manifests) ? MediaType.ociIndex : doc.config ? MediaType.ociManifest : mt;
   }
+  const extra = {
+    ...(typeof doc.artifactType === 'string' ? { artifactType: doc.artifactType } : {}),
+    ...(doc.subject !== undefined ? { subject: descriptor(doc.subject, `${where} subject`) } : {}),
+  };
   if (isIndexType(mt)) {
     if (!Array.isArray(doc.manifests)) throw new FerryError('BUNDLE_FORMAT', `${where}: index has no manifests array`);
-    return { kind: 'index', mediaType: mt!, manifests: doc.manifests.map((m, i) => descriptor(m, `${where} manifests[${i}]`)) };
+    return { kind: 'index', mediaType: mt!, manifests: doc.manifests.map((m, i) => descriptor(m, `${where} manifests[${i}]`)), ...extra };
   }
   if (isManifestType(mt)) {
     if (!Array.isArray(doc.layers)) throw new FerryError('BUNDLE_FORMAT', `${where}: manifest has no layers array`);
@@ -85,6 +96,7 @@ export function parseManifest(raw: Uint8Array, headerType: string | undefined, w
       mediaType: mt!,
       config: descriptor(doc.config, `${where} config`),
       layers: doc.layers.map((l, i) => descriptor(l, `${where} layers[${i}]`)),
+      ...extra,
     };
   }
   if (mt === undefined) throw new FerryError('BUNDLE_FORMAT', `${where}: the document is neither an image manifest nor an index (no mediaType, config or manifests)`);

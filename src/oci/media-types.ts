@@ -11,6 +11,7 @@ export const MediaType = {
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
   dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
   dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
@@ -37,4 +38,27 @@ export function isManifestType(mt: string | undefined): boolean {
  */
 export function isCompressedMediaType(mt: string): boolean {
   return /(\+|\.)(gzip|zstd)$/.test(mt) || mt.endsWith('tar.gzip');
+}
+
+/** Whether a config media type is an image config (Docker or OCI), as opposed to an artifact's. */
+export function isImageConfigType(mt: string): boolean {
+  return mt === MediaType.ociConfig || mt === MediaType.dockerConfig;
+}
+
+/** Whether a layer media type is a filesystem layer (a tar, possibly compressed). */
+export function isFilesystemLayerType(mt: string): boolean {
+  return /^application\/vnd\.(oci\.image\.layer\.|docker\.image\.rootfs\.)/.test(mt);
+}
+
+/**
+ * Whether a layer is non-distributable ("foreign"): Docker's foreign layer type or OCI's
+ * deprecated nondistributable types. Registries may not hold them; their `urls` say where they are.
+ */
+export function isForeignLayerType(mt: string): boolean {
+  return mt === MediaType.dockerForeignLayerGzip || mt.startsWith('application/vnd.oci.image.layer.nondistributable.');
+}
+
+/** Whether a layer media type is zstd-compressed (Docker before 23 cannot load these). */
+export function isZstdMediaType(mt: string): boolean {
+  return /\+zstd$/.test(mt);
 }

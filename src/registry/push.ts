@@ -15,6 +15,7 @@ import { FerryError, wrap } from '../errors.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { planBlobs, type ImagePlan } from '../transfer/plan.js';
 import type { Registries } from './registries.js';
+import { publishReferrers } from './referrers.js';
 import { putManifest } from './manifests.js';
 import { targetRepository, type PushTarget } from './push-target.js';
 import { uploadBlob, type UploadOutcome } from './upload.js';
@@ -99,15 +100,19 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
             }),
           ),
         );
+        // Referrers published under a tag (cosign's .sig/.att/.sbom, the fallback sha256-<hex>
+        // index) go back under that tag; the others by digest.
+        const referrerTag = new Map((plan.referrers ?? []).flatMap((r) => (r.tag ? [[r.digest, r.tag] as const] : [])));
         for (const m of plan.manifests) {
           stopIfFatal();
           const isRoot = m.digest === plan.root.digest;
-          const ref = isRoot && tag ? tag : m.digest;
+          const ref = isRoot && tag ? tag : (referrerTag.get(m.digest) ?? m.digest);
           const got = await putManifest(client, repository, ref, m.raw, m.mediaType, `pushing manifest ${m.digest} to ${targetName}`);
           if (got && got !== m.digest) {
             throw new FerryError('DIGEST_MISMATCH', `pushing ${targetName}: the registry stored manifest ${m.digest} as ${got}`, { hint: 'the registry rewrote the manifest; it does not preserve digests' });
           }
         }
+        if (plan.referrers?.length) await publishReferrers(client, repository, plan, `pushing the referrers of ${targetName}`);
         opts.onDone?.(plan);
       } catch (err) {
         if (err === fatal || (fatal && isConnectionFailure(err))) {

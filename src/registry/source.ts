@@ -1,22 +1,27 @@
 /**
- * The registry as an image source: resolves a reference to an ImagePlan (manifests fetched and
- * verified, platforms selected) and opens blobs for the store. Platform rules:
+ * The registry as an image source: resolves a reference to an ImagePlan (every manifest and
+ * index fetched and verified, platforms selected at any depth of index, artifacts told apart
+ * from images, non-distributable layers noted, referrers discovered) and opens blobs for the
+ * store. Platform rules:
  * - a single manifest is kept as is;
- * - an index with every entry kept goes in unchanged (same digest);
- * - one platform of an index: the platform manifest becomes the image (its digest is upstream's);
- * - several but not all: a new index of those entries is written, and a note says the index
- *   digest differs from upstream.
+ * - an index with every leaf kept goes in unchanged, nested indexes included (same digests);
+ * - one platform: the platform manifest becomes the image (its digest is upstream's);
+ * - several but not all: a new flat index of those entries is written, and a note says the
+ *   index digest differs from upstream.
+ * Attestation entries (`unknown/unknown`) are never counted as platforms.
  */
 import { FerryError } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
-import type { Descriptor } from '../oci/manifest.js';
+import type { Descriptor, Platform } from '../oci/manifest.js';
+import { isForeignLayerType, isIndexType } from '../oci/media-types.js';
 import { formatPlatform, selectPlatforms, type PlatformSelection } from '../oci/platform.js';
 import { formatReference, manifestIdentifier, type Reference } from '../reference/parse-reference.js';
 import type { BlobOpener } from '../store/blob-store.js';
-import type { ImagePlan, PlannedManifest, PlatformImage } from '../transfer/plan.js';
+import { platformImageOf, type ImagePlan, type PlannedManifest, type PlatformImage } from '../transfer/plan.js';
 import { openBlob } from './blobs.js';
 import type { RegistryClient } from './client.js';
 import { getManifest, type FetchedManifest } from './manifests.js';
+import { discoverReferrers } from './referrers.js';
 
 export interface ResolveOptions {
   request: string;
@@ -24,11 +29,45 @@ export interface ResolveOptions {
   /** The name in the bundle; defaults to the reference. */
   name?: Reference;
   platforms: PlatformSelection;
+  /** Carry non-distributable (foreign) layers instead of noting and skipping them. */
+  allowNondistributable?: boolean;
+  /** Discover and carry signatures, attestations and SBOMs (default true). */
+  referrers?: boolean;
 }
+
+/** Indexes nest at most this deep (a loop of indexes is an error, not a hang). */
+const MAX_DEPTH = 8;
 
 function nameOf(ref: Reference): string | undefined {
   if (!ref.tag) return undefined;
   return `${ref.registry}/${ref.repository}:${ref.tag}`;
+}
+
+const isAttestation = (p: Platform | undefined): boolean => p?.os === 'unknown' || p?.architecture === 'unknown';
+
+interface Tree {
+  /** Every index below the top (children before parents). */
+  indexes: FetchedManifest[];
+  /** Leaf entries with their platform (from the nearest index entry that has one). */
+  leaves: Descriptor[];
+}
+
+/** Fetches the nested indexes of `index` and lists its leaf entries, depth first. */
+async function walkIndex(client: RegistryClient, repository: string, index: FetchedManifest, what: string, depth: number): Promise<Tree> {
+  if (index.parsed.kind !== 'index') return { indexes: [], leaves: [] };
+  if (depth > MAX_DEPTH) throw new FerryError('UNSUPPORTED', `${what}: indexes nest more than ${MAX_DEPTH} deep`);
+  const tree: Tree = { indexes: [], leaves: [] };
+  for (const d of index.parsed.manifests) {
+    if (!isIndexType(d.mediaType)) {
+      tree.leaves.push(d);
+      continue;
+    }
+    const child = await getManifest(client, repository, d.digest, `${what} (nested index ${d.digest})`);
+    const sub = await walkIndex(client, repository, child, what, depth + 1);
+    tree.indexes.push(...sub.indexes, child);
+    tree.leaves.push(...sub.leaves.map((l) => (l.platform || !d.platform ? l : { ...l, platform: d.platform })));
+  }
+  return tree;
 }
 
 /** Resolves a reference into a plan. Throws NOT_FOUND when no requested platform exists. */
@@ -39,46 +78,66 @@ export async function resolveImage(client: RegistryClient, opts: ResolveOptions)
   const notes: string[] = [];
   const name = nameOf(opts.name ?? ref);
   const base = { request: opts.request, ref, name, upstreamDigest: top.digest, notes };
+  const plan = await selectFrom(client, top, opts, base, what);
+  noteForeignLayers(plan, opts.allowNondistributable === true);
+  if (opts.referrers !== false) await discoverReferrers(client, plan);
+  return plan;
+}
 
+async function selectFrom(client: RegistryClient, top: FetchedManifest, opts: ResolveOptions, base: Omit<ImagePlan, 'root' | 'manifests' | 'images'>, what: string): Promise<ImagePlan> {
+  const { ref } = opts;
+  const notes = base.notes;
   if (top.parsed.kind === 'manifest') {
-    const img = imageOf(top, undefined);
-    return { ...base, root: desc(top), manifests: [toPlanned(top)], images: [img] };
+    return { ...base, root: desc(top), manifests: [toPlanned(top)], images: [imageOf(top, undefined)] };
   }
-
-  const entries = top.parsed.manifests;
-  const kept = selectPlatforms(entries, opts.platforms);
+  const tree = await walkIndex(client, ref.repository, top, what, 1);
+  const leaves = tree.leaves;
+  const kept = selectPlatforms(leaves, opts.platforms);
   if (kept.length === 0) {
-    const available = entries.map((m) => formatPlatform(m.platform)).join(', ');
+    const available = leaves.filter((m) => !isAttestation(m.platform)).map((m) => formatPlatform(m.platform)).join(', ') || 'no platform images';
     throw new FerryError('NOT_FOUND', `${what}: no manifest for platform ${describeSelection(opts.platforms)} (the index has: ${available})`, {
       hint: 'choose one of the listed platforms with --platform, or --platform all',
     });
   }
   const children: FetchedManifest[] = [];
-  for (const d of kept) {
-    const child = await getManifest(client, ref.repository, d.digest, `${what} (${formatPlatform(d.platform)})`);
-    if (child.parsed.kind !== 'manifest') {
-      throw new FerryError('UNSUPPORTED', `${what}: nested index ${d.digest} is not supported`);
-    }
-    children.push(child);
-  }
+  for (const d of kept) children.push(await getManifest(client, ref.repository, d.digest, `${what} (${formatPlatform(d.platform)})`));
   const images = children.map((c, i) => imageOf(c, kept[i]!));
   const planned = children.map(toPlanned);
 
-  if (kept.length === entries.length) {
-    return { ...base, root: desc(top), manifests: [...planned, toPlanned(top)], images };
+  if (kept.length === leaves.length) {
+    return { ...base, root: desc(top), manifests: [...planned, ...tree.indexes.map(toPlanned), toPlanned(top)], images };
   }
+  const platformCount = leaves.filter((m) => !isAttestation(m.platform)).length;
   if (kept.length === 1) {
-    notes.push(`${formatReference(ref)}: kept ${formatPlatform(kept[0]!.platform)} manifest ${kept[0]!.digest} of ${entries.length}-platform index ${top.digest}; push it as a single-platform image, or use --platform all to keep the index digest`);
+    notes.push(`${formatReference(ref)}: kept ${formatPlatform(kept[0]!.platform)} manifest ${kept[0]!.digest} of ${platformCount}-platform index ${top.digest}; push it as a single-platform image, or use --platform all to keep the index digest`);
     return { ...base, root: { ...kept[0]!, mediaType: children[0]!.mediaType }, manifests: planned, images };
   }
-  // A subset of several platforms: a new index, whose digest cannot equal upstream's.
+  // A subset of several platforms: a new flat index, whose digest cannot equal upstream's.
   const doc = JSON.parse(top.raw.toString('utf8')) as Record<string, unknown>;
   doc.manifests = kept;
   const raw = Buffer.from(JSON.stringify(doc, null, 2));
   const digest = sha256Digest(raw);
-  notes.push(`${formatReference(ref)}: kept ${kept.length} of ${entries.length} platforms; the bundle's index ${digest} differs from upstream index ${top.digest} (use --platform all to keep it)`);
+  notes.push(`${formatReference(ref)}: kept ${kept.length} of ${platformCount} platforms; the bundle's index ${digest} differs from upstream index ${top.digest} (use --platform all to keep it)`);
   const sub: PlannedManifest = { digest, mediaType: top.mediaType, raw };
   return { ...base, root: { mediaType: top.mediaType, digest, size: raw.length }, manifests: [...planned, sub], images };
+}
+
+/**
+ * Non-distributable layers (Windows base layers and the like) are not carried by default, as
+ * `docker push` does not push them: the plan lists them in `foreign`, and a note says so.
+ */
+function noteForeignLayers(plan: ImagePlan, allow: boolean): void {
+  const foreign = plan.images.flatMap((i) => i.layers.filter((l) => isForeignLayerType(l.mediaType)));
+  if (foreign.length === 0) return;
+  const seen = new Set(foreign.map((l) => l.digest));
+  if (allow) {
+    plan.notes.push(`${formatReference(plan.ref)}: carrying ${seen.size} non-distributable layer${seen.size === 1 ? '' : 's'} (--allow-nondistributable); check that the license allows it`);
+    return;
+  }
+  plan.foreign = [...seen];
+  for (const l of foreign.filter((x, i) => foreign.findIndex((y) => y.digest === x.digest) === i)) {
+    plan.notes.push(`${formatReference(plan.ref)}: layer ${l.digest} is non-distributable (foreign${l.urls?.length ? `, from ${l.urls[0]}` : ''}); not carried, as docker push does not push it either: the engine that pulls the image fetches it from its urls. --allow-nondistributable carries it`);
+  }
 }
 
 function describeSelection(s: PlatformSelection): string {
@@ -93,9 +152,10 @@ function toPlanned(m: FetchedManifest): PlannedManifest {
   return { digest: m.digest, mediaType: m.mediaType, raw: m.raw };
 }
 
-function imageOf(m: FetchedManifest, entry: Descriptor | undefined): PlatformImage {
-  if (m.parsed.kind !== 'manifest') throw new Error('unreachable');
-  return { platform: entry?.platform, manifest: entry ? { ...entry, mediaType: m.mediaType } : desc(m), config: m.parsed.config, layers: m.parsed.layers };
+/** A fetched manifest (not an index) as a PlatformImage. */
+export function imageOf(m: FetchedManifest, entry: Descriptor | undefined): PlatformImage {
+  if (m.parsed.kind !== 'manifest') throw new FerryError('UNSUPPORTED', `manifest ${m.digest} is an index where an image manifest was expected`);
+  return platformImageOf(m.parsed, desc(m), entry);
 }
 
 /** A BlobOpener for the store, reading from the registry. */

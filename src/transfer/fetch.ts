@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Descriptor } from '../oci/manifest.js';
 import type { BlobOpener, BlobStore, FetchOutcome } from '../store/blob-store.js';
-import { planBlobs, type ImagePlan } from './plan.js';
+import { planBlobs, planManifestImages, type ImagePlan } from './plan.js';
 import { parseImageConfig } from '../oci/config.js';
 import { requirePlatform, type PlatformSelection } from '../oci/platform.js';
 
@@ -33,7 +33,7 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
   for (const m of plan.manifests) await store.putBuffer(m.digest, m.raw, `manifest ${m.digest} of ${plan.request}`);
   const one = (d: Descriptor): Promise<void> =>
     limit(async () => {
-      const kind = plan.images.some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
+      const kind = planManifestImages(plan).some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
       const outcome: FetchOutcome = await store.fetch(d.digest, d.size, opts.opener(plan, d), `${kind} ${d.digest} of ${plan.request}`, (n) => opts.onBytes?.(plan, n));
       if (outcome === 'downloaded') {
         result.downloaded++;
@@ -41,7 +41,7 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
       } else result.cached++;
     });
   let blobs = planBlobs(plan);
-  const single = plan.images.length === 1 && !plan.images[0]!.platform ? plan.images[0]! : undefined;
+  const single = plan.images.length === 1 && !plan.images[0]!.platform && plan.images[0]!.kind === 'image' ? plan.images[0]! : undefined;
   if (single && opts.platforms) {
     await one(single.config);
     await fillPlatforms(plan, store);
@@ -56,7 +56,7 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
 /** Single-manifest images carry no platform in an index: take it from the (verified) config. */
 export async function fillPlatforms(plan: ImagePlan, store: BlobStore): Promise<void> {
   for (const img of plan.images) {
-    if (img.platform) continue;
+    if (img.platform || img.kind !== 'image') continue;
     // Not an image config (an artifact): the platform stays unknown.
     const raw = await readFile(store.path(img.config.digest)).catch(() => undefined);
     img.platform = raw ? parseImageConfig(raw)?.platform : undefined;

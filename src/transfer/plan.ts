@@ -5,8 +5,9 @@
  * them together with a BlobStore that holds the verified blobs.
  */
 import type { Reference } from '../reference/parse-reference.js';
-import type { Descriptor, Platform } from '../oci/manifest.js';
+import type { Descriptor, ImageManifest, Platform } from '../oci/manifest.js';
 import type { PlatformSpec } from '../oci/platform.js';
+import { isFilesystemLayerType, isImageConfigType } from '../oci/media-types.js';
 
 export interface PlannedManifest {
   digest: string;
@@ -20,6 +21,29 @@ export interface PlatformImage {
   manifest: Descriptor;
   config: Descriptor;
   layers: Descriptor[];
+  /**
+   * 'image': a container image (an image config and filesystem layers), for `docker load` and
+   * the diff_id checks. 'artifact': anything else a manifest can carry (a Helm chart, an
+   * `artifactType` with the empty config, a signature, an attestation, an SBOM), carried and
+   * verified by digest only.
+   */
+  kind: 'image' | 'artifact';
+  artifactType?: string;
+}
+
+/** A manifest that refers to one of the plan's manifests (OCI 1.1 `subject`, or cosign's tags). */
+export interface PlannedReferrer {
+  /** The referrer manifest (its bytes are in `manifests`). */
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | undefined;
+  /** The manifest it refers to. */
+  subject: string;
+  /** The tag it was found under (cosign's `sha256-<hex>.sig`, or the referrers tag schema's `sha256-<hex>`), if any. */
+  tag: string | undefined;
+  /** Its config and layers, when it is a manifest (not the fallback tag's index). */
+  image: PlatformImage | undefined;
 }
 
 export interface ImagePlan {
@@ -41,14 +65,38 @@ export interface ImagePlan {
   notes: string[];
   /** Platforms this image prefers for the docker-load view (its own requested platforms). */
   prefer?: PlatformSpec[];
+  /** Signatures, attestations and SBOMs of the image (their manifests are in `manifests`). */
+  referrers?: PlannedReferrer[];
+  /** Digests of non-distributable layers that are not carried (see media-types isForeignLayerType). */
+  foreign?: string[];
 }
 
-/** Every blob (config and layer) the plan needs, each once. */
+/** Whether a manifest is a container image or an artifact (see PlatformImage.kind). */
+export function manifestKind(config: Descriptor, layers: readonly Descriptor[], platform: Platform | undefined, artifactType: string | undefined): 'image' | 'artifact' {
+  if (artifactType !== undefined) return 'artifact';
+  if (!isImageConfigType(config.mediaType)) return 'artifact';
+  if (!layers.every((l) => isFilesystemLayerType(l.mediaType))) return 'artifact';
+  if (platform && (platform.os === 'unknown' || platform.architecture === 'unknown')) return 'artifact';
+  return 'image';
+}
+
+/** The layers of an image that the plan carries (all but skipped foreign ones). */
+export function carriedLayers(plan: ImagePlan, img: PlatformImage): Descriptor[] {
+  const skip = plan.foreign;
+  return skip?.length ? img.layers.filter((l) => !skip.includes(l.digest)) : img.layers;
+}
+
+/** The plan's manifests as PlatformImages: its images and artifacts, then its referrers'. */
+export function planManifestImages(plan: ImagePlan): PlatformImage[] {
+  return [...plan.images, ...(plan.referrers ?? []).flatMap((r) => (r.image ? [r.image] : []))];
+}
+
+/** Every blob (config and layer) the plan needs, each once: images', artifacts' and referrers'. */
 export function planBlobs(plan: ImagePlan): Descriptor[] {
   const seen = new Set<string>();
   const out: Descriptor[] = [];
-  for (const img of plan.images) {
-    for (const d of [img.config, ...img.layers]) {
+  for (const img of planManifestImages(plan)) {
+    for (const d of [img.config, ...carriedLayers(plan, img)]) {
       if (seen.has(d.digest)) continue;
       seen.add(d.digest);
       out.push(d);
@@ -69,4 +117,20 @@ export function uniqueBlobBytes(plans: readonly ImagePlan[]): number {
   let n = 0;
   for (const s of seen.values()) n += s;
   return n;
+}
+
+/** A parsed manifest as a PlatformImage; `entry` is its descriptor in the parent index, if any. */
+export function platformImageOf(m: ImageManifest, manifest: Descriptor, entry: Descriptor | undefined): PlatformImage {
+  const platform = entry?.platform;
+  const artifactType = m.artifactType ?? entry?.artifactType;
+  const kind = manifestKind(m.config, m.layers, platform, artifactType);
+  const type = artifactType ?? (kind === 'artifact' ? m.config.mediaType : undefined);
+  return {
+    platform,
+    manifest: entry ? { ...entry, mediaType: m.mediaType } : manifest,
+    config: m.config,
+    layers: m.layers,
+    kind,
+    ...(type !== undefined ? { artifactType: type } : {}),
+  };
 }

@@ -22,6 +22,10 @@ export interface ImageRequest {
   platforms: PlatformSelection;
   /** Where the request came from, for messages (manifests/prod.yaml:12). */
   origin?: string;
+  /** false: leave the image's signatures, attestations and SBOMs behind. */
+  referrers?: boolean;
+  /** Carry non-distributable layers (--allow-nondistributable). */
+  allowNondistributable?: boolean;
 }
 
 export interface PullResult {
@@ -39,7 +43,14 @@ export interface PullEvents {
 
 /** Resolves a request to a plan (manifests only, no blobs). */
 export function resolveRequest(registries: Registries, r: ImageRequest): Promise<ImagePlan> {
-  return resolveImage(registries.client(r.ref.registry), { request: r.request, ref: r.ref, ...(r.name ? { name: r.name } : {}), platforms: r.platforms });
+  return resolveImage(registries.client(r.ref.registry), {
+    request: r.request,
+    ref: r.ref,
+    ...(r.name ? { name: r.name } : {}),
+    platforms: r.platforms,
+    ...(r.referrers === false ? { referrers: false } : {}),
+    ...(r.allowNondistributable ? { allowNondistributable: true } : {}),
+  });
 }
 
 /** Downloads at a time across all registries, whatever --concurrency says per registry. */

@@ -37,6 +37,8 @@ export interface RegistryOptions {
   tls?: false;
   /** 'info' (default) or 'debug' (adds storage driver calls such as reader offsets). */
   logLevel?: 'info' | 'debug';
+  /** Accept manifests whose foreign (non-distributable) layers have URLs matching this regexp. */
+  allowForeignUrls?: string;
 }
 
 export interface Registry {
@@ -67,7 +69,8 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
   const tmp = makeTempDir(`registry-${auth}`);
   let issuer: TokenIssuer | undefined;
   try {
-    const authYaml = await authConfig(auth, users, opts, tmp, (i) => (issuer = i));
+    const validation = opts.allowForeignUrls ? `validation:\n  manifests:\n    urls:\n      allow:\n        - ${JSON.stringify(opts.allowForeignUrls)}\n` : '';
+    const authYaml = (await authConfig(auth, users, opts, tmp, (i) => (issuer = i))) + validation;
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const daemon = await launch(tmp, port, authYaml, opts.logLevel ?? 'info');
