@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack as tarPack, type Headers } from 'tar-stream';
+import { pack as tarPack, type Header } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../errors.js';
 import { JSON_DOCUMENT_LIMIT, readArchive, type ArchiveContents } from './reader.js';
 
 interface Entry {
-  header: Headers;
+  header: Partial<Header> & Pick<Header, 'name'>;
   data?: Buffer;
 }
 
@@ -29,8 +29,9 @@ async function tarOf(entries: Entry[]): Promise<Buffer> {
   })();
   for (const e of entries) {
     await new Promise<void>((resolve, reject) => {
-      const data = e.data ?? Buffer.alloc(0);
-      pack.entry({ ...e.header, size: e.header.type && e.header.type !== 'file' ? 0 : data.length }, e.header.type && e.header.type !== 'file' ? undefined : data, (err) => (err ? reject(err) : resolve()));
+      const done = (err?: Error | null): void => (err ? reject(err) : resolve());
+      if (e.header.type && e.header.type !== 'file') pack.entry({ ...e.header, size: 0 }, done);
+      else pack.entry({ ...e.header, size: e.data?.length ?? 0 }, e.data ?? Buffer.alloc(0), done);
     });
   }
   pack.finalize();
@@ -171,7 +172,8 @@ describe('readArchive', () => {
 
   it('bundle reader rejects a corrupted gzip stream', async () => {
     const gz = gzipSync(await tarOf(good));
-    gz[Math.floor(gz.length / 2)] ^= 0xff;
+    const mid = Math.floor(gz.length / 2);
+    gz[mid] = gz[mid]! ^ 0xff;
     const path = write(gz);
     const err = await read(path).then(() => undefined, (e: unknown) => e as FerryError);
     expect(err?.code).toBe('BUNDLE_FORMAT');
