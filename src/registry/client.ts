@@ -164,6 +164,7 @@ export class RegistryClient {
    */
   async send(opts: SendOptions): Promise<Response> {
     const base = await this.baseUrl();
+    const registryHost = new URL(base).host;
     let authRetried = false;
     let lastErr: unknown;
     const attempts = opts.attempts ?? this.retry.attempts;
@@ -187,7 +188,7 @@ export class RegistryClient {
             if (!loc) throw new FerryError('REGISTRY', `${opts.what}: ${opts.method} ${redactUrl(url)}: redirect without a Location`);
             const next = new URL(loc, url);
             // Never send the registry's credentials to another host (blob storage, CDNs).
-            if (next.host !== new URL(base).host) sendAuth = false;
+            if (next.host !== registryHost) sendAuth = false;
             if (res.statusCode === 303) method = 'GET';
             url = next;
             continue;
@@ -202,17 +203,17 @@ export class RegistryClient {
               attempt--;
               break;
             }
-            throw this.statusError(opts, r, text);
+            throw this.statusError(opts, r, text, registryHost);
           }
           if (opts.accept.includes(res.statusCode)) return r;
           const text = method === 'HEAD' ? '' : await res.body.text().catch(() => '');
           if (method === 'HEAD') await res.body.dump().catch(() => undefined);
           if (isRetryableStatus(res.statusCode) && attempt < attempts) {
-            lastErr = this.statusError(opts, r, text);
+            lastErr = this.statusError(opts, r, text, registryHost);
             await waitToRetry(this.retry, attempt, opts.what, res.statusCode, res.headers['retry-after']);
             break;
           }
-          throw this.statusError(opts, r, text);
+          throw this.statusError(opts, r, text, registryHost);
         }
       } catch (err) {
         if (err instanceof FerryError) throw err;
@@ -227,9 +228,16 @@ export class RegistryClient {
     throw new FerryError('NETWORK', `${opts.what}: giving up after ${attempts} attempts: ${describe(lastErr)}`, { cause: lastErr });
   }
 
-  private statusError(opts: SendOptions, r: Response, text: string): FerryError {
+  private statusError(opts: SendOptions, r: Response, text: string, registryHost: string): FerryError {
     const detail = registryErrorText(text);
     const msg = `${opts.what}: ${opts.method} ${redactUrl(r.url)}: HTTP ${r.status}${detail ? ` ${detail}` : ''}`;
+    if ((r.status === 401 || r.status === 403) && r.url.host !== registryHost) {
+      // Blob storage the registry redirected to (never sent the registry's credentials): a login
+      // would not help; its signed URL has expired or the storage is misconfigured.
+      return new FerryError('REGISTRY', msg, {
+        hint: `${this.host} redirected to ${r.url.host}, which refused the request (an expired signed URL or misconfigured storage); try again, and if it persists tell the registry's operator`,
+      });
+    }
     if (r.status === 401 || r.status === 403) {
       const config = `${process.env.DOCKER_CONFIG ? '$DOCKER_CONFIG' : '~/.docker'}/config.json`;
       const hint = this.auth.usedCredential
