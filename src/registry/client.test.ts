@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FerryError } from '../errors.js';
-import { RegistryClient } from './client.js';
+import { RegistryClient, RegistryStatusError } from './client.js';
 import type { Credential } from './credentials.js';
 import { onRetry, type RetryEvent, type RetryPolicy } from './retry.js';
 import { Transport } from './transport.js';
@@ -281,7 +281,8 @@ describe('statuses', () => {
   it('404 is NOT_FOUND, at once, with the registry error text', async () => {
     const reg = await serve((_q, res) => void res.writeHead(404).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}'));
     const err = await failure(get(clientFor(reg), '/v2/repo/manifests/nope'));
-    expect(err).toMatchObject({ code: 'NOT_FOUND', message: `fetching x: GET ${reg.url}/v2/repo/manifests/nope: HTTP 404 MANIFEST_UNKNOWN: manifest unknown` });
+    expect(err).toBeInstanceOf(RegistryStatusError);
+    expect(err).toMatchObject({ code: 'NOT_FOUND', status: 404, message: `fetching x: GET ${reg.url}/v2/repo/manifests/nope: HTTP 404 MANIFEST_UNKNOWN: manifest unknown` });
     expect(reg.calls()).toHaveLength(1);
   });
 
