@@ -110,6 +110,8 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
     (extract as unknown as { end(): void }).end();
   })();
   feeding.catch((err: unknown) => extract.destroy(err as Error));
+  /** The entry whose bytes are being read, named when the archive fails inside it. */
+  let current: string | undefined;
   try {
     for await (const entry of extract) {
       const raw = entry.header.name;
@@ -150,6 +152,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
         })(),
         { objectMode: false },
       );
+      current = name;
       const commit = await consume({ name, size, expectedDigest }, body);
       // Drain whatever the consumer left, so hashing covers the whole entry.
       for await (const _ of body) void _;
@@ -159,6 +162,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
       if (commit) await commit(digest);
       files.set(name, { name, size, digest });
       if (keep) small.set(name, Buffer.concat(keep));
+      current = undefined;
     }
     if (contents.partial) {
       tar.destroy();
@@ -169,7 +173,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
   } catch (err) {
     extract.destroy();
     tar.destroy();
-    throw archiveError(path, err);
+    throw archiveError(path, err, current);
   }
   for (const [name, target] of aliases) {
     const f = files.get(target);
@@ -181,10 +185,11 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
   return contents;
 }
 
-/** A read failure as a FerryError (FerryErrors pass unchanged). */
-export function archiveError(path: string, err: unknown): FerryError {
+/** A read failure as a FerryError naming the entry it happened in, if any (FerryErrors pass unchanged). */
+export function archiveError(path: string, err: unknown, entry?: string): FerryError {
   if (err instanceof FerryError) return err;
-  return new FerryError('BUNDLE_FORMAT', `reading ${path}: ${archiveErrorText(err)}`, { cause: err, hint: 'the file is truncated or corrupted; copy it again and check it against its .sha256 file' });
+  const where = entry === undefined ? '' : ` inside bundle entry "${entry}"`;
+  return new FerryError('BUNDLE_FORMAT', `reading ${path}: ${archiveErrorText(err)}${where}`, { cause: err, hint: 'the file is truncated or corrupted; copy it again and check it against its .sha256 file' });
 }
 
 /** Archive read failures as users see them: truncated, corrupted, or the error itself. */

@@ -4,13 +4,10 @@
  * agreement, each config's diff_ids count equal to its layers, the `.sha256` sidecar when present,
  * and with `deep` each layer's uncompressed digest against its diff_id.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { pipeline } from 'node:stream/promises';
 import { blobPath } from '../digest/digest.js';
+import { layerDiffId } from '../oci/layer-diff-id.js';
 import { interpret, type Interpretation } from './contents.js';
 import { readArchive, type ArchiveContents } from './reader.js';
 import { parseImageConfig } from '../oci/config.js';
@@ -23,46 +20,14 @@ export interface VerifyResult {
   checked: { blobs: number; bytes: number; layersDeep: number; sidecar: 'ok' | 'absent' | 'mismatch' };
 }
 
-/** The uncompressed sha256 of a (possibly gzip) layer stream. */
-async function diffIdOf(body: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  let first = true;
-  let gz = false;
-  const chunks: AsyncIterable<Buffer> = body;
-  const it = chunks[Symbol.asyncIterator]();
-  const head = await it.next();
-  if (!head.done) {
-    gz = head.value.length >= 2 && head.value[0] === 0x1f && head.value[1] === 0x8b;
-  }
-  async function* all(): AsyncGenerator<Buffer> {
-    if (!head.done && first) {
-      first = false;
-      yield head.value;
-    }
-    for (;;) {
-      const n = await it.next();
-      if (n.done) return;
-      yield n.value;
-    }
-  }
-  if (gz) {
-    await pipeline(all, createGunzip(), async function* (src: AsyncIterable<Buffer>) {
-      for await (const c of src) hash.update(c);
-    });
-  } else {
-    for await (const c of all()) hash.update(c);
-  }
-  return `sha256:${hash.digest('hex')}`;
-}
-
-
 /**
  * Checks each image against its config: the diff_ids count equals the layers, a legacy
  * (docker save) layer, which is stored uncompressed, hashes to its diff_id, and with `diffIds`
- * (--deep) every layer decompresses to its diff_id. Resolves the problems and how many
- * distinct layers were checked deeply.
+ * (--deep) every layer decompresses (gzip, zstd or none, oci/layer-diff-id.ts) to its diff_id;
+ * a `diffIds` entry `{ error }` is a layer that does not decompress. Resolves the problems and
+ * how many distinct layers were checked deeply.
  */
-export function imageProblems(interpretation: Interpretation, contents: ArchiveContents, diffIds?: ReadonlyMap<string, string>): { problems: string[]; layersDeep: number } {
+export function imageProblems(interpretation: Interpretation, contents: ArchiveContents, diffIds?: ReadonlyMap<string, string | { error: string }>): { problems: string[]; layersDeep: number } {
   const problems: string[] = [];
   const deepChecked = new Set<string>();
   for (const img of interpretation.images) {
@@ -92,7 +57,8 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
         const got = diffIds?.get(name);
         if (got === undefined) return;
         deepChecked.add(l.digest);
-        if (got !== diff[i]) problems.push(`image ${label}: layer ${l.digest} decompresses to ${got}, the config's diff_id is ${diff[i]} (--deep)`);
+        if (typeof got !== 'string') problems.push(`image ${label}: layer ${l.digest} (${name}): ${got.error} (--deep)`);
+        else if (got !== diff[i]) problems.push(`image ${label}: layer ${l.digest} decompresses to ${got}, the config's diff_id is ${diff[i]} (--deep)`);
       });
     }
   }
@@ -104,11 +70,18 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
  * Throws only when it cannot be read at all (truncated, hostile).
  */
 export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: number) => void): Promise<VerifyResult> {
-  const diffIds = new Map<string, string>();
+  const diffIds = new Map<string, string | { error: string }>();
   const contents = await readArchive(
     path,
     async (file, body) => {
-      if (deep && !BUNDLE_DOCUMENTS.has(file.name)) diffIds.set(file.name, await diffIdOf(body));
+      if (!deep || BUNDLE_DOCUMENTS.has(file.name)) return;
+      // A layer that does not decompress is a problem of its image, not an unreadable archive:
+      // layerDiffId has read the whole entry, so the reader still checks its digest.
+      const got = await layerDiffId(body).then(
+        (r) => r.diffId,
+        (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
+      );
+      diffIds.set(file.name, got);
     },
     { hashFile: true, ...(onBytes ? { onBytes } : {}) },
   );

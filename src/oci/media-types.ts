@@ -58,7 +58,27 @@ export function isForeignLayerType(mt: string): boolean {
   return mt === MediaType.dockerForeignLayerGzip || mt.startsWith('application/vnd.oci.image.layer.nondistributable.');
 }
 
-/** Whether a layer media type is zstd-compressed (Docker before 23 cannot load these). */
-export function isZstdMediaType(mt: string): boolean {
-  return /\+zstd$/.test(mt);
+/**
+ * Whether a layer of this media type is zstd-compressed: `+zstd` (OCI image-spec
+ * media-types.md, `application/vnd.oci.image.layer.v1.tar+zstd` and its non-distributable
+ * sibling).
+ */
+export function isZstdMediaType(mt: string | undefined): boolean {
+  return mt !== undefined && /\+zstd$/.test(mt);
+}
+
+/**
+ * The warning `save` prints for a bundle meant for `docker load` when some of its images have
+ * zstd layers (Docker Engine before 23.0 cannot load them), or undefined when none has. Each
+ * image is named by its reference; `layers` are its layer descriptors over all platforms.
+ */
+export function zstdLayerNote(images: ReadonlyArray<{ reference: string; layers: ReadonlyArray<{ mediaType: string }> }>): string | undefined {
+  const names = images.filter((i) => i.layers.some((l) => isZstdMediaType(l.mediaType))).map((i) => i.reference);
+  if (names.length === 0) return undefined;
+  const which = names.length === 1 ? `${names[0]} has` : `${names.length} images have`;
+  const list = names.length === 1 ? '' : ` (${names.join(', ')})`;
+  return (
+    `${which} zstd-compressed layers${list}: \`docker load\` (and \`ferry load\`) of this bundle needs Docker Engine 23.0 or later, ` +
+    'older engines cannot decompress them; `ferry push` to a registry carries them unchanged'
+  );
 }

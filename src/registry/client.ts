@@ -164,6 +164,7 @@ export class RegistryClient {
    */
   async send(opts: SendOptions): Promise<Response> {
     const base = await this.baseUrl();
+    const registryHost = new URL(base).host;
     let authRetried = false;
     let lastErr: unknown;
     const attempts = opts.attempts ?? this.retry.attempts;
@@ -187,7 +188,7 @@ export class RegistryClient {
             if (!loc) throw new FerryError('REGISTRY', `${opts.what}: ${opts.method} ${redactUrl(url)}: redirect without a Location`);
             const next = new URL(loc, url);
             // Never send the registry's credentials to another host (blob storage, CDNs).
-            if (next.host !== new URL(base).host) sendAuth = false;
+            if (next.host !== registryHost) sendAuth = false;
             if (res.statusCode === 303) method = 'GET';
             url = next;
             continue;
@@ -202,17 +203,17 @@ export class RegistryClient {
               attempt--;
               break;
             }
-            throw this.statusError(opts, r, text);
+            throw this.statusError(opts, r, text, registryHost);
           }
           if (opts.accept.includes(res.statusCode)) return r;
           const text = method === 'HEAD' ? '' : await res.body.text().catch(() => '');
           if (method === 'HEAD') await res.body.dump().catch(() => undefined);
           if (isRetryableStatus(res.statusCode) && attempt < attempts) {
-            lastErr = this.statusError(opts, r, text);
+            lastErr = this.statusError(opts, r, text, registryHost);
             await waitToRetry(this.retry, attempt, opts.what, res.statusCode, res.headers['retry-after']);
             break;
           }
-          throw this.statusError(opts, r, text);
+          throw this.statusError(opts, r, text, registryHost);
         }
       } catch (err) {
         if (err instanceof FerryError) throw err;
@@ -227,9 +228,20 @@ export class RegistryClient {
     throw new FerryError('NETWORK', `${opts.what}: giving up after ${attempts} attempts: ${describe(lastErr)}`, { cause: lastErr });
   }
 
-  private statusError(opts: SendOptions, r: Response, text: string): FerryError {
+  /**
+   * The error for an answer `accept` did not list: a RegistryStatusError carrying the status, so
+   * callers such as upload.ts can tell a broken session (5xx, 429) from a refusal.
+   */
+  private statusError(opts: SendOptions, r: Response, text: string, registryHost: string): RegistryStatusError {
     const detail = registryErrorText(text);
     const msg = `${opts.what}: ${opts.method} ${redactUrl(r.url)}: HTTP ${r.status}${detail ? ` ${detail}` : ''}`;
+    if ((r.status === 401 || r.status === 403) && r.url.host !== registryHost) {
+      // Blob storage the registry redirected to (never sent the registry's credentials): a login
+      // would not help; its signed URL has expired or the storage is misconfigured.
+      return new RegistryStatusError('REGISTRY', msg, r.status, {
+        hint: `${this.host} redirected to ${r.url.host}, which refused the request (an expired signed URL or misconfigured storage); try again, and if it persists tell the registry's operator`,
+      });
+    }
     if (r.status === 401 || r.status === 403) {
       const config = `${process.env.DOCKER_CONFIG ? '$DOCKER_CONFIG' : '~/.docker'}/config.json`;
       const hint = this.auth.usedCredential
@@ -237,11 +249,11 @@ export class RegistryClient {
           ? `the credentials for ${this.host} were accepted but do not allow this; ask for access to the repository`
           : `the registry refused the credentials${this.auth.credentialUser ? ` for ${this.auth.credentialUser}` : ''} stored for ${this.host} (${config} or its credential helper); check them, and if the password changed log in again with \`ferry login ${this.host} -u ${this.auth.credentialUser || 'USER'}\``
         : `add credentials with \`ferry login ${this.host}\` or in the Docker config (${config})`;
-      return new FerryError('AUTH', msg, { hint });
+      return new RegistryStatusError('AUTH', msg, r.status, { hint });
     }
-    if (r.status === 404) return new FerryError('NOT_FOUND', msg, { hint: 'check the repository name and tag or digest' });
-    if (r.status === 429) return new FerryError('REGISTRY', msg, { hint: 'the registry is rate limiting; try again later or authenticate for a higher limit' });
-    return new FerryError('REGISTRY', msg);
+    if (r.status === 404) return new RegistryStatusError('NOT_FOUND', msg, r.status, { hint: 'check the repository name and tag or digest' });
+    if (r.status === 429) return new RegistryStatusError('REGISTRY', msg, r.status, { hint: 'the registry is rate limiting; try again later or authenticate for a higher limit' });
+    return new RegistryStatusError('REGISTRY', msg, r.status);
   }
 }
 

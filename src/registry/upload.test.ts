@@ -24,6 +24,8 @@ interface Endpoint {
   stored: Map<string, Buffer>;
   /** Cut the body of the n-th request (1-based; every one without `nth`) with this method after `bytes`. */
   cut: { method: string; nth?: number; bytes: number } | undefined;
+  /** Answer the n-th request with this method (every one without `nth`) with `status`, the body read. */
+  fail: { method: string; nth?: number; status: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -33,7 +35,7 @@ async function startEndpoint(): Promise<Endpoint> {
   const log: string[] = [];
   const seen = new Map<string, number>();
   let next = 0;
-  const ep: Partial<Endpoint> = { log, stored, cut: undefined };
+  const ep: Partial<Endpoint> = { log, stored, cut: undefined, fail: undefined };
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
     const url = new URL(req.url ?? '', 'http://x');
     const m = /^\/v2\/repo\/blobs\/uploads\/(\d+)$/.exec(url.pathname);
@@ -68,7 +70,8 @@ async function startEndpoint(): Promise<Endpoint> {
     const n = (seen.get(req.method ?? '') ?? 0) + 1;
     seen.set(req.method ?? '', n);
     const cut = ep.cut && ep.cut.method === req.method && (ep.cut.nth === undefined || ep.cut.nth === n) ? ep.cut : undefined;
-    log.push(`${req.method} ${req.url?.split('?')[0]}${cut ? ' (cut)' : ''}`);
+    const fail = ep.fail && ep.fail.method === req.method && (ep.fail.nth === undefined || ep.fail.nth === n) ? ep.fail : undefined;
+    log.push(`${req.method} ${req.url?.split('?')[0]}${cut ? ' (cut)' : ''}${fail ? ` (${fail.status})` : ''}`);
     const chunks: Buffer[] = [];
     let got = 0;
     req.on('data', (c: Buffer) => {
@@ -87,7 +90,17 @@ async function startEndpoint(): Promise<Endpoint> {
       got += c.length;
       chunks.push(c);
     });
-    req.on('end', () => handle(req, res, Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (!fail) return handle(req, res, Buffer.concat(chunks));
+      // What a registry whose storage failed may do: keep the bytes in the session, answer 5xx.
+      const m = /uploads\/(\d+)/.exec(req.url ?? '');
+      const up = m ? uploads.get(Number(m[1])) : undefined;
+      if (up) {
+        up.data.push(Buffer.concat(chunks));
+        up.size += got;
+      }
+      res.writeHead(fail.status).end('{"errors":[{"code":"UNKNOWN","message":"storage failed"}]}');
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   ep.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -153,6 +166,79 @@ describe('uploadBlob when a request body breaks mid-way', () => {
     const c = await client();
     ep!.cut = { method: 'PUT', bytes: 3000 };
     await expect(uploadBlob(c, 'repo', { mediaType: 'application/octet-stream', digest, size: blob.length }, { open })).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(ep!.log.filter((l) => l.startsWith('PUT'))).toHaveLength(3);
+    expect(ep!.stored.size).toBe(0);
+  });
+});
+
+describe('uploadBlob when the registry answers an upload request with an error status', () => {
+  const blob = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7) % 251));
+  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+  const open = (start: number, end: number): Readable => Readable.from([blob.subarray(start, end + 1)]);
+  let ep: Endpoint | undefined;
+  let registries: Registries | undefined;
+
+  afterEach(async () => {
+    await registries?.close();
+    await ep?.close();
+  });
+
+  const client = async () => {
+    ep = await startEndpoint();
+    registries = new Registries({}, { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 });
+    return registries.client(ep.host);
+  };
+
+  it.each([500, 503, 429])('a PUT answered %i goes to a new session, never again to the old one', async (status) => {
+    const c = await client();
+    ep!.fail = { method: 'PUT', nth: 1, status };
+    const outcome = await uploadBlob(c, 'repo', { mediaType: 'application/octet-stream', digest, size: blob.length }, { open });
+    expect(outcome).toBe('uploaded');
+    expect(ep!.stored.get(digest)?.equals(blob)).toBe(true);
+    expect(ep!.log).toEqual([
+      'GET /v2/',
+      `HEAD /v2/repo/blobs/${digest}`,
+      'POST /v2/repo/blobs/uploads/',
+      `PUT /v2/repo/blobs/uploads/1 (${status})`,
+      'DELETE /v2/repo/blobs/uploads/1',
+      'POST /v2/repo/blobs/uploads/',
+      'PUT /v2/repo/blobs/uploads/2',
+    ]);
+  });
+
+  it('a PATCH answered 502 restarts the blob in a new session', async () => {
+    const c = await client();
+    ep!.fail = { method: 'PATCH', nth: 2, status: 502 };
+    const outcome = await uploadBlob(c, 'repo', { mediaType: 'application/octet-stream', digest, size: blob.length }, { chunkSize: 4000, open });
+    expect(outcome).toBe('uploaded');
+    expect(ep!.stored.get(digest)?.equals(blob)).toBe(true);
+    expect(ep!.log.filter((l) => !l.startsWith('PATCH /v2/repo/blobs/uploads/2'))).toEqual([
+      'GET /v2/',
+      `HEAD /v2/repo/blobs/${digest}`,
+      'POST /v2/repo/blobs/uploads/',
+      'PATCH /v2/repo/blobs/uploads/1',
+      'PATCH /v2/repo/blobs/uploads/1 (502)',
+      'DELETE /v2/repo/blobs/uploads/1',
+      'POST /v2/repo/blobs/uploads/',
+      'PUT /v2/repo/blobs/uploads/2',
+    ]);
+  });
+
+  it('a PUT answered 400 fails at once with the registry error, naming the request', async () => {
+    const c = await client();
+    ep!.fail = { method: 'PUT', status: 400 };
+    await expect(uploadBlob(c, 'repo', { mediaType: 'application/octet-stream', digest, size: blob.length }, { open })).rejects.toMatchObject({
+      code: 'REGISTRY',
+      status: 400,
+      message: `pushing blob ${digest} to ${ep!.host}/repo: PUT http://${ep!.host}/v2/repo/blobs/uploads/1: HTTP 400 UNKNOWN: storage failed`,
+    });
+    expect(ep!.log.filter((l) => l.startsWith('PUT'))).toEqual(['PUT /v2/repo/blobs/uploads/1 (400)']);
+  });
+
+  it('gives up after the retry attempts with the last status', async () => {
+    const c = await client();
+    ep!.fail = { method: 'PUT', status: 503 };
+    await expect(uploadBlob(c, 'repo', { mediaType: 'application/octet-stream', digest, size: blob.length }, { open })).rejects.toMatchObject({ code: 'REGISTRY', status: 503 });
     expect(ep!.log.filter((l) => l.startsWith('PUT'))).toHaveLength(3);
     expect(ep!.stored.size).toBe(0);
   });
