@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { parseImageConfig } from '../oci/config.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { ImagePlan } from '../transfer/plan.js';
+import type { ImagePlan } from '../content/plan.js';
 
 /** SOURCE_DATE_EPOCH as a Date, undefined when unset; throws a UsageError when it is not a whole number of seconds. */
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): Date | undefined {

@@ -9,7 +9,7 @@ import { blobPath } from '../digest/digest.js';
 import { parseManifest, type Descriptor, type ImageManifest, type Platform } from '../oci/manifest.js';
 import { MediaType, isForeignLayerType, isIndexType } from '../oci/media-types.js';
 import { parseReference, type Reference } from '../reference/parse-reference.js';
-import { platformImageOf, type ImagePlan, type PlannedManifest, type PlannedReferrer, type PlatformImage } from '../transfer/plan.js';
+import { platformImageOf, type ImagePlan, type PlannedManifest, type PlannedReferrer, type PlatformImage } from '../content/plan.js';
 import type { ArchiveContents, ArchiveFile } from './reader.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type DockerManifestEntry, type FerryMetadata } from './layout.js';
 import { parseImageConfig } from '../oci/config.js';

@@ -4,7 +4,7 @@ import type { Descriptor, Platform } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { parsePlatform } from '../oci/platform.js';
 import { parseReference } from '../reference/parse-reference.js';
-import type { ImagePlan, PlatformImage } from '../transfer/plan.js';
+import type { ImagePlan, PlatformImage } from '../content/plan.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, dockerLoadImage, dockerManifestJson, ferryMetadata, indexJson, ociLayout, type DockerManifestEntry } from './layout.js';
 
 const desc = (mediaType: string, seed: string, size = 100): Descriptor => ({ mediaType, digest: sha256Digest(seed), size });

@@ -7,8 +7,8 @@ import { MediaType } from '../oci/media-types.js';
 import { formatPlatform, platformMatches, type PlatformSpec } from '../oci/platform.js';
 import { familiarName, parseReference } from '../reference/parse-reference.js';
 import type { Descriptor } from '../oci/manifest.js';
-import type { ImagePlan, PlatformImage } from '../transfer/plan.js';
-import { carriedLayers, planSize } from '../transfer/plan.js';
+import type { ImagePlan, PlatformImage } from '../content/plan.js';
+import { carriedLayers, planSize } from '../content/plan.js';
 
 export const OCI_LAYOUT = 'oci-layout';
 export const INDEX_JSON = 'index.json';

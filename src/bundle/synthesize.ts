@@ -10,7 +10,7 @@ import { HashingTap } from '../digest/hashing-tap.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { BlobStore } from '../store/blob-store.js';
-import type { ImagePlan } from '../transfer/plan.js';
+import type { ImagePlan } from '../content/plan.js';
 import { pipeTo } from '../util/streams.js';
 
 async function isGzip(store: BlobStore, digest: string): Promise<boolean> {

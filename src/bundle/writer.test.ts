@@ -13,7 +13,7 @@ import type { Descriptor, Platform } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { parseReference } from '../reference/parse-reference.js';
 import { BlobStore } from '../store/blob-store.js';
-import type { ImagePlan, PlatformImage } from '../transfer/plan.js';
+import type { ImagePlan, PlatformImage } from '../content/plan.js';
 import { DEFAULT_LEVEL } from './gzip-switcher.js';
 import { bundleEntries, levelSwitches, writeBundle } from './writer.js';
 

@@ -22,7 +22,7 @@ import { VerifyingStream } from '../digest/verifying-stream.js';
 import { isCompressedMediaType } from '../oci/media-types.js';
 import type { PlatformSpec } from '../oci/platform.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { carriedLayers, planManifestImages, type ImagePlan } from '../transfer/plan.js';
+import { carriedLayers, planManifestImages, type ImagePlan } from '../content/plan.js';
 import { DEFAULT_LEVEL, GzipLevelSwitcher, type LevelSwitch } from './gzip-switcher.js';
 import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
 import { pipeTo, writeChunk } from '../util/streams.js';

@@ -16,7 +16,7 @@ import { formatReference } from '../reference/parse-reference.js';
 import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
 import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js';
-import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
+import { planSize, uniqueBlobBytes } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
 import { claimOutput } from './claim-output.js';
 import { checkOutputPath } from '../fs/output-path.js';

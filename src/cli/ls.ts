@@ -2,7 +2,7 @@
 import { interpret } from '../bundle/contents.js';
 import type { FerryMetadata } from '../bundle/layout.js';
 import { formatPlatform } from '../oci/platform.js';
-import { planSize } from '../transfer/plan.js';
+import { planSize } from '../content/plan.js';
 import { formatBytes } from './output.js';
 import type { LsArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';

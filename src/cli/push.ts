@@ -13,7 +13,7 @@ import { synthesizeManifest } from '../bundle/synthesize.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { parsePushTarget } from '../registry/push-target.js';
 import { pushPlans } from '../registry/push.js';
-import { planSize } from '../transfer/plan.js';
+import { planSize } from '../content/plan.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { errorJson } from './report.js';
 import { readIntoStore } from './read-into-store.js';

@@ -2,7 +2,7 @@
 import type { FerryError } from '../errors.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { PullResult } from '../transfer/pull.js';
-import { planSize } from '../transfer/plan.js';
+import { planSize } from '../content/plan.js';
 
 export interface ImageReport {
   reference: string;

@@ -8,7 +8,7 @@ import { parseReference } from '../reference/parse-reference.js';
 import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { pullImages, type ImageRequest } from '../transfer/pull.js';
-import { planSize, uniqueBlobBytes } from '../transfer/plan.js';
+import { planSize, uniqueBlobBytes } from '../content/plan.js';
 import { TOOL } from '../version.js';
 import { claimOutput } from './claim-output.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lockFromPlans, lockPath, lockText, readLock, writeLock } from './lock.js';
-import type { ImagePlan } from '../transfer/plan.js';
+import type { ImagePlan } from '../content/plan.js';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
 

@@ -9,7 +9,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { FerryError, describe } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
 import { formatPlatform } from '../oci/platform.js';
-import type { ImagePlan } from '../transfer/plan.js';
+import type { ImagePlan } from '../content/plan.js';
 
 export const LOCK_VERSION = 1;
 

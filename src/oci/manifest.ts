@@ -45,6 +45,14 @@ export interface ImageIndex {
 
 export type ParsedManifest = ImageManifest | ImageIndex;
 
+/** A manifest or index as it was read: its raw bytes, their digest, and the parse. */
+export interface FetchedManifest {
+  raw: Buffer;
+  mediaType: string;
+  digest: string;
+  parsed: ParsedManifest;
+}
+
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 function descriptor(v: unknown, where: string): Descriptor {

@@ -2,16 +2,12 @@
 import { DigestMismatchError, FerryError } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
-import { MAX_MANIFEST_BYTES, parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { MAX_MANIFEST_BYTES, parseManifest } from '../oci/manifest.js';
+import type { FetchedManifest } from '../oci/manifest.js';
 import { repoScope, type RegistryClient } from './client.js';
 import { headerValue } from '../util/headers.js';
 
-export interface FetchedManifest {
-  raw: Buffer;
-  mediaType: string;
-  digest: string;
-  parsed: ParsedManifest;
-}
+export type { FetchedManifest } from '../oci/manifest.js';
 
 async function readCapped(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];

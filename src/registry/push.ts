@@ -13,9 +13,9 @@
 import pLimit from 'p-limit';
 import { FerryError, wrap } from '../errors.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { planBlobs, type ImagePlan } from '../transfer/plan.js';
+import { planBlobs, type ImagePlan } from '../content/plan.js';
 import type { Registries } from './registries.js';
-import { publishReferrers } from './referrers.js';
+import { publishReferrers } from './referrers-publish.js';
 import { putManifest } from './manifests.js';
 import { targetRepository, type PushTarget } from './push-target.js';
 import { uploadBlob, type UploadOutcome } from './upload.js';

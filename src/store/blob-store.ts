@@ -18,6 +18,7 @@ import { ioError, osReason } from '../fs/io-error.js';
 const CACHE_HINT = 'free space in the cache, or choose another directory with --cache-dir';
 import { digestHex, sha256Digest } from '../digest/digest.js';
 import { DEFAULT_RETRY, isRetryableError, waitToRetry, type RetryPolicy } from '../registry/retry.js';
+import type { BlobOpener } from '../content/image-source.js';
 import { removeOnInterrupt } from '../process/interrupt.js';
 import { acquireLock, processAlive } from './lock.js';
 
@@ -26,8 +27,7 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ferry');
 }
 
-/** Opens a blob stream starting at `offset`; resolves where it really starts (0 or offset). */
-export type BlobOpener = (offset: number) => Promise<{ body: Readable; start: number }>;
+export type { BlobOpener } from '../content/image-source.js';
 
 export type FetchOutcome = 'cached' | 'downloaded';
 

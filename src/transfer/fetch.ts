@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Descriptor } from '../oci/manifest.js';
 import type { BlobOpener, BlobStore, FetchOutcome } from '../store/blob-store.js';
-import { planBlobs, planManifestImages, type ImagePlan } from './plan.js';
+import { planBlobs, planManifestImages, type ImagePlan } from '../content/plan.js';
 import { parseImageConfig } from '../oci/config.js';
 import { requirePlatform, type PlatformSelection } from '../oci/platform.js';
 

@@ -10,10 +10,11 @@ import { FerryError, wrap } from '../errors.js';
 import type { PlatformSelection } from '../oci/platform.js';
 import { formatReference, type Reference } from '../reference/parse-reference.js';
 import type { Registries } from '../registry/registries.js';
-import { registryBlobOpener, resolveImage } from '../registry/source.js';
+import { RegistryImageSource } from '../registry/image-source.js';
+import { resolveImage } from './resolve.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { fetchPlan, type FetchResult } from './fetch.js';
-import { planSize, type ImagePlan } from './plan.js';
+import { planSize, type ImagePlan } from '../content/plan.js';
 
 export interface ImageRequest {
   request: string;
@@ -43,7 +44,7 @@ export interface PullEvents {
 
 /** Resolves a request to a plan (manifests only, no blobs). */
 export function resolveRequest(registries: Registries, r: ImageRequest): Promise<ImagePlan> {
-  return resolveImage(registries.client(r.ref.registry), {
+  return resolveImage(new RegistryImageSource(registries.client(r.ref.registry)), {
     request: r.request,
     ref: r.ref,
     ...(r.name ? { name: r.name } : {}),
@@ -82,14 +83,14 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
         try {
           plan = await resolver(r);
           events.onResolved?.(plan);
-          const client = registries.client(r.ref.registry);
+          const source = new RegistryImageSource(registries.client(r.ref.registry));
           const fetch = await fetchPlan(
             plan,
             store,
             {
               concurrency,
               platforms: r.platforms,
-              opener: (p, d) => registryBlobOpener(client, p.ref.repository, d.digest, `fetching ${d.digest} from ${formatReference(p.ref)}`),
+              opener: (p, d) => source.blob(p.ref.repository, d, `fetching ${d.digest} from ${formatReference(p.ref)}`),
               onBytes: (p, n) => events.onBytes?.(p, n),
             },
             blobLimitFor(r.ref.registry),

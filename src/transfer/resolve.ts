@@ -1,8 +1,8 @@
 /**
- * The registry as an image source: resolves a reference to an ImagePlan (every manifest and
- * index fetched and verified, platforms selected at any depth of index, artifacts told apart
- * from images, non-distributable layers noted, referrers discovered) and opens blobs for the
- * store. Platform rules:
+ * Resolving a reference to an ImagePlan, the same way for every source (registry, OCI layout):
+ * every manifest and index fetched and verified, platforms selected at any depth of index,
+ * artifacts told apart from images, non-distributable layers noted, referrers discovered.
+ * Platform rules:
  * - a single manifest is kept as is;
  * - an index with every leaf kept goes in unchanged, nested indexes included (same digests);
  * - one platform: the platform manifest becomes the image (its digest is upstream's);
@@ -16,11 +16,8 @@ import type { Descriptor, Platform } from '../oci/manifest.js';
 import { isForeignLayerType, isIndexType } from '../oci/media-types.js';
 import { formatPlatform, selectPlatforms, type PlatformSelection } from '../oci/platform.js';
 import { formatReference, manifestIdentifier, type Reference } from '../reference/parse-reference.js';
-import type { BlobOpener } from '../store/blob-store.js';
-import { platformImageOf, type ImagePlan, type PlannedManifest, type PlatformImage } from '../transfer/plan.js';
-import { openBlob } from './blobs.js';
-import type { RegistryClient } from './client.js';
-import { getManifest, type FetchedManifest } from './manifests.js';
+import type { FetchedManifest, ImageSource } from '../content/image-source.js';
+import { platformImageOf, type ImagePlan, type PlannedManifest, type PlatformImage } from '../content/plan.js';
 import { discoverReferrers } from './referrers.js';
 
 export interface ResolveOptions {
@@ -53,7 +50,7 @@ interface Tree {
 }
 
 /** Fetches the nested indexes of `index` and lists its leaf entries, depth first. */
-async function walkIndex(client: RegistryClient, repository: string, index: FetchedManifest, what: string, depth: number): Promise<Tree> {
+async function walkIndex(source: ImageSource, repository: string, index: FetchedManifest, what: string, depth: number): Promise<Tree> {
   if (index.parsed.kind !== 'index') return { indexes: [], leaves: [] };
   if (depth > MAX_DEPTH) throw new FerryError('UNSUPPORTED', `${what}: indexes nest more than ${MAX_DEPTH} deep`);
   const tree: Tree = { indexes: [], leaves: [] };
@@ -62,8 +59,8 @@ async function walkIndex(client: RegistryClient, repository: string, index: Fetc
       tree.leaves.push(d);
       continue;
     }
-    const child = await getManifest(client, repository, d.digest, `${what} (nested index ${d.digest})`);
-    const sub = await walkIndex(client, repository, child, what, depth + 1);
+    const child = (await source.manifest(repository, d.digest, `${what} (nested index ${d.digest})`))!;
+    const sub = await walkIndex(source, repository, child, what, depth + 1);
     tree.indexes.push(...sub.indexes, child);
     tree.leaves.push(...sub.leaves.map((l) => (l.platform || !d.platform ? l : { ...l, platform: d.platform })));
   }
@@ -71,26 +68,26 @@ async function walkIndex(client: RegistryClient, repository: string, index: Fetc
 }
 
 /** Resolves a reference into a plan. Throws NOT_FOUND when no requested platform exists. */
-export async function resolveImage(client: RegistryClient, opts: ResolveOptions): Promise<ImagePlan> {
+export async function resolveImage(source: ImageSource, opts: ResolveOptions): Promise<ImagePlan> {
   const { ref } = opts;
   const what = `resolving ${formatReference(ref)}`;
-  const top = await getManifest(client, ref.repository, manifestIdentifier(ref), what);
+  const top = (await source.manifest(ref.repository, manifestIdentifier(ref), what))!;
   const notes: string[] = [];
   const name = nameOf(opts.name ?? ref);
   const base = { request: opts.request, ref, name, upstreamDigest: top.digest, notes };
-  const plan = await selectFrom(client, top, opts, base, what);
+  const plan = await selectFrom(source, top, opts, base, what);
   noteForeignLayers(plan, opts.allowNondistributable === true);
-  if (opts.referrers !== false) await discoverReferrers(client, plan);
+  if (opts.referrers !== false) await discoverReferrers(source, plan);
   return plan;
 }
 
-async function selectFrom(client: RegistryClient, top: FetchedManifest, opts: ResolveOptions, base: Omit<ImagePlan, 'root' | 'manifests' | 'images'>, what: string): Promise<ImagePlan> {
+async function selectFrom(source: ImageSource, top: FetchedManifest, opts: ResolveOptions, base: Omit<ImagePlan, 'root' | 'manifests' | 'images'>, what: string): Promise<ImagePlan> {
   const { ref } = opts;
   const notes = base.notes;
   if (top.parsed.kind === 'manifest') {
     return { ...base, root: desc(top), manifests: [toPlanned(top)], images: [imageOf(top, undefined)] };
   }
-  const tree = await walkIndex(client, ref.repository, top, what, 1);
+  const tree = await walkIndex(source, ref.repository, top, what, 1);
   const leaves = tree.leaves;
   const kept = selectPlatforms(leaves, opts.platforms);
   if (kept.length === 0) {
@@ -100,7 +97,7 @@ async function selectFrom(client: RegistryClient, top: FetchedManifest, opts: Re
     });
   }
   const children: FetchedManifest[] = [];
-  for (const d of kept) children.push(await getManifest(client, ref.repository, d.digest, `${what} (${formatPlatform(d.platform)})`));
+  for (const d of kept) children.push((await source.manifest(ref.repository, d.digest, `${what} (${formatPlatform(d.platform)})`))!);
   const images = children.map((c, i) => imageOf(c, kept[i]!));
   const planned = children.map(toPlanned);
 
@@ -156,9 +153,4 @@ function toPlanned(m: FetchedManifest): PlannedManifest {
 export function imageOf(m: FetchedManifest, entry: Descriptor | undefined): PlatformImage {
   if (m.parsed.kind !== 'manifest') throw new FerryError('UNSUPPORTED', `manifest ${m.digest} is an index where an image manifest was expected`);
   return platformImageOf(m.parsed, desc(m), entry);
-}
-
-/** A BlobOpener for the store, reading from the registry. */
-export function registryBlobOpener(client: RegistryClient, repository: string, digest: string, what: string): BlobOpener {
-  return (offset) => openBlob(client, repository, digest, offset, what);
 }

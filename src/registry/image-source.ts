@@ -1,0 +1,38 @@
+/**
+ * A registry as an ImageSource (transfer/image-source.ts): manifests by tag or digest (verified
+ * against a digest), the OCI 1.1 referrers API, and blobs opened at an offset with Range.
+ */
+import { FerryError } from '../errors.js';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
+import type { BlobOpener, ImageSource } from '../content/image-source.js';
+import { openBlob } from './blobs.js';
+import type { RegistryClient } from './client.js';
+import { getManifest } from './manifests.js';
+import { referrersApi } from './referrers-publish.js';
+
+export class RegistryImageSource implements ImageSource {
+  readonly description: string;
+
+  constructor(private readonly client: RegistryClient) {
+    this.description = `registry ${client.host}`;
+  }
+
+  async manifest(repository: string, ref: string, what: string, optional = false): Promise<FetchedManifest | undefined> {
+    try {
+      return await getManifest(this.client, repository, ref, what);
+    } catch (err) {
+      if (optional && err instanceof FerryError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  referrers(repository: string, digest: string, what: string): Promise<Descriptor[] | undefined> {
+    return referrersApi(this.client, repository, digest, what);
+  }
+
+  blob(repository: string, blob: Descriptor, what: string): BlobOpener {
+    return (offset) => openBlob(this.client, repository, blob.digest, offset, what);
+  }
+
+  async close(): Promise<void> {}
+}
