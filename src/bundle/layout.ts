@@ -3,7 +3,7 @@
  * `index.json`, Docker's `manifest.json` and `repositories`, and ferry's own `ferry.json`.
  */
 import { blobPath, digestHex } from '../digest/digest.js';
-import { MediaType } from '../oci/media-types.js';
+import { MediaType, zstdLayerNote } from '../oci/media-types.js';
 import { formatPlatform, platformMatches, type PlatformSpec } from '../oci/platform.js';
 import { familiarName, parseReference } from '../reference/parse-reference.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -165,4 +165,9 @@ export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly Plat
       };
     }),
   };
+}
+
+/** The warning for a bundle whose docker-load view holds zstd layers (Docker before 23 cannot load them), or undefined. */
+export function dockerLoadZstdNote(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[]): string | undefined {
+  return zstdLayerNote(plans.map((p) => ({ reference: p.request, layers: dockerLoadImage(p, prefer)?.layers ?? [] })));
 }

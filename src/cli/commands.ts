@@ -60,6 +60,15 @@ export interface PushArgs extends GlobalArgs, RegistryArgs, CacheArgs {
   'mapping-file': string | undefined;
 }
 
+export interface CopyArgs extends GlobalArgs, RegistryArgs, CacheArgs {
+  source: string;
+  destination: string;
+  platform: string[];
+  concurrency: string;
+  referrers: boolean;
+  'allow-nondistributable': boolean;
+}
+
 export interface LoadArgs extends GlobalArgs {
   bundle: string;
   platform: string | undefined;
@@ -143,6 +152,16 @@ export function pushOptions(y: Argv<GlobalArgs>): Argv<PushArgs> {
     .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
     .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' })
     .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' }) as unknown as Argv<PushArgs>;
+}
+
+export function copyOptions(y: Argv<GlobalArgs>): Argv<CopyArgs> {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('source', { type: 'string', demandOption: true, describe: 'image to copy: REF or docker://REF (a registry), oci:DIR[:NAME] (an OCI layout), or a bundle file' })
+    .positional('destination', { type: 'string', demandOption: true, describe: 'where to: REF or docker://REF (a registry), or oci:DIR[:NAME]' })
+    .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
+    .option('referrers', referrers)
+    .option('allow-nondistributable', allowNondistributable)
+    .option('concurrency', { ...concurrency, describe: 'parallel blob copies, 1 to 64' }) as unknown as Argv<CopyArgs>;
 }
 
 export function loadOptions(y: Argv<GlobalArgs>): Argv<LoadArgs> {

@@ -8,6 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.js';
+import { dockerLoadZstdNote } from '../bundle/layout.js';
 import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
@@ -138,6 +139,8 @@ export async function runExport(a: ExportArgs): Promise<number> {
     // Each image's docker-load view prefers its own platforms (the manifest file's per-image list).
     const plans = ok.map((r) => ({ ...r.plan!, prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
     for (const p of plans) for (const n of p.notes) output.warn(n);
+    const zstd = dockerLoadZstdNote(plans, preferredPlatforms([]));
+    if (zstd) output.warn(zstd);
     const prefer = preferredPlatforms([]);
     output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
     const written = await writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });

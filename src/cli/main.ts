@@ -12,6 +12,7 @@ import { errorJson } from './report.js';
 import {
   cacheLsOptions,
   cachePruneOptions,
+  copyOptions,
   exportOptions,
   loadOptions,
   loginOptions,
@@ -123,6 +124,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('verify <bundle>', 'check a bundle offline: digests, sizes, references, metadata', verifyOptions, run(lazy(() => import('./verify.js'), (m) => m.runVerify as Handler)))
     .command('ls <bundle>', 'list the images in a bundle', lsOptions, run(lazy(() => import('./ls.js'), (m) => m.runLs as Handler)))
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', pushOptions, run(lazy(() => import('./push.js'), (m) => m.runPush as Handler)))
+    .command('copy <source> <destination>', 'copy images between registries, OCI layouts and bundles, digests unchanged', copyOptions, run(lazy(() => import('./copy.js'), (m) => m.runCopy as Handler)))
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad as Handler)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin as Handler)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout as Handler)))

@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { parsePlatformSelection, type PlatformSpec, DEFAULT_PLATFORM, parsePlatform } from '../oci/platform.js';
 import { parseReference } from '../reference/parse-reference.js';
+import { dockerLoadZstdNote } from '../bundle/layout.js';
 import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { pullImages, type ImageRequest } from '../transfer/pull.js';
@@ -54,6 +55,8 @@ export async function runSave(a: SaveArgs): Promise<number> {
     }
     const plans = results.map((r) => r.plan!);
     for (const p of plans) for (const n of p.notes) out.warn(n);
+    const zstd = dockerLoadZstdNote(plans, preferredPlatforms(a.platform));
+    if (zstd) out.warn(zstd);
     out.start('bundle', `writing ${a.output}`, uniqueBlobBytes(plans));
     const written = await writeBundle(plans, store, {
       created: await bundleTime(plans, store),

@@ -25,7 +25,10 @@ export async function checkOutputPath(path: string, what: string, fix = 'choose 
   try {
     await mkdir(parent, { recursive: true });
   } catch (err) {
-    fail(`its directory ${parent} cannot be created (${osReason(err)})`, osHint(errnoCode(err), parent, fix)!);
+    // Node's recursive mkdir can report ENOENT where the real reason is the nearest existing
+    // directory (read-only, not writable): ask that directory.
+    const reason = (await ancestorProblem(parent)) ?? err;
+    fail(`its directory ${parent} cannot be created (${osReason(reason)})`, osHint(errnoCode(reason), parent, fix)!);
   }
   const p = await stat(parent).catch(() => undefined);
   if (p && !p.isDirectory()) fail(`${parent} is not a directory`, fix);
@@ -36,3 +39,16 @@ export async function checkOutputPath(path: string, what: string, fix = 'choose 
   }
 }
 
+
+/** Why the nearest existing ancestor of `dir` cannot be written into, or undefined. */
+async function ancestorProblem(dir: string): Promise<unknown> {
+  let d = dirname(dir);
+  for (;;) {
+    if (await stat(d).then(() => true, () => false)) {
+      return access(d, constants.W_OK).then(() => undefined, (e: unknown) => e);
+    }
+    const up = dirname(d);
+    if (up === d) return undefined;
+    d = up;
+  }
+}

@@ -16,9 +16,10 @@ export const REF_NAME = 'org.opencontainers.image.ref.name';
 export function parseLayoutRef(s: string): { dir: string; name: string | undefined } | undefined {
   if (!s.startsWith('oci:')) return undefined;
   const rest = s.slice('oci:'.length);
-  // A name is what follows the last ':' when it holds no '/': `oci:/srv/x:1.0` is /srv/x, 1.0.
-  const i = rest.lastIndexOf(':');
-  if (i > 0 && !rest.slice(i + 1).includes('/')) return { dir: rest.slice(0, i), name: rest.slice(i + 1) || undefined };
+  // As containers/image's oci: transport reads it: the directory ends at the first ':', the
+  // rest is the name (which may hold ':' and '/': `oci:/srv/x:team/app:1.0`).
+  const i = rest.indexOf(':');
+  if (i >= 0) return { dir: rest.slice(0, i), name: rest.slice(i + 1) || undefined };
   return { dir: rest, name: undefined };
 }
 

@@ -29,9 +29,14 @@ export class OciLayoutSink implements ImageSink {
   /** index.json entries to add, by name ('' for unnamed referrers, keyed by digest). */
   private readonly entries = new Map<string, Descriptor>();
 
+  /**
+   * `name`: the name the (one) image gets; undefined: its tag, or with `several` images its
+   * repository and tag (`team/app:1.0`), so that images with the same tag keep apart.
+   */
   constructor(
     readonly dir: string,
     private readonly name: string | undefined,
+    private readonly several = false,
   ) {
     this.description = `oci:${dir}`;
   }
@@ -79,13 +84,19 @@ export class OciLayoutSink implements ImageSink {
     await this.write(m.digest, m.raw.length, () => m.raw);
     const desc: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.raw.length };
     if (m.digest === plan.root.digest) {
-      const name = this.name ?? plan.ref.tag ?? 'latest';
+      const name = this.nameOf(plan);
       this.entries.set(name, { ...desc, annotations: { [REF_NAME]: name } });
     } else if (tag !== undefined) {
       this.entries.set(tag, { ...desc, annotations: { [REF_NAME]: tag } });
     } else if (plan.referrers?.some((r) => r.digest === m.digest)) {
       this.entries.set(`@${m.digest}`, desc);
     }
+  }
+
+  /** The name (ref.name) an image gets in the layout. */
+  nameOf(plan: ImagePlan): string {
+    const tag = plan.ref.tag ?? 'latest';
+    return this.name ?? (this.several ? `${plan.ref.repository}:${tag}` : tag);
   }
 
   async finishImage(): Promise<void> {}

@@ -16,9 +16,11 @@ import { uploadBlob } from './upload.js';
 export class RegistryImageSink implements ImageSink {
   readonly description: string;
 
+  /** `tag`: the name the image gets (the destination's tag); undefined keeps the source's. */
   constructor(
     private readonly client: RegistryClient,
     private readonly repository: string,
+    private readonly tag: string | undefined,
     readonly concurrency = 4,
   ) {
     this.description = `${client.host}/${repository}`;
@@ -28,8 +30,9 @@ export class RegistryImageSink implements ImageSink {
     return uploadBlob(this.client, this.repository, blob, { open, onBytes, chunkSize: Number.MAX_SAFE_INTEGER });
   }
 
-  async putManifest(_plan: ImagePlan, m: PlannedManifest, tag: string | undefined): Promise<void> {
-    const got = await putManifest(this.client, this.repository, tag ?? m.digest, m.raw, m.mediaType, `pushing manifest ${m.digest} to ${this.description}`);
+  async putManifest(plan: ImagePlan, m: PlannedManifest, tag: string | undefined): Promise<void> {
+    const ref = m.digest === plan.root.digest ? (this.tag ?? tag) : tag;
+    const got = await putManifest(this.client, this.repository, ref ?? m.digest, m.raw, m.mediaType, `pushing manifest ${m.digest} to ${this.description}`);
     if (got && got !== m.digest) {
       throw new FerryError('DIGEST_MISMATCH', `pushing ${this.description}: the registry stored manifest ${m.digest} as ${got}`, { hint: 'the registry rewrote the manifest; it does not preserve digests' });
     }

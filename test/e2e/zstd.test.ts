@@ -53,11 +53,14 @@ afterAll(async () => {
   await target?.stop();
 });
 
+let lastSaveStderr = '';
+
 async function save(refs: string[]): Promise<string> {
   const dir = fresh('save');
   const out = `${dir}/bundle.tar.gz`;
   const r = await runFerry(['save', ...refs, '-o', out], { env: ferryEnv(dir) });
   expect(r.code, describeRun(r)).toBe(0);
+  lastSaveStderr = r.stderr;
   return out;
 }
 
@@ -65,6 +68,10 @@ describe('zstd layers', () => {
   let bundle: string;
   beforeAll(async () => {
     bundle = await save([zstdOnly.ref, mixed.ref]);
+  });
+
+  it('save warns that docker load of the bundle needs Docker Engine 23 or later', () => {
+    expect(lastSaveStderr).toMatch(/warning: 2 images have zstd-compressed layers .*needs Docker Engine 23\.0 or later/);
   });
 
   it('verify --deep accepts a bundle of zstd and mixed gzip+zstd images and counts every layer', async () => {

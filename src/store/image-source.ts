@@ -1,0 +1,40 @@
+/**
+ * The blob cache as an ImageSource for images already read into it (a bundle that
+ * `readIntoStore` checked): blobs come from the verified store; manifests from the plans.
+ */
+import { FerryError } from '../errors.js';
+import type { BlobOpener, ImageSource } from '../content/image-source.js';
+import type { ImagePlan } from '../content/plan.js';
+import { parseManifest, type Descriptor, type FetchedManifest } from '../oci/manifest.js';
+import type { BlobStore } from './blob-store.js';
+
+export class StoreImageSource implements ImageSource {
+  readonly description: string;
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly plans: readonly ImagePlan[],
+    what: string,
+  ) {
+    this.description = what;
+  }
+
+  async manifest(_repository: string, ref: string, what: string, optional = false): Promise<FetchedManifest | undefined> {
+    for (const p of this.plans) {
+      const m = p.manifests.find((x) => x.digest === ref);
+      if (m) return { raw: m.raw, mediaType: m.mediaType, digest: m.digest, parsed: parseManifest(m.raw, m.mediaType, what) };
+    }
+    if (optional) return undefined;
+    throw new FerryError('NOT_FOUND', `${what}: ${ref} is not in ${this.description}`);
+  }
+
+  async referrers(): Promise<Descriptor[] | undefined> {
+    return undefined;
+  }
+
+  blob(_repository: string, blob: Descriptor): BlobOpener {
+    return async (offset) => ({ body: offset > 0 ? this.store.readRange(blob.digest, offset, Math.max(offset, blob.size - 1)) : this.store.read(blob.digest), start: offset });
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,97 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { sha256Digest } from '../digest/digest.js';
+import type { ImageSource } from '../content/image-source.js';
+import type { BlobOutcome, ImageSink, VerifiedOpener } from '../content/image-sink.js';
+import type { ImagePlan, PlannedManifest } from '../content/plan.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-types.js';
+import { copyImages } from './copy.js';
+
+const blobDesc = (data: string, mediaType: string = MediaType.ociLayerGzip): Descriptor => ({ mediaType, digest: sha256Digest(Buffer.from(data)), size: data.length });
+
+/** A source serving `blobs` (digest -> bytes); `corrupt` serves other bytes for that digest. */
+function source(blobs: Map<string, string>, corrupt?: string): ImageSource {
+  return {
+    description: 'memory',
+    manifest: async () => undefined,
+    referrers: async () => undefined,
+    blob: (_repo, d) => async () => ({ body: Readable.from([Buffer.from(d.digest === corrupt ? 'tampered' : blobs.get(d.digest)!)]), start: 0 }),
+    close: async () => undefined,
+  };
+}
+
+/** A sink that records the order of calls and reads every blob to the end. */
+function sink(): ImageSink & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    description: 'memory',
+    concurrency: 2,
+    async putBlob(_p: ImagePlan, d: Descriptor, open: VerifiedOpener): Promise<BlobOutcome> {
+      for await (const _ of open(0, d.size - 1)) void _;
+      calls.push(`blob ${d.digest.slice(7, 11)}`);
+      return 'uploaded';
+    },
+    async putManifest(_p: ImagePlan, m: PlannedManifest, tag: string | undefined): Promise<void> {
+      calls.push(`manifest ${m.digest.slice(7, 11)}${tag ? `:${tag}` : ''}`);
+    },
+    async finishImage(p: ImagePlan): Promise<void> {
+      calls.push(`finish ${p.request}`);
+    },
+    async commit(): Promise<void> {
+      calls.push('commit');
+    },
+    async abort(): Promise<void> {
+      calls.push('abort');
+    },
+  };
+}
+
+function plan(request: string, layers: string[], blobs: Map<string, string>): ImagePlan {
+  const config = blobDesc(`config of ${request}`, MediaType.ociConfig);
+  blobs.set(config.digest, `config of ${request}`);
+  const ls = layers.map((l) => {
+    const d = blobDesc(l);
+    blobs.set(d.digest, l);
+    return d;
+  });
+  const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: ls }));
+  const manifest: Descriptor = { mediaType: MediaType.ociManifest, digest: sha256Digest(raw), size: raw.length };
+  return {
+    request,
+    ref: { registry: 'r', repository: request, tag: '1', digest: undefined },
+    name: `r/${request}:1`,
+    root: manifest,
+    upstreamDigest: manifest.digest,
+    manifests: [{ digest: manifest.digest, mediaType: manifest.mediaType, raw }],
+    images: [{ platform: undefined, manifest, config, layers: ls, kind: 'image' }],
+    notes: [],
+  };
+}
+
+describe('copy engine', () => {
+  it('writes every blob before any manifest, each shared blob once, the root under its tag, then commits', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['shared layer', 'layer of a'], blobs);
+    const b = plan('b', ['shared layer'], blobs);
+    const s = sink();
+    const out = await copyImages(source(blobs), [a, b], s);
+    const firstManifest = s.calls.findIndex((c) => c.startsWith('manifest'));
+    expect(s.calls.slice(0, firstManifest).every((c) => c.startsWith('blob'))).toBe(true);
+    expect(s.calls.filter((c) => c.startsWith('blob'))).toHaveLength(4); // 2 configs, 2 distinct layers
+    expect(s.calls.slice(firstManifest)).toEqual([`manifest ${a.root.digest.slice(7, 11)}:1`, 'finish a', `manifest ${b.root.digest.slice(7, 11)}:1`, 'finish b', 'commit']);
+    expect(out[1]!.blobs).toEqual({ exists: 1, mounted: 0, uploaded: 1 });
+  });
+
+  it('a blob whose bytes do not match its digest fails the copy, aborts the sink, and writes no manifest', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['good layer', 'bad layer'], blobs);
+    const bad = a.images[0]!.layers[1]!.digest;
+    const s = sink();
+    await expect(copyImages(source(blobs, bad), [a], s)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(s.calls.some((c) => c.startsWith('manifest'))).toBe(false);
+    expect(s.calls).toContain('abort');
+    expect(s.calls).not.toContain('commit');
+  });
+});
