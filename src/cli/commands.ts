@@ -12,98 +12,28 @@ export interface GlobalArgs {
   debug: boolean;
 }
 
-export interface RegistryArgs {
-  'insecure-registry': string[];
-  'ca-file': string | undefined;
+/** The arguments a command's builder gives its handler: derived, so options and types cannot drift apart. */
+export type ArgsOf<B> = B extends (y: Argv<GlobalArgs>) => Argv<infer T> ? T : never;
+
+const registryOptions = {
+  'insecure-registry': { type: 'string', array: true, default: [] as string[], describe: 'allow plain HTTP or unverified TLS for this registry HOST[:PORT] (repeatable); loopback registries always are' },
+  'ca-file': { type: 'string', describe: 'PEM file with CA certificates to trust in addition to the system ones' },
+} as const;
+
+const cacheOptions = {
+  'cache-dir': { type: 'string', describe: 'blob cache directory (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)' },
+} as const;
+
+function withRegistryOptions<T>(y: Argv<T>) {
+  return y.options(registryOptions);
 }
 
-export interface CacheArgs {
-  'cache-dir': string | undefined;
+function withCacheOption<T>(y: Argv<T>) {
+  return y.options(cacheOptions);
 }
 
-export interface SaveArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  images: string[];
-  output: string;
-  platform: string[];
-  compression: string;
-  concurrency: string;
-  referrers: boolean;
-  'allow-nondistributable': boolean;
-}
-
-export interface ExportArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  manifest: string;
-  output: string | undefined;
-  locked: boolean;
-  force: boolean;
-  'keep-going': boolean;
-  compression: string;
-  concurrency: string;
-  referrers: boolean;
-  'allow-nondistributable': boolean;
-}
-
-export interface VerifyArgs extends GlobalArgs {
-  bundle: string;
-  deep: boolean;
-}
-
-export interface LsArgs extends GlobalArgs {
-  bundle: string;
-}
-
-export interface PushArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  bundle: string;
-  to: string;
-  'keep-registry-host': boolean;
-  concurrency: string;
-  'mapping-file': string | undefined;
-}
-
-export interface CopyArgs extends GlobalArgs, RegistryArgs, CacheArgs {
-  source: string;
-  destination: string;
-  platform: string[];
-  concurrency: string;
-  referrers: boolean;
-  'allow-nondistributable': boolean;
-}
-
-export interface LoadArgs extends GlobalArgs {
-  bundle: string;
-  platform: string | undefined;
-  force: boolean;
-}
-
-export interface LoginArgs extends GlobalArgs, RegistryArgs {
-  host: string;
-  username: string;
-  'password-stdin': boolean;
-}
-
-export type VersionArgs = GlobalArgs;
-
-export interface LogoutArgs extends GlobalArgs {
-  host: string;
-}
-
-export interface CacheLsArgs extends GlobalArgs, CacheArgs {}
-
-export interface CachePruneArgs extends GlobalArgs, CacheArgs {
-  'older-than': string | undefined;
-  lock: string[];
-  'dry-run': boolean;
-}
-
-function withRegistryOptions<T>(y: Argv<T>): Argv<T & RegistryArgs> {
-  return y
-    .option('insecure-registry', { type: 'string', array: true, default: [] as string[], describe: 'allow plain HTTP or unverified TLS for this registry HOST[:PORT] (repeatable); loopback registries always are' })
-    .option('ca-file', { type: 'string', describe: 'PEM file with CA certificates to trust in addition to the system ones' }) as unknown as Argv<T & RegistryArgs>;
-}
-
-function withCacheOption<T>(y: Argv<T>): Argv<T & CacheArgs> {
-  return y.option('cache-dir', { type: 'string', describe: 'blob cache directory (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)' }) as unknown as Argv<T & CacheArgs>;
-}
+export type RegistryArgs = ArgsOf<(y: Argv<GlobalArgs>) => ReturnType<typeof withRegistryOptions<GlobalArgs>>>;
+export type CacheArgs = ArgsOf<(y: Argv<GlobalArgs>) => ReturnType<typeof withCacheOption<GlobalArgs>>>;
 
 // A string, checked by concurrencyOption (cli/common.ts): a number option would turn "abc" into NaN.
 const concurrency = { type: 'string', default: '4', describe: 'parallel blob downloads per registry, 1 to 64 (at most 16 in all)' } as const;
@@ -111,7 +41,7 @@ const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip'
 const referrers = { type: 'boolean', default: true, describe: 'carry signatures, attestations and SBOMs (referrers API, sha256-<hex> tags, cosign .sig/.att/.sbom); --no-referrers to leave them' } as const;
 const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
-export function saveOptions(y: Argv<GlobalArgs>): Argv<SaveArgs> {
+export function saveOptions(y: Argv<GlobalArgs>) {
   return withCacheOption(withRegistryOptions(y))
     .positional('images', { type: 'string', array: true, describe: 'image references, e.g. docker.io/library/nginx:1.27' })
     .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
@@ -119,10 +49,10 @@ export function saveOptions(y: Argv<GlobalArgs>): Argv<SaveArgs> {
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
-    .option('concurrency', concurrency) as unknown as Argv<SaveArgs>;
+    .option('concurrency', concurrency);
 }
 
-export function exportOptions(y: Argv<GlobalArgs>): Argv<ExportArgs> {
+export function exportOptions(y: Argv<GlobalArgs>) {
   return withCacheOption(withRegistryOptions(y))
     .positional('manifest', { type: 'string', demandOption: true, describe: 'manifest file (YAML or JSON) listing the images' })
     .option('output', { alias: 'o', type: 'string', describe: 'bundle file (default bundles/<bundle>.tar.gz)' })
@@ -132,67 +62,80 @@ export function exportOptions(y: Argv<GlobalArgs>): Argv<ExportArgs> {
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
-    .option('concurrency', concurrency) as unknown as Argv<ExportArgs>;
+    .option('concurrency', concurrency);
 }
 
-export function verifyOptions(y: Argv<GlobalArgs>): Argv<VerifyArgs> {
+export function verifyOptions(y: Argv<GlobalArgs>) {
   return y
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive (.tar.gz or .tar)' })
-    .option('deep', { type: 'boolean', default: false, describe: 'also decompress every layer and check its diff_id' }) as unknown as Argv<VerifyArgs>;
+    .option('deep', { type: 'boolean', default: false, describe: 'also decompress every layer and check its diff_id' });
 }
 
-export function lsOptions(y: Argv<GlobalArgs>): Argv<LsArgs> {
-  return y.positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive' }) as unknown as Argv<LsArgs>;
+export function lsOptions(y: Argv<GlobalArgs>) {
+  return y.positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive' });
 }
 
-export function pushOptions(y: Argv<GlobalArgs>): Argv<PushArgs> {
+export function pushOptions(y: Argv<GlobalArgs>) {
   return withCacheOption(withRegistryOptions(y))
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive to push' })
     .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
     .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
     .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' })
-    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' }) as unknown as Argv<PushArgs>;
+    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' });
 }
 
-export function copyOptions(y: Argv<GlobalArgs>): Argv<CopyArgs> {
+export function copyOptions(y: Argv<GlobalArgs>) {
   return withCacheOption(withRegistryOptions(y))
     .positional('source', { type: 'string', demandOption: true, describe: 'image to copy: REF or docker://REF (a registry), oci:DIR[:NAME] (an OCI layout), or a bundle file' })
     .positional('destination', { type: 'string', demandOption: true, describe: 'where to: REF or docker://REF (a registry), or oci:DIR[:NAME]' })
     .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
-    .option('concurrency', { ...concurrency, describe: 'parallel blob copies, 1 to 64' }) as unknown as Argv<CopyArgs>;
+    .option('concurrency', { ...concurrency, describe: 'parallel blob copies, 1 to 64' });
 }
 
-export function loadOptions(y: Argv<GlobalArgs>): Argv<LoadArgs> {
+export function loadOptions(y: Argv<GlobalArgs>) {
   return y
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or docker save archive' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to load from multi-platform images (default: the one the bundle marks for docker load)' })
-    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' }) as unknown as Argv<LoadArgs>;
+    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' });
 }
 
-export function loginOptions(y: Argv<GlobalArgs>): Argv<LoginArgs> {
+export function loginOptions(y: Argv<GlobalArgs>) {
   return withRegistryOptions(y)
     .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'user name' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input (default: prompt on the terminal)' }) as unknown as Argv<LoginArgs>;
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from standard input (default: prompt on the terminal)' });
 }
 
-export function logoutOptions(y: Argv<GlobalArgs>): Argv<LogoutArgs> {
-  return y.positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' }) as unknown as Argv<LogoutArgs>;
+export function logoutOptions(y: Argv<GlobalArgs>) {
+  return y.positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' });
 }
 
-export function versionOptions(y: Argv<GlobalArgs>): Argv<VersionArgs> {
+export function versionOptions(y: Argv<GlobalArgs>) {
   return y;
 }
 
-export function cacheLsOptions(y: Argv<GlobalArgs>): Argv<CacheLsArgs> {
+export function cacheLsOptions(y: Argv<GlobalArgs>) {
   return withCacheOption(y);
 }
 
-export function cachePruneOptions(y: Argv<GlobalArgs>): Argv<CachePruneArgs> {
+export function cachePruneOptions(y: Argv<GlobalArgs>) {
   return withCacheOption(y)
     .option('older-than', { type: 'string', describe: 'only blobs unused for this long (e.g. 30d)' })
     .option('lock', { type: 'string', array: true, default: [] as string[], describe: 'keep what this lock file references (repeatable)' })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be removed, remove nothing' }) as unknown as Argv<CachePruneArgs>;
+    .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be removed, remove nothing' });
 }
+
+export type SaveArgs = ArgsOf<typeof saveOptions>;
+export type ExportArgs = ArgsOf<typeof exportOptions>;
+export type VerifyArgs = ArgsOf<typeof verifyOptions>;
+export type LsArgs = ArgsOf<typeof lsOptions>;
+export type PushArgs = ArgsOf<typeof pushOptions>;
+export type CopyArgs = ArgsOf<typeof copyOptions>;
+export type LoadArgs = ArgsOf<typeof loadOptions>;
+export type LoginArgs = ArgsOf<typeof loginOptions>;
+export type LogoutArgs = ArgsOf<typeof logoutOptions>;
+export type VersionArgs = ArgsOf<typeof versionOptions>;
+export type CacheLsArgs = ArgsOf<typeof cacheLsOptions>;
+export type CachePruneArgs = ArgsOf<typeof cachePruneOptions>;
