@@ -35,7 +35,17 @@ export interface FerryMetadata {
   created: string;
   /** sha256 of the lock file the bundle was exported for (ferry export), to detect changes. */
   lock?: string;
+  /** The export options that shape the bundle (ferry export), to detect changes. */
+  settings?: BundleSettings;
   images: FerryImageMetadata[];
+}
+
+/** What besides the lock decides a bundle's bytes: `export` rewrites when any of it changes. */
+export interface BundleSettings {
+  compression: string;
+  /** false: --no-referrers; else the images whose referrers are left out (`referrers: false`). */
+  referrers: boolean | string[];
+  nondistributable: boolean;
 }
 
 export interface FerryImageMetadata {
@@ -136,12 +146,13 @@ export function dockerManifestJson(plans: readonly ImagePlan[], prefer: readonly
 }
 
 /** ferry.json: what the bundle holds, written before the blobs so a reader knows what to expect. */
-export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string): FerryMetadata {
+export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string, settings?: BundleSettings): FerryMetadata {
   return {
     ferryBundleVersion: FORMAT_VERSION,
     tool,
     created: created.toISOString(),
     ...(lock ? { lock } : {}),
+    ...(settings ? { settings } : {}),
     images: plans.map((p) => {
       const load = dockerLoadImage(p, prefer);
       return {

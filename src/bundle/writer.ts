@@ -24,7 +24,7 @@ import type { PlatformSpec } from '../oci/platform.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { carriedLayers, planManifestImages, type ImagePlan } from '../content/plan.js';
 import { DEFAULT_LEVEL, GzipLevelSwitcher, type LevelSwitch } from './gzip-switcher.js';
-import { FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
+import { type BundleSettings, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
 import { pipeTo, writeChunk } from '../util/streams.js';
 
 export type Compression = 'gzip' | 'none';
@@ -38,6 +38,8 @@ export interface WriteBundleOptions {
   created?: Date;
   /** Digest of the lock file this bundle is for (export). */
   lock?: string;
+  /** The export settings that shape the bundle (export compares them for "unchanged"). */
+  settings?: BundleSettings;
   /** Called with the number of blob bytes copied since the last call. */
   onBytes?: (n: number) => void;
 }
@@ -60,7 +62,7 @@ const BLOCK = 512;
 const padded = (n: number): number => Math.ceil(n / BLOCK) * BLOCK;
 
 /** The entries of a bundle in write order, each blob once. */
-export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string): Entry[] {
+export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string, settings?: BundleSettings): Entry[] {
   const docker = dockerManifestJson(plans, prefer);
   const json = (name: string, text: string): Entry => {
     const data = Buffer.from(text);
@@ -68,7 +70,7 @@ export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly Plat
   };
   const entries: Entry[] = [
     json(OCI_LAYOUT, ociLayout()),
-    json(FERRY_JSON, JSON.stringify(ferryMetadata(plans, prefer, tool, created, lock), null, 2)),
+    json(FERRY_JSON, JSON.stringify(ferryMetadata(plans, prefer, tool, created, lock, settings), null, 2)),
     json(INDEX_JSON, indexJson(plans)),
     json(MANIFEST_JSON, docker.json),
     json(REPOSITORIES, docker.repositories),
@@ -116,6 +118,9 @@ async function copyEntry(pack: Pack, header: Partial<Header> & { name: string },
   const done = new Promise<void>((resolve, reject) => {
     settle = (err) => (err ? reject(err) : resolve());
   });
+  // Observed at once: when the output fails while this waits for the source, the entry is
+  // destroyed and `done` rejects before anyone awaits it (the caller reports the output's error).
+  done.catch(() => undefined);
   const entry = pack.entry(header, (err) => settle(err));
   entry.on('error', (err: Error) => settle(err));
   try {
@@ -140,7 +145,7 @@ async function copyEntry(pack: Pack, header: Partial<Header> & { name: string },
  */
 export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore, opts: WriteBundleOptions): Promise<WrittenBundle> {
   const created = opts.created ?? new Date(0);
-  const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock);
+  const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock, opts.settings);
   const partial = `${opts.out}.partial`;
   const forget = removeOnInterrupt(partial);
   const tap = new HashingTap();
@@ -177,6 +182,9 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
     pack.finalize();
     await guard(packDone);
     await outDone;
+    // The old checksum goes first: an interruption between the two renames must not leave the
+    // new bundle beside the previous bundle's checksum.
+    await rm(sidecarPath(opts.out), { force: true });
     await rename(partial, opts.out);
   } catch (err) {
     pack.destroy();

@@ -7,12 +7,15 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError, wrap } from '../errors.js';
+import { VerifyingStream } from '../digest/verifying-stream.js';
+import { parseImageConfig } from '../oci/config.js';
+import { pipeTo } from '../util/streams.js';
 import type { ImageSink } from '../content/image-sink.js';
 import type { ImageSource } from '../content/image-source.js';
 import { planSize, type ImagePlan } from '../content/plan.js';
 import { checkOutputPath } from '../fs/output-path.js';
-import { parsePlatformSelection } from '../oci/platform.js';
+import { parsePlatformSelection, requirePlatform, type PlatformSelection } from '../oci/platform.js';
 import { parseLayoutRef } from '../oci-layout/layout-dir.js';
 import { OciLayoutSink } from '../oci-layout/sink.js';
 import { OciLayoutSource } from '../oci-layout/source.js';
@@ -49,6 +52,24 @@ function layoutReference(dir: string, name: string | undefined, digest: string |
   return { registry: `oci:${dirname(dir)}`, repository: basename(dir), tag: name, digest: name ? undefined : digest };
 }
 
+/**
+ * A single-platform image has its platform in its config only: read the (small) config and
+ * check it against the platforms asked for, as save does (`the image is linux/amd64 only`).
+ */
+async function checkSinglePlatform(source: ImageSource, plan: ImagePlan, platforms: PlatformSelection): Promise<void> {
+  const img = plan.images.length === 1 ? plan.images[0]! : undefined;
+  if (!img || img.platform || img.kind !== 'image' || platforms.all || platforms.defaulted) return;
+  const { body } = await source.blob(plan.ref.repository, img.config, `reading the config of ${plan.request}`)(0);
+  const chunks: Buffer[] = [];
+  for await (const c of pipeTo(body, new VerifyingStream(img.config.digest, img.config.size, `config ${img.config.digest} of ${plan.request}`)) as AsyncIterable<Buffer>) chunks.push(c);
+  img.platform = parseImageConfig(Buffer.concat(chunks))?.platform;
+  try {
+    requirePlatform(img.platform, platforms);
+  } catch (err) {
+    throw wrap(`copying ${plan.request}`, err);
+  }
+}
+
 export async function runCopy(a: CopyArgs): Promise<number> {
   const concurrency = concurrencyOption(a.concurrency);
   const platforms = parsePlatformSelection(a.platform);
@@ -75,6 +96,7 @@ export async function runCopy(a: CopyArgs): Promise<number> {
       const ref = src.kind === 'oci' ? layoutReference(src.dir, src.name, (await new OciLayoutSource(src.dir).entryFor(src.name)).digest) : src.ref;
       source = src.kind === 'oci' ? new OciLayoutSource(src.dir) : new RegistryImageSource(registries.client(src.ref.registry));
       plans = [await resolveImage(source, { request: a.source, ref, platforms, referrers: a.referrers, allowNondistributable: a['allow-nondistributable'] })];
+      await checkSinglePlatform(source, plans[0]!, platforms);
     }
     if (dst.kind === 'oci' && dst.name && plans.length > 1) {
       throw new UsageError(`${src.text} holds ${plans.length} images; they cannot all be named ${dst.name}`, `copy to oci:${dst.dir} and each image keeps its own tag as its name`);

@@ -8,7 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.js';
-import { dockerLoadZstdNote } from '../bundle/layout.js';
+import { dockerLoadZstdNote, type BundleSettings } from '../bundle/layout.js';
 import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
@@ -52,13 +52,16 @@ function lockedFor(lock: LockFile | undefined, i: ManifestImage): LockedImage | 
  */
 type Unchanged = { ok: true; sha256: string; bytes: number } | { ok: false; why?: string };
 
-async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries): Promise<Unchanged> {
+async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries, settings: BundleSettings): Promise<Unchanged> {
   if (!lock || lock.images.length !== m.images.length) return { ok: false };
   if (!m.images.every((i) => lockedFor(lock, i))) return { ok: false };
   if (!(await stat(out).catch(() => undefined))) return { ok: false };
   try {
     const { metadata } = await readBundleHead(out);
     if (metadata?.lock !== lockDigest(lock)) return { ok: false };
+    // Written with other options (--compression, --no-referrers, --allow-nondistributable), or
+    // before ferry recorded them: not the bundle this run would write.
+    if (JSON.stringify(metadata.settings) !== JSON.stringify(settings)) return { ok: false };
   } catch {
     return { ok: false, why: `${out} cannot be read as a bundle` };
   }
@@ -98,7 +101,9 @@ export async function runExport(a: ExportArgs): Promise<number> {
   const output = makeOutput(a);
   const registries = makeRegistries(a, { insecure: manifest.insecure, caFiles: manifest.caFiles });
   try {
-    const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries);
+    const without = manifest.images.filter((i) => i.referrers === false).map((i) => i.request);
+    const settings: BundleSettings = { compression: a.compression, referrers: a.referrers ? (without.length ? without : true) : false, nondistributable: a['allow-nondistributable'] };
+    const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
     if (same.ok) {
       // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
       const store = await openStore(a);
@@ -143,7 +148,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     if (zstd) output.warn(zstd);
     const prefer = preferredPlatforms([]);
     output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
-    const written = await writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
+    const written = await writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
     for (const r of ok) output.info(`exported ${r.request.request} ${r.plan!.root.digest}`);

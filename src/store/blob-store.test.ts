@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -253,5 +254,33 @@ describe('BlobStore.list and remove', () => {
     expect(listed.map((b) => [b.digest, b.size])).toEqual([[digest, data.length]]);
     await store.remove(digest);
     expect(await store.has(digest)).toBe(false);
+  });
+});
+
+describe('reclaimStale (temp files of killed runs)', () => {
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
+  const deadPid = (): number => {
+    const r = spawnSync(process.execPath, ['-e', '0']);
+    return r.pid;
+  };
+
+  it("removes this host's temps of dead processes, keeps a live process's, and keeps another host's until they are a day old", async () => {
+    const partial = join(dir, 'partial');
+    await mkdir(partial, { recursive: true });
+    const dead = deadPid();
+    const files = {
+      deadIngest: `ingest-${host}-${dead}-1`,
+      deadSmall: `${'a'.repeat(64)}.${host}.${dead}.2`,
+      liveIngest: `ingest-${host}-${process.ppid}-3`,
+      otherHostFresh: `ingest-other-container-1-4`,
+      otherHostOld: `${'b'.repeat(64)}.other-container.1.5`,
+      resumable: 'c'.repeat(64),
+    };
+    for (const f of Object.values(files)) await writeFile(join(partial, f), 'x');
+    const old = new Date(Date.now() - 25 * 3600_000);
+    await utimes(join(partial, files.otherHostOld), old, old);
+    const got = await store.reclaimStale();
+    expect(got.files).toBe(3);
+    expect((await readdir(partial)).sort()).toEqual([files.liveIngest, files.otherHostFresh, files.resumable].sort());
   });
 });

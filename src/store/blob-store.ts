@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +32,16 @@ export type { BlobOpener } from '../content/image-source.js';
 export type FetchOutcome = 'cached' | 'downloaded';
 
 let ingestCounter = 0;
+
+/**
+ * Temp files carry the host name with the pid, so that a cache shared by containers (each with
+ * its own pid numbers, often ferry as pid 1) never takes another host's live file for a dead
+ * one. Dots would confuse the small-blob temp name: they become '_'.
+ */
+const HOST = hostname().replace(/[^A-Za-z0-9_-]/g, '_') || 'host';
+
+/** Temp files of other hosts are reclaimed only once they are this old. */
+const FOREIGN_STALE_MS = 24 * 3600_000;
 
 /** Blobs up to this size are fetched in one piece, without a partial file to resume. */
 export const SMALL_BLOB = 1024 * 1024;
@@ -67,9 +77,10 @@ export class BlobStore {
 
   /**
    * Removes temp files that a killed run (kill -9, power loss) left behind: whole-file ingests
-   * (`ingest-<pid>-<n>`) and small-blob temps (`<hex>.<pid>.<n>`) whose process is gone. They
-   * cannot be resumed. Resumable downloads (`partial/<hex>`) are kept. Resolves with what it
-   * removed (count and bytes).
+   * (`ingest-<host>-<pid>-<n>`) and small-blob temps (`<hex>.<host>.<pid>.<n>`) of this host
+   * whose process is gone, and those of other hosts (containers sharing the cache) once they
+   * are a day old. They cannot be resumed. Resumable downloads (`partial/<hex>`) are kept.
+   * Resolves with what it removed (count and bytes).
    */
   async reclaimStale(): Promise<{ files: number; bytes: number }> {
     const dir = join(this.dir, 'partial');
@@ -77,13 +88,19 @@ export class BlobStore {
     let files = 0;
     let bytes = 0;
     for (const n of names) {
-      const m = /^ingest-(\d+)-\d+$/.exec(n) ?? /^[a-f0-9]{64}\.(\d+)\.\d+$/.exec(n);
+      const m = /^ingest-([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)-(\d+)-\d+$/.exec(n) ?? /^[a-f0-9]{64}\.([A-Za-z0-9_-]+)\.(\d+)\.\d+$/.exec(n);
       if (!m) continue;
-      const pid = Number(m[1]);
-      // Our own pid: an earlier run with the same pid (containers run ferry as pid 1) unless
-      // this process has made temp files of its own already.
-      if (pid === process.pid ? ingestCounter > 0 : processAlive(pid)) continue;
-      const size = (await stat(join(dir, n)).catch(() => undefined))?.size ?? 0;
+      const pid = Number(m[2]);
+      const st = await stat(join(dir, n)).catch(() => undefined);
+      if (!st) continue;
+      if (m[1] !== HOST) {
+        if (Date.now() - st.mtimeMs < FOREIGN_STALE_MS) continue;
+      } else if (pid === process.pid ? ingestCounter > 0 : processAlive(pid)) {
+        // Our own pid: an earlier run with the same pid unless this process has made temp
+        // files of its own already.
+        continue;
+      }
+      const size = st.size;
       if (await rm(join(dir, n), { force: true }).then(() => true, () => false)) {
         files++;
         bytes += size;
@@ -108,7 +125,7 @@ export class BlobStore {
     if (actual !== digest) throw new DigestMismatchError(subject, digest, actual);
     if (await this.has(digest, data.length)) return this.touch(digest);
     // Unique per call: two images of one run may store the same manifest at the same moment.
-    const tmp = `${this.partialPath(digest)}.${process.pid}.${++ingestCounter}`;
+    const tmp = `${this.partialPath(digest)}.${HOST}.${process.pid}.${++ingestCounter}`;
     const forget = removeOnInterrupt(tmp);
     try {
       await writeFile(tmp, data);
@@ -283,7 +300,7 @@ export class BlobStore {
    * once it is known to be right, or discards it. Nothing is visible before the commit.
    */
   async ingest(body: Readable): Promise<{ commit(digest: string): Promise<void>; discard(): Promise<void> }> {
-    const tmp = join(this.dir, 'partial', `ingest-${process.pid}-${++ingestCounter}`);
+    const tmp = join(this.dir, 'partial', `ingest-${HOST}-${process.pid}-${++ingestCounter}`);
     const forget = removeOnInterrupt(tmp);
     try {
       await pipeline(body, createWriteStream(tmp));

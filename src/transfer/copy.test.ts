@@ -95,3 +95,17 @@ describe('copy engine', () => {
     expect(s.calls).not.toContain('commit');
   });
 });
+
+describe('copy engine after a failure', () => {
+  it('starts no queued blob once one has failed, and aborts only after every started blob ended', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['bad first', 'l2', 'l3', 'l4', 'l5'], blobs);
+    const bad = a.images[0]!.layers[0]!.digest;
+    const s = sink();
+    const one = { ...s, concurrency: 1 };
+    await expect(copyImages(source(blobs, bad), [a], one)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    // The config went first, then the bad layer failed: nothing after it started.
+    expect(s.calls.filter((c) => c.startsWith('blob'))).toHaveLength(1);
+    expect(s.calls.at(-1)).toBe('abort');
+  });
+});

@@ -59,24 +59,43 @@ export async function copyImages(source: ImageSource, plans: readonly ImagePlan[
   const limit = pLimit(sink.concurrency);
   const results: CopiedImage[] = plans.map((plan) => ({ plan, blobs: { exists: 0, mounted: 0, uploaded: 0 } }));
   const started = new Map<string, Promise<BlobOutcome>>();
+  let failure: unknown;
+  const blobTasks: Promise<void>[] = [];
   try {
-    await Promise.all(
-      results.flatMap((r) =>
-        planBlobs(r.plan).map(async (d) => {
-          const kind = planManifestImages(r.plan).some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
-          const subject = `${kind} ${d.digest} of ${r.plan.request}`;
-          let p = started.get(d.digest);
-          if (!p) {
-            p = limit(() => sink.putBlob(r.plan, d, verifiedOpener(source.blob(r.plan.ref.repository, d, `copying ${subject}`), d.size, d.digest, subject), (n) => events.onBytes?.(r.plan, n)));
-            started.set(d.digest, p);
-            r.blobs[await p]++;
-          } else {
-            await p;
-            r.blobs.exists++;
-          }
-        }),
-      ),
-    );
+    for (const r of results) {
+      for (const d of planBlobs(r.plan)) {
+        const kind = planManifestImages(r.plan).some((i) => i.config.digest === d.digest) ? 'config' : 'layer';
+        const subject = `${kind} ${d.digest} of ${r.plan.request}`;
+        let p = started.get(d.digest);
+        const first = !p;
+        if (!p) {
+          p = limit(async () => {
+            // After a failure, blobs still queued are not started: the copy is over.
+            if (failure !== undefined) throw failure;
+            try {
+              return await sink.putBlob(r.plan, d, verifiedOpener(source.blob(r.plan.ref.repository, d, `copying ${subject}`), d.size, d.digest, subject), (n) => events.onBytes?.(r.plan, n));
+            } catch (err) {
+              // Set here, before p-limit starts the next queued blob.
+              failure ??= err;
+              throw err;
+            }
+          });
+          started.set(d.digest, p);
+        }
+        const task = p.then(
+          (outcome) => void r.blobs[first ? outcome : 'exists']++,
+          (err: unknown) => {
+            // Queued blobs start, see the failure and end at once (clearing p-limit's queue
+            // instead would leave their promises unsettled).
+            failure ??= err;
+          },
+        );
+        blobTasks.push(task);
+      }
+    }
+    // Every started blob has ended (none is still writing) before the result is known.
+    await Promise.all(blobTasks);
+    if (failure !== undefined) throw failure;
     for (const r of results) {
       const tags = new Map((r.plan.referrers ?? []).flatMap((x) => (x.tag ? [[x.digest, x.tag] as const] : [])));
       for (const m of r.plan.manifests) {

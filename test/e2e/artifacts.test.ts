@@ -165,6 +165,29 @@ describe('artifacts and referrers travel with the images', () => {
   });
 });
 
+describe('export settings are part of "unchanged"', () => {
+  it('an export with --no-referrers (or --compression none) after a normal one rewrites the bundle; the same options again are unchanged', async () => {
+    const env = ferryEnv(tmp.join('home-settings'));
+    const dir = tmp.join('settings');
+    await runOk('mkdir', ['-p', dir]);
+    const m = `${dir}/m.yaml`;
+    await runOk('sh', ['-c', `printf 'bundle: m\nimages:\n  - ${reg.host}/test/img:1\n' > ${m}`]);
+    const meta = async (): Promise<{ images: { referrers?: unknown[] }[] }> => JSON.parse(await runOk('tar', ['-xzOf', `${dir}/bundles/m.tar.gz`, 'ferry.json'])) as never;
+    const first = await runFerry(['export', m], { env, cwd: dir });
+    expect(first.code, describeRun(first)).toBe(0);
+    expect((await meta()).images[0]!.referrers?.length).toBe(4);
+    const plain = await runFerry(['export', m, '--no-referrers'], { env, cwd: dir });
+    expect(plain.code, describeRun(plain)).toBe(0);
+    expect(plain.stderr).not.toMatch(/unchanged/);
+    expect((await meta()).images[0]!.referrers).toBeUndefined();
+    const again = await runFerry(['export', m, '--no-referrers'], { env, cwd: dir });
+    expect(again.stderr).toMatch(/unchanged/);
+    const back = await runFerry(['export', m], { env, cwd: dir });
+    expect(back.stderr).not.toMatch(/unchanged/);
+    expect((await meta()).images[0]!.referrers?.length).toBe(4);
+  });
+});
+
 describe('indexes of any depth', () => {
   it('--platform all keeps a nested index whole, digests unchanged, through save and push', async () => {
     const env = ferryEnv(tmp.join('home-nested'));

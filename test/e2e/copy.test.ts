@@ -116,6 +116,14 @@ describe('ferry copy keeps every digest', () => {
     await runOk('skopeo', ['inspect', '--raw', `oci:${dir}:${sigTag}`]);
   });
 
+  it('--platform that a single-platform image lacks: exit 1 naming its platform, nothing copied', async () => {
+    const dir = tmp.join('arm');
+    const r = await runFerry(['copy', img.ref, `oci:${dir}:1`, '--platform', 'linux/arm64'], { env: home() });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('the image is linux/amd64 only; asked for linux/arm64');
+    expect(existsSync(join(dir, 'index.json'))).toBe(false);
+  });
+
   it('a bundle into a registry is pointed at ferry push (exit 2)', async () => {
     const env = home();
     const bundle = tmp.join('one.tar.gz');
