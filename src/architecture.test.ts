@@ -43,10 +43,12 @@ const LAYERS: Record<string, readonly string[]> = {
   'oci-layout': [...BELOW_PLACES, 'content'],
   'docker-engine': [...BELOW_PLACES, 'content'],
   'manifest-file': [...BELOW_PLACES, 'content'],
+  // Signature policies: judge images (content) by the evidence the places hand them.
+  policy: [...BELOW_PLACES, 'content'],
   // The copy engine. Today it pulls from registries into the store itself; in the one-engine
   // design (issue 8) the CLI hands it a source and a sink, and registry/store leave this list.
   transfer: [...BELOW_PLACES, 'content', 'registry', 'store'],
-  cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'transfer'],
+  cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer'],
 };
 
 /** npm packages that mark a layer: only these layers may import them. */

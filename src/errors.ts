@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'ENGINE'
   | 'IO'
   | 'LOCKED'
+  | 'POLICY'
   | 'PARTIAL';
 
 /** Exit codes, documented in docs/cli.md. */

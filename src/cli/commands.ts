@@ -39,6 +39,7 @@ export type CacheArgs = ArgsOf<(y: Argv<GlobalArgs>) => ReturnType<typeof withCa
 const concurrency = { type: 'string', default: '4', describe: 'parallel blob downloads per registry, 1 to 64 (at most 16 in all)' } as const;
 const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' } as const;
 const referrers = { type: 'boolean', default: true, describe: 'carry signatures, attestations and SBOMs (referrers API, sha256-<hex> tags, cosign .sig/.att/.sbom); --no-referrers to leave them' } as const;
+const policy = { type: 'string', describe: 'signature policy file: judge every image by the signatures the bundle carries, offline (docs/policy.md)' } as const;
 const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
 export function saveOptions(y: Argv<GlobalArgs>) {
@@ -68,7 +69,8 @@ export function exportOptions(y: Argv<GlobalArgs>) {
 export function verifyOptions(y: Argv<GlobalArgs>) {
   return y
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive (.tar.gz or .tar)' })
-    .option('deep', { type: 'boolean', default: false, describe: 'also decompress every layer and check its diff_id' });
+    .option('deep', { type: 'boolean', default: false, describe: 'also decompress every layer and check its diff_id' })
+    .option('policy', policy);
 }
 
 export function lsOptions(y: Argv<GlobalArgs>) {
@@ -81,7 +83,9 @@ export function pushOptions(y: Argv<GlobalArgs>) {
     .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
     .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
     .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' })
-    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' });
+    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' })
+    .option('policy', policy)
+    .option('keep-going', { type: 'boolean', default: false, describe: 'with --policy: push the accepted images when others are rejected (exit 3)' });
 }
 
 export function copyOptions(y: Argv<GlobalArgs>) {
@@ -98,7 +102,8 @@ export function loadOptions(y: Argv<GlobalArgs>) {
   return y
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or docker save archive' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to load from multi-platform images (default: the one the bundle marks for docker load)' })
-    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' });
+    .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' })
+    .option('policy', policy);
 }
 
 export function loginOptions(y: Argv<GlobalArgs>) {

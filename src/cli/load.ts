@@ -14,6 +14,7 @@ import { rewriteForLoad } from '../bundle/rewrite.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { setInterruptMessage } from '../process/interrupt.js';
+import { judge, loadPolicy, rejectedError } from './policy-check.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { imageState, retag, type LoadStatus } from '../docker-engine/image-state.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
@@ -107,7 +108,15 @@ export async function runLoad(a: LoadArgs): Promise<number> {
       skipped: items.filter((i) => i.status !== 'loaded').map(itemName),
     });
   };
+  const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
   try {
+    if (policy) {
+      // The signatures sit among the blobs: one checking pass over the bundle first.
+      const checked = await verifyArchive(a.bundle, false);
+      if (checked.problems.length) throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+      const verdicts = await judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
+      if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, '; nothing was loaded');
+    }
     const api = await engine.ping();
     const { metadata: meta } = await readBundleHead(a.bundle);
     let manifestJson: string | undefined;

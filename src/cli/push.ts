@@ -3,7 +3,7 @@
  * with its original bytes (same digests). Exit 0 all pushed, 1 failure, 2 invalid input,
  * 3 some images pushed and some not.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { setInterruptMessage } from '../process/interrupt.js';
@@ -17,6 +17,7 @@ import { planSize } from '../content/plan.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { errorJson } from './report.js';
 import { readIntoStore } from './read-into-store.js';
+import { judge, loadPolicy, rejectedError, type Verdict } from './policy-check.js';
 import type { PushArgs } from './commands.js';
 
 
@@ -27,6 +28,7 @@ export function defaultMappingFile(bundle: string): string {
 export async function runPush(a: PushArgs): Promise<number> {
   const target = parsePushTarget(a.to, a['keep-registry-host']);
   const concurrency = concurrencyOption(a.concurrency);
+  const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
   const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
   await checkOutputPath(mappingFile, 'the mapping file', 'choose another path with --mapping-file');
   const out = makeOutput(a);
@@ -43,7 +45,15 @@ export async function runPush(a: PushArgs): Promise<number> {
     out.done('read');
     const unnamed = it.images.filter((i) => !i.name && i.plan.ref.registry === 'unnamed');
     if (unnamed.length === it.images.length) throw new UsageError(`${a.bundle} holds no named images to push`);
-    const plans = it.images.filter((i) => !unnamed.includes(i)).map((i) => i.plan);
+    let plans = it.images.filter((i) => !unnamed.includes(i)).map((i) => i.plan);
+    // The policy judges before anything reaches the target: a rejected image is never pushed.
+    let rejected: Verdict[] = [];
+    if (policy) {
+      const verdicts = await judge(policy, plans, (d) => readFile(store.path(d)).catch(() => undefined), out);
+      rejected = verdicts.filter((v) => v.verdict === 'rejected');
+      if (rejected.length && (!a['keep-going'] || rejected.length === plans.length)) throw rejectedError(verdicts, policy, '; nothing was pushed');
+      plans = plans.filter((_, i) => verdicts[i]!.verdict === 'accepted');
+    }
     const compressed = new Map<string, Promise<Descriptor>>();
     for (const img of it.images) if (img.synthesized && !unnamed.includes(img)) await synthesizeManifest(img.plan, store, compressed);
     for (const p of plans) for (const n of p.notes) out.warn(n);
@@ -73,6 +83,9 @@ export async function runPush(a: PushArgs): Promise<number> {
       images: results.map((r) => ({ source: r.source, target: r.target, digest: r.digest, blobs: r.blobs, status: r.error ? 'failed' : 'ok', error: r.error ? errorJson(r.error) : null })),
       ...(final ? { error: errorJson(final) } : {}),
     });
+    if (ok.length === results.length && rejected.length) {
+      throw new FerryError('PARTIAL', `${rejected.length} image${rejected.length === 1 ? ' was' : 's were'} rejected by the policy and not pushed; the other ${ok.length} were`, { hint: 'see the policy lines above' });
+    }
     if (ok.length === results.length) return EXIT.ok;
     if (ok.length === 0) throw final!;
     const notPushed = `${results.length - ok.length} of ${results.length} images were not pushed`;

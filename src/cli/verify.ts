@@ -4,10 +4,13 @@ import { FerryError } from '../errors.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { formatBytes } from './output.js';
 import { makeOutput } from './common.js';
+import { blobPath } from '../digest/digest.js';
+import { judge, loadPolicy, rejectedError } from './policy-check.js';
 import type { VerifyArgs } from './commands.js';
 
 
 export async function runVerify(a: VerifyArgs): Promise<number> {
+  const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
   const out = makeOutput(a);
   const size = (await stat(a.bundle).catch(() => undefined))?.size;
   if (size !== undefined) out.start('verify', `verifying ${a.bundle}${a.deep ? ' (decompressing every layer)' : ''}`, size);
@@ -18,7 +21,9 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
   } finally {
     out.stop();
   }
-  const { checked, problems, interpretation } = r;
+  const { checked, problems, interpretation, contents } = r;
+  // The signatures' payloads are small blobs the reader kept (and verified).
+  const verdicts = policy && !problems.length ? await judge(policy, interpretation.images.map((i) => i.plan), async (d) => contents.small.get(blobPath(d)), out) : undefined;
   out.report({
     command: 'verify',
     bundle: a.bundle,
@@ -27,12 +32,14 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
     images: interpretation.images.map((i) => ({ name: i.name ?? null, digest: i.plan.root.digest })),
     checked,
     problems,
+    ...(verdicts ? { policy: verdicts } : {}),
   });
   if (problems.length) {
     throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed verification:\n  - ${problems.join('\n  - ')}`, {
       hint: 'copy the bundle again from its source, or save it again',
     });
   }
+  if (policy && verdicts!.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts!, policy, '');
   out.info(
     `${a.bundle}: ok (${interpretation.kind}, ${interpretation.images.length} image${interpretation.images.length === 1 ? '' : 's'}, ${checked.blobs} files, ${formatBytes(checked.bytes)}` +
       `${a.deep ? `, ${checked.layersDeep} layers decompressed` : ''}, sidecar ${checked.sidecar})`,

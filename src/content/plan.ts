@@ -7,7 +7,7 @@
 import type { Reference } from '../reference/parse-reference.js';
 import type { Descriptor, ImageManifest, Platform } from '../oci/manifest.js';
 import type { PlatformSpec } from '../oci/platform.js';
-import { isFilesystemLayerType, isImageConfigType } from '../oci/media-types.js';
+import { MediaType, isFilesystemLayerType, isImageConfigType } from '../oci/media-types.js';
 
 export interface PlannedManifest {
   digest: string;
@@ -124,7 +124,10 @@ export function platformImageOf(m: ImageManifest, manifest: Descriptor, entry: D
   const platform = entry?.platform;
   const artifactType = m.artifactType ?? entry?.artifactType;
   const kind = manifestKind(m.config, m.layers, platform, artifactType);
-  const type = artifactType ?? (kind === 'artifact' ? m.config.mediaType : undefined);
+  // Without an artifactType, OCI says the config's type names the artifact; when that config
+  // is an image config or the empty one (cosign's signatures), the first layer's type says more.
+  const generic = isImageConfigType(m.config.mediaType) || m.config.mediaType === MediaType.ociEmpty;
+  const type = artifactType ?? (kind === 'artifact' ? (generic ? (m.layers[0]?.mediaType ?? m.config.mediaType) : m.config.mediaType) : undefined);
   return {
     platform,
     manifest: entry ? { ...entry, mediaType: m.mediaType } : manifest,

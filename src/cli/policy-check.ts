@@ -1,0 +1,32 @@
+/**
+ * `--policy FILE` for verify, push and load: the policy is loaded (and every key read) before
+ * any work; each image is judged from the signatures the bundle carries; one line per image
+ * says the verdict, the rule and why. Offline by construction: nothing is fetched.
+ */
+import { FerryError } from '../errors.js';
+import type { ImagePlan } from '../content/plan.js';
+import { evaluate, evidenceOf, type Verdict } from '../policy/evaluate.js';
+import { loadPolicy, type Policy } from '../policy/policy-file.js';
+import type { Output } from './output.js';
+
+export { loadPolicy, type Policy, type Verdict };
+
+/** Judges every plan; prints a line per image (accepted: info; rejected: warning). */
+export async function judge(policy: Policy, plans: readonly ImagePlan[], blob: (digest: string) => Promise<Buffer | undefined>, out: Output): Promise<Verdict[]> {
+  const verdicts: Verdict[] = [];
+  for (const p of plans) {
+    const v = evaluate(policy, await evidenceOf(p, blob));
+    verdicts.push(v);
+    if (v.verdict === 'accepted') out.info(`policy: accepted ${v.image} (rule ${JSON.stringify(v.rule)}): ${v.reason}`);
+    else out.warn(`policy: rejected ${v.image} (rule ${JSON.stringify(v.rule)}): ${v.reason}`);
+  }
+  return verdicts;
+}
+
+/** The error for rejected images: exit 1, naming them. */
+export function rejectedError(verdicts: readonly Verdict[], policy: Policy, what: string): FerryError {
+  const rejected = verdicts.filter((v) => v.verdict === 'rejected');
+  return new FerryError('POLICY', `${rejected.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} rejected by the policy ${policy.path}${what}:\n  - ${rejected.map((v) => `${v.image}: ${v.reason}`).join('\n  - ')}`, {
+    hint: 'sign the images with a trusted key (cosign sign --key), or change the policy',
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * cosign's simple-signing signatures (sigstore/cosign specs/SIGNATURE_SPEC.md): a manifest
+ * published under the tag `sha256-<hex>.sig` whose layers are
+ * `application/vnd.dev.cosign.simplesigning.v1+json` payloads; each layer's annotation
+ * `dev.cosignproject.cosign/signature` holds the base64 signature over the payload bytes, and
+ * the payload's `critical.image.docker-manifest-digest` names the signed manifest. Keys are
+ * compared case-insensitively, as Go's encoding/json (and so cosign) reads them.
+ */
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { parseManifest } from '../oci/manifest.js';
+
+export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
+export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+
+/** One signature: the payload bytes and the decoded signature. */
+export interface SimpleSignature {
+  /** The layer's digest, for messages. */
+  digest: string;
+  payload: Buffer;
+  signature: Buffer;
+}
+
+/** Reads the signatures of a `.sig` manifest; `blob` returns a verified blob's bytes. */
+export async function signaturesOf(raw: Buffer, blob: (digest: string) => Promise<Buffer | undefined>): Promise<SimpleSignature[]> {
+  const m = parseManifest(raw, undefined, 'signature manifest');
+  if (m.kind !== 'manifest') return [];
+  const out: SimpleSignature[] = [];
+  for (const l of m.layers) {
+    if (l.mediaType !== SIMPLE_SIGNING) continue;
+    const b64 = l.annotations?.[SIGNATURE_ANNOTATION];
+    const payload = await blob(l.digest);
+    if (!b64 || !payload) continue;
+    out.push({ digest: l.digest, payload, signature: Buffer.from(b64, 'base64') });
+  }
+  return out;
+}
+
+/** A value of `o` by key, compared case-insensitively. */
+function field(o: unknown, key: string): unknown {
+  if (typeof o !== 'object' || o === null) return undefined;
+  const k = Object.keys(o).find((x) => x.toLowerCase() === key.toLowerCase());
+  return k === undefined ? undefined : (o as Record<string, unknown>)[k];
+}
+
+/** The manifest digest a simple-signing payload names, or undefined when it is no such payload. */
+export function signedDigest(payload: Buffer): string | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const d = field(field(field(doc, 'critical'), 'image'), 'docker-manifest-digest');
+  return typeof d === 'string' ? d : undefined;
+}
+
+/** Whether `sig` is a valid signature by `key` over its payload (ECDSA and RSA with SHA-256, ed25519). */
+export function signatureValid(sig: SimpleSignature, key: KeyObject): boolean {
+  const algorithm = key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256';
+  try {
+    return cryptoVerify(algorithm, sig.payload, key, sig.signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,84 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { signatureValid, signedDigest } from './cosign-signature.js';
+import { evaluate, type ImageEvidence } from './evaluate.js';
+import { loadPolicy, patternRegExp, policyJsonSchema } from './policy-file.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+const OTHER = `sha256:${'b'.repeat(64)}`;
+const payload = (digest: string): Buffer => Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' } }));
+
+describe('policy patterns', () => {
+  it.each([
+    ['docker.io/library/**', 'docker.io/library/nginx:1.27', true],
+    ['docker.io/library/*', 'docker.io/library/nginx:1.27', true],
+    ['docker.io/*', 'docker.io/library/nginx:1.27', false],
+    ['ghcr.io/acme/**', 'ghcr.io/acme/team/api:1', true],
+    ['ghcr.io/acme/api:1.?', 'ghcr.io/acme/api:1.2', false],
+  ])('%s against %s: %s', (pattern, ref, want) => {
+    expect(patternRegExp(pattern).test(ref)).toBe(want);
+  });
+});
+
+describe('cosign simple signing', () => {
+  it('reads the signed digest with keys compared case-insensitively, as Go does', () => {
+    expect(signedDigest(payload(D))).toBe(D);
+    expect(signedDigest(Buffer.from(JSON.stringify({ Critical: { Image: { 'Docker-Manifest-Digest': D } } })))).toBe(D);
+    expect(signedDigest(Buffer.from('not json'))).toBeUndefined();
+  });
+
+  it('verifies ECDSA P-256 (SHA-256, DER), P-384, RSA and ed25519 signatures, and rejects a flipped byte', () => {
+    for (const [type, opts] of [['ec', { namedCurve: 'P-256' }], ['ec', { namedCurve: 'P-384' }], ['rsa', { modulusLength: 2048 }], ['ed25519', {}]] as const) {
+      const { privateKey, publicKey } = generateKeyPairSync(type as 'ec', opts as { namedCurve: string });
+      const p = payload(D);
+      const signature = sign(type === 'ed25519' ? null : 'sha256', p, privateKey);
+      expect(signatureValid({ digest: D, payload: p, signature }, publicKey), `${type} ${JSON.stringify(opts)}`).toBe(true);
+      const flipped = Buffer.from(p);
+      flipped[5] = flipped[5]! ^ 1;
+      expect(signatureValid({ digest: D, payload: flipped, signature }, publicKey)).toBe(false);
+    }
+  });
+});
+
+describe('evaluate', () => {
+  const setup = async (yaml: string): Promise<{ policy: Awaited<ReturnType<typeof loadPolicy>>; key: ReturnType<typeof generateKeyPairSync> }> => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-policy-'));
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(dir, 'k.pub'), key.publicKey.export({ type: 'spki', format: 'pem' }));
+    await writeFile(join(dir, 'p.yaml'), yaml);
+    return { policy: await loadPolicy(join(dir, 'p.yaml')), key };
+  };
+  const yaml = ['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "r.example/allowed/**"', '    allow: true', '  - images: "r.example/**"', '    require: { signedBy: [release] }', ''].join('\n');
+  const ev = (signatures: ImageEvidence['signatures'], reference = 'r.example/app:1'): ImageEvidence => ({ reference, digests: [D], signatures });
+
+  it('first matching rule decides; the default rejects what no rule matches', async () => {
+    const { policy, key } = await setup(yaml);
+    const good = { digest: 'sha256:l1', payload: payload(D), signature: sign('sha256', payload(D), key.privateKey) };
+    expect(evaluate(policy, ev([good]))).toMatchObject({ verdict: 'accepted', rule: 'r.example/**', signedBy: 'release' });
+    expect(evaluate(policy, ev([], 'r.example/allowed/x:1'))).toMatchObject({ verdict: 'accepted', rule: 'r.example/allowed/**' });
+    expect(evaluate(policy, ev([], 'elsewhere.example/x:1'))).toMatchObject({ verdict: 'rejected', rule: 'default' });
+    expect(evaluate(policy, ev([]))).toMatchObject({ verdict: 'rejected', reason: 'it has no signature (needs one by release)' });
+  });
+
+  it('a valid signature of another digest does not count', async () => {
+    const { policy, key } = await setup(yaml);
+    const other = { digest: 'sha256:l2', payload: payload(OTHER), signature: sign('sha256', payload(OTHER), key.privateKey) };
+    expect(evaluate(policy, ev([other]))).toMatchObject({ verdict: 'rejected' });
+    expect(evaluate(policy, ev([other])).reason).toContain(`signs ${OTHER}, not this image`);
+  });
+
+  it('refuses what it cannot check yet, naming the field: keyless trust, attestations, tlog', async () => {
+    await expect(setup(['trust:', '  ci: { trustedRoot: r.json }', ''].join('\n'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('keyless trust') });
+    await expect(setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "**"', '    require: { signedBy: [release], attestations: [x] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('attestations is not supported yet') });
+    await expect(setup(['rules:', '  - images: "**"', '    require: { signedBy: [nobody] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('"nobody" is not a name under trust') });
+  });
+
+  it('docs/policy.schema.json is generated from the zod schema (run `npm run schema` after changing it)', () => {
+    const committed = JSON.parse(readFileSync(new URL('../../docs/policy.schema.json', import.meta.url), 'utf8')) as unknown;
+    expect(committed).toEqual(JSON.parse(JSON.stringify(policyJsonSchema())));
+  });
+});

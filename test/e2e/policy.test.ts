@@ -1,0 +1,155 @@
+/**
+ * Signature policies, offline: images signed by tools ferry did not write (openssl makes the
+ * keys and signs cosign's simple-signing payloads; the signature manifests are PUT by hand,
+ * following cosign's SIGNATURE_SPEC), saved with ferry, then judged by `verify --policy`
+ * inside a network namespace with nothing but loopback, and by `push --policy` and
+ * `load --policy` before anything reaches the target (the registry's catalog is the oracle).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeRun, FERRY_BIN, ferryEnv, runFerry } from './helpers/ferry.js';
+import { pushLayoutImage, type LayoutImage } from './helpers/layout-image.js';
+import { createNetns, type Netns } from './helpers/netns.js';
+import { runOk } from './helpers/processes.js';
+import { OCI_MANIFEST, putBlob, putManifest } from './helpers/raw-push.js';
+import { startRegistry, type Registry } from './helpers/registry.js';
+import { suiteTempDir } from './helpers/tmp.js';
+
+const tmp = suiteTempDir('policy');
+let reg: Registry;
+let netns: Netns;
+let bundle: string;
+const images: Record<string, LayoutImage> = {};
+
+const hex = (d: string): string => d.slice('sha256:'.length);
+const SIG_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
+
+/** cosign's payload for `digest` (SIGNATURE_SPEC: critical.identity, critical.image, critical.type). */
+const payloadFor = (repo: string, digest: string): string =>
+  JSON.stringify({ critical: { identity: { 'docker-reference': repo }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null });
+
+/** Signs `payload` with an openssl key: ECDSA over SHA-256 (DER), or ed25519 (raw). */
+async function sign(key: string, payload: string, ed25519: boolean): Promise<string> {
+  const input = tmp.join(`payload-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(input, payload);
+  const out = `${input}.sig`;
+  if (ed25519) await runOk('openssl', ['pkeyutl', '-sign', '-inkey', key, '-rawin', '-in', input, '-out', out]);
+  else await runOk('openssl', ['dgst', '-sha256', '-sign', key, '-out', out, input]);
+  return readFileSync(out).toString('base64');
+}
+
+/** Publishes a `.sig` tag for `subject` in `repo`: one simple-signing layer with `payload`, signed as `signature`. */
+async function publishSignature(repo: string, subject: string, payload: string, signature: string): Promise<void> {
+  const cfg = await putBlob(reg.host, repo, 'application/vnd.oci.image.config.v1+json', '{"architecture":"","created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}');
+  const layer = await putBlob(reg.host, repo, SIG_TYPE, payload);
+  await putManifest(reg.host, repo, `sha256-${hex(subject)}.sig`, { schemaVersion: 2, mediaType: OCI_MANIFEST, config: cfg, layers: [{ ...layer, annotations: { 'dev.cosignproject.cosign/signature': signature } }] });
+}
+
+beforeAll(async () => {
+  [reg, netns] = await Promise.all([startRegistry(), createNetns('policy')]);
+  for (const k of ['p256', 'other']) await runOk('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', tmp.join(`${k}.key`)]);
+  await runOk('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', tmp.join('ed.key')]);
+  for (const k of ['p256', 'other', 'ed']) await runOk('openssl', ['pkey', '-in', tmp.join(`${k}.key`), '-pubout', '-out', tmp.join(`${k}.pub`)]);
+  for (const name of ['signed', 'edsigned', 'unsigned', 'wrongdigest', 'tampered']) {
+    images[name] = await pushLayoutImage(`${reg.host}/src/${name}:1`, { hello: `${name}\n` }, tmp.join(`img-${name}`));
+  }
+  const repo = (n: string): string => `src/${n}`;
+  const d = (n: string): string => images[n]!.digest;
+  let p = payloadFor(`${reg.host}/src/signed`, d('signed'));
+  await publishSignature(repo('signed'), d('signed'), p, await sign(tmp.join('p256.key'), p, false));
+  p = payloadFor(`${reg.host}/src/edsigned`, d('edsigned'));
+  await publishSignature(repo('edsigned'), d('edsigned'), p, await sign(tmp.join('ed.key'), p, true));
+  // A valid signature, but of another image's digest, published under this image's tag.
+  p = payloadFor(`${reg.host}/src/signed`, d('signed'));
+  await publishSignature(repo('wrongdigest'), d('wrongdigest'), p, await sign(tmp.join('p256.key'), p, false));
+  // The signature was made over other bytes than the payload stored.
+  const signedText = payloadFor(`${reg.host}/src/tampered`, d('tampered'));
+  await publishSignature(repo('tampered'), d('tampered'), signedText.replace('cosign container image signature', 'cosign container image signaturE'), await sign(tmp.join('p256.key'), signedText, false));
+  bundle = tmp.join('all.tar.gz');
+  const r = await runFerry(['save', ...Object.values(images).map((i) => i.ref), '-o', bundle], { env: ferryEnv(tmp.join('home-save')) });
+  expect(r.code, describeRun(r)).toBe(0);
+  writeFileSync(
+    tmp.join('policy.yaml'),
+    [
+      'trust:',
+      '  release: { key: p256.pub }',
+      '  edkey: { key: ed.pub }',
+      'rules:',
+      `  - images: "${reg.host}/src/edsigned:*"`,
+      '    require: { signedBy: [edkey] }',
+      `  - images: "${reg.host}/src/**"`,
+      '    require: { signedBy: [release] }',
+      'default: reject',
+      '',
+    ].join('\n'),
+  );
+});
+
+afterAll(async () => {
+  await netns?.remove();
+  await reg?.stop();
+});
+
+/** ferry inside the loopback-only namespace: proves nothing is fetched. */
+const offline = (args: string[]) => netns.exec(process.execPath, [FERRY_BIN, ...args], { env: { ...ferryEnv(tmp.join('home-offline')), PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } });
+
+describe('verify --policy (offline)', () => {
+  it('accepts the images signed by the right keys and rejects the others, naming each and why; exit 1', async () => {
+    const r = await offline(['verify', bundle, '--policy', tmp.join('policy.yaml'), '--json']);
+    expect(r.code, describeRun(r)).toBe(1);
+    const h = reg.host;
+    expect(r.stderr).toContain(`policy: accepted ${h}/src/signed:1 (rule "${h}/src/**"): signed by release`);
+    expect(r.stderr).toContain(`policy: accepted ${h}/src/edsigned:1 (rule "${h}/src/edsigned:*"): signed by edkey`);
+    expect(r.stderr).toMatch(new RegExp(`rejected ${h.replace(/\./g, '\\.')}/src/unsigned:1 .*it has no signature`));
+    expect(r.stderr).toMatch(/rejected .*\/src\/wrongdigest:1 .*signs sha256:[a-f0-9]+, not this image/);
+    expect(r.stderr).toMatch(/rejected .*\/src\/tampered:1 .*does not verify with release/);
+    expect(r.stderr).toMatch(/error: 3 of 5 images rejected by the policy/);
+    const report = JSON.parse(r.stdout) as { policy: { image: string; verdict: string }[] };
+    expect(report.policy.filter((v) => v.verdict === 'accepted').map((v) => v.image).sort()).toEqual([`${h}/src/edsigned:1`, `${h}/src/signed:1`]);
+  });
+
+  it('a signature by another key than the rule names is rejected', async () => {
+    const f = tmp.join('other-key.yaml');
+    writeFileSync(f, ['trust:', '  release: { key: other.pub }', 'rules:', `  - images: "${reg.host}/src/signed:1"`, '    require: { signedBy: [release] }', 'default: allow', ''].join('\n'));
+    const r = await offline(['verify', bundle, '--policy', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/rejected .*\/src\/signed:1 .*does not verify with release/);
+    expect(r.stderr).toMatch(/error: 1 of 5 images rejected/);
+  });
+
+  it('a policy that names a missing key, or asks for keyless trust, is exit 2 before any work', async () => {
+    const f = tmp.join('bad.yaml');
+    writeFileSync(f, ['trust:', '  ci: { trustedRoot: roots/trusted_root.json }', ''].join('\n'));
+    const r = await offline(['verify', bundle, '--policy', f]);
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(r.stderr).toMatch(/keyless trust .* is not supported yet/);
+    writeFileSync(f, ['trust:', '  release: { key: missing.pub }', ''].join('\n'));
+    const m = await offline(['verify', bundle, '--policy', f]);
+    expect(m.code, describeRun(m)).toBe(2);
+    expect(m.stderr).toMatch(/trust\.release\.key: .*missing\.pub cannot be read/);
+  });
+});
+
+describe('push and load --policy judge before anything reaches the target', () => {
+  const catalog = async (): Promise<string[]> => ((await (await fetch(`http://${reg.host}/v2/_catalog`)).json()) as { repositories: string[] }).repositories;
+
+  it('push --policy with rejected images pushes nothing (exit 1)', async () => {
+    const r = await runFerry(['push', bundle, '--to', `${reg.host}/strict`, '--policy', tmp.join('policy.yaml')], { env: ferryEnv(tmp.join('home-push1')), cwd: tmp.path });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('nothing was pushed');
+    expect((await catalog()).filter((x) => x.startsWith('strict/'))).toEqual([]);
+  });
+
+  it('push --policy --keep-going pushes exactly the accepted images (exit 3)', async () => {
+    const r = await runFerry(['push', bundle, '--to', `${reg.host}/lenient`, '--policy', tmp.join('policy.yaml'), '--keep-going'], { env: ferryEnv(tmp.join('home-push2')), cwd: tmp.path });
+    expect(r.code, describeRun(r)).toBe(3);
+    expect((await catalog()).filter((x) => x.startsWith('lenient/')).sort()).toEqual(['lenient/src/edsigned', 'lenient/src/signed']);
+  });
+
+  it('load --policy with rejected images loads nothing: it stops before contacting the engine (exit 1)', async () => {
+    const r = await runFerry(['load', bundle, '--policy', tmp.join('policy.yaml')], { env: { ...ferryEnv(tmp.join('home-load')), DOCKER_HOST: `unix://${tmp.join('no-engine.sock')}` } });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain('nothing was loaded');
+    expect(r.stderr).not.toContain('no-engine.sock');
+  });
+});
