@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
@@ -58,6 +58,10 @@ export interface ArchiveContents {
 export type EntryConsumer = (file: { name: string; size: number; expectedDigest: string | undefined }, body: Readable) => Promise<((digest: string) => Promise<void>) | void>;
 
 async function sniff(path: string): Promise<'gzip' | 'tar'> {
+  // A bundle is read more than once (its head, then all of it): a pipe or a directory cannot be.
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) throw new FerryError('USAGE', `${path} is a directory, not a bundle`, { hint: 'name the bundle file (.tar.gz or .tar)' });
+  if (st && !st.isFile()) throw new FerryError('USAGE', `${path} is not a regular file (a pipe or a device): ferry reads a bundle more than once, which a pipe cannot give`, { hint: 'write the stream to a file first, then name that file' });
   const fh = await open(path, 'r').catch((err: unknown) => {
     throw new FerryError('USAGE', `opening ${path}: ${describe(err)}`, { hint: 'name an existing bundle file' });
   });

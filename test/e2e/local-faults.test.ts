@@ -252,3 +252,21 @@ describe('ferry push and login writing their files', () => {
     expect(readFileSync(join(full, 'config.json'), 'utf8')).toBe('{"auths":{}}\n');
   });
 });
+
+describe('reading a bundle that is not a file', () => {
+  it('a directory or a pipe given as the bundle: exit 2 saying so, no hang, no "bug" hint', async () => {
+    const dir = fresh('not-a-bundle');
+    const fifo = join(dir, 'bundle.fifo');
+    await runOk('mkfifo', [fifo]);
+    for (const [args, says] of [
+      [['verify', dir], /is a directory, not a bundle/],
+      [['ls', fifo], /is not a regular file \(a pipe or a device\)/],
+      [['push', fifo, '--to', `${reg.host}/x`], /is not a regular file/],
+    ] as const) {
+      const r = await runFerry([...args], { env: ferryEnv(fresh('home')), timeoutMs: 20_000 });
+      expect(r.code, describeRun(r)).toBe(2);
+      expectOneParagraph(r, says);
+      expect(r.stderr).not.toContain('looks like a bug');
+    }
+  });
+});
