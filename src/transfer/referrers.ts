@@ -35,24 +35,28 @@ export async function discoverReferrers(source: ImageSource, plan: ImagePlan): P
   const repository = plan.ref.repository;
   const what = `finding signatures and attestations of ${formatReference(plan.ref)}`;
   const subjects = [...new Set([plan.upstreamDigest, plan.root.digest, ...plan.images.map((i) => i.manifest.digest)])];
-  for (const subject of subjects) {
-    const byDigest = async (digest: string): Promise<FetchedManifest> => (await source.manifest(repository, digest, `${what}: referrer ${digest}`))!;
-    const listed = await source.referrers(repository, subject, what);
-    if (listed) {
-      for (const d of listed) addReferrer(plan, await byDigest(d.digest), subject, undefined);
-    } else {
+  // Every lookup of every subject at once (they are small requests, mostly 404s); the results
+  // are added in a fixed order, so the same referrers give the same bundle bytes.
+  const found = await Promise.all(
+    subjects.map(async (subject) => {
+      const byDigest = async (digest: string): Promise<FetchedManifest> => (await source.manifest(repository, digest, `${what}: referrer ${digest}`))!;
       const tag = fallbackTag(subject);
-      const index = await source.manifest(repository, tag, `${what}: referrers tag ${tag}`, true);
-      if (index?.parsed.kind === 'index') {
-        for (const d of index.parsed.manifests) addReferrer(plan, await byDigest(d.digest), subject, undefined);
-        // The tag's index itself, so that a push recreates the same tag with the same bytes.
-        addReferrer(plan, index, subject, tag);
-      }
-    }
-    for (const suffix of COSIGN_SUFFIXES) {
-      const tag = `${fallbackTag(subject)}.${suffix}`;
-      const m = await source.manifest(repository, tag, `${what}: ${tag}`, true);
-      if (m) addReferrer(plan, m, subject, tag);
-    }
+      const [listed, index, cosign] = await Promise.all([
+        source.referrers(repository, subject, what),
+        source.manifest(repository, tag, `${what}: referrers tag ${tag}`, true),
+        Promise.all(COSIGN_SUFFIXES.map((suffix) => source.manifest(repository, `${tag}.${suffix}`, `${what}: ${tag}.${suffix}`, true))),
+      ]);
+      const viaApi = listed ? await Promise.all(listed.map((d) => byDigest(d.digest))) : [];
+      const viaTag = !listed && index?.parsed.kind === 'index' ? await Promise.all(index.parsed.manifests.map((d) => byDigest(d.digest))) : [];
+      return { subject, tag, viaApi, viaTag, index: !listed && index?.parsed.kind === 'index' ? index : undefined, cosign };
+    }),
+  );
+  for (const f of found) {
+    for (const m of [...f.viaApi, ...f.viaTag]) addReferrer(plan, m, f.subject, undefined);
+    // The tag's index itself, so that a push recreates the same tag with the same bytes.
+    if (f.index) addReferrer(plan, f.index, f.subject, f.tag);
+    f.cosign.forEach((m, i) => {
+      if (m) addReferrer(plan, m, f.subject, `${f.tag}.${COSIGN_SUFFIXES[i]}`);
+    });
   }
 }
