@@ -32,5 +32,10 @@ export async function readArchiveDocuments(path: string): Promise<ArchiveDocumen
     const keep = (name: string, size: number): boolean => !name.startsWith('blobs/') || size <= SMALL_DOCUMENT || wanted.has(`sha256:${name.slice('blobs/sha256/'.length)}`);
     contents = await readArchive(path, async () => undefined, { keep });
   }
-  return { interpretation: interpret(contents), blob: (digest) => contents.small.get(blobPath(digest)) };
+  const byDigest = (digest: string): Buffer | undefined => {
+    // A legacy `docker save` archive names its configs `<hex>.json`, not blobs/sha256/<hex>.
+    for (const f of contents.files.values()) if (f.digest === digest && !f.aliasOf && contents.small.has(f.name)) return contents.small.get(f.name);
+    return undefined;
+  };
+  return { interpretation: interpret(contents), blob: (digest) => contents.small.get(blobPath(digest)) ?? byDigest(digest) };
 }

@@ -5,8 +5,9 @@
  * inspect of a bundle entry equals the inspect of the registry image it came from.
  */
 import { FerryError } from '../errors.js';
-import type { Descriptor } from '../oci/manifest.js';
+import type { Descriptor, ImageManifest } from '../oci/manifest.js';
 import { parseManifest } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-types.js';
 import { inspectView, type InspectView } from '../oci/inspect-view.js';
 import { DEFAULT_PLATFORM, formatPlatform, parsePlatform, platformMatches, requirePlatform } from '../oci/platform.js';
 import { parseImageConfig } from '../oci/config.js';
@@ -38,6 +39,9 @@ export function chooseImage(plan: ImagePlan, platform: string | undefined): Plat
 
 /** The raw bytes of a manifest of the plan (the plan always carries them). */
 export function planManifestRaw(plan: ImagePlan, digest: string): Buffer {
+  if (plan.manifests.length === 0) {
+    throw new FerryError('UNSUPPORTED', `${plan.request}: a legacy docker save archive holds no registry manifest, so there are no manifest bytes to print`, { hint: 'inspect it without --raw, or print its config with --config' });
+  }
   const m = plan.manifests.find((x) => x.digest === digest);
   if (!m) throw new FerryError('NOT_FOUND', `${plan.request}: manifest ${digest} is not available`);
   return m.raw;
@@ -56,8 +60,12 @@ export async function inspectPlan(plan: ImagePlan, opts: InspectOptions): Promis
   if (opts.platform !== undefined && !image.platform && config) {
     requirePlatform(parseImageConfig(config)?.platform, { all: false, platforms: [parsePlatform(opts.platform)] });
   }
-  const raw = planManifestRaw(plan, image.manifest.digest);
-  const parsed = parseManifest(raw, image.manifest.mediaType, `${plan.request}: manifest ${image.manifest.digest}`);
+  // A legacy `docker save` archive has no registry manifest: show what it lists (config, layers).
+  const legacy = plan.manifests.length === 0;
+  const raw = legacy ? undefined : planManifestRaw(plan, image.manifest.digest);
+  const parsed: ImageManifest | ReturnType<typeof parseManifest> = raw
+    ? parseManifest(raw, image.manifest.mediaType, `${plan.request}: manifest ${image.manifest.digest}`)
+    : { kind: 'manifest', mediaType: MediaType.dockerManifest, config: image.config, layers: image.layers };
   if (parsed.kind !== 'manifest') throw new FerryError('UNSUPPORTED', `${plan.request}: ${image.manifest.digest} is an index where a manifest was expected`);
   const isIndex = plan.root.digest !== image.manifest.digest;
   const ref = plan.ref;
@@ -68,7 +76,7 @@ export async function inspectPlan(plan: ImagePlan, opts: InspectOptions): Promis
     repository: named ? `${ref.registry}/${ref.repository}` : undefined,
     top: { digest: plan.root.digest, mediaType: plan.root.mediaType },
     platforms: isIndex ? plan.images.map((i) => i.manifest) : [],
-    manifest: { descriptor: { ...image.manifest, size: raw.length }, parsed, platform: image.platform },
+    manifest: { descriptor: { ...image.manifest, size: raw?.length ?? image.manifest.size }, parsed, platform: image.platform },
     config,
     referrers: (plan.referrers ?? []).map((r) => ({ digest: r.digest, mediaType: r.mediaType, artifactType: r.artifactType, subject: r.subject, tag: r.tag })),
   });

@@ -199,6 +199,19 @@ describe('ferry inspect', () => {
     expect(missing.code, describeRun(missing)).toBe(1);
   });
 
+  it('a docker-archive made by skopeo (no registry manifests): config and layers, no --raw', async () => {
+    const archive = tmp.join('skopeo.tar');
+    await runOk('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${img.ref}`, `docker-archive:${archive}:test/app:1`]);
+    const r = await runFerry(['inspect', '--format', '{{.Os}}/{{.Architecture}} {{.Config.Cmd}}', `${archive}#test/app:1`], { env: env() });
+    expect(r.stdout, describeRun(r)).toBe('linux/amd64 [/hello]\n');
+    const cfg = await runFerry(['inspect', '--config', archive], { env: env() });
+    const id = JSON.parse((await runFerry(['inspect', '--format', '{{json .Id}}', archive], { env: env() })).stdout) as string;
+    expect(sha256(cfg.stdout)).toBe(id);
+    const raw = await runFerry(['inspect', '--raw', archive], { env: env() });
+    expect(raw.code, describeRun(raw)).toBe(1);
+    expect(raw.stderr).toContain('holds no registry manifest');
+  });
+
   it('an unsupported --format action is a usage error (exit 2)', async () => {
     const r = await runFerry(['inspect', '--format', '{{range .Layers}}{{.}}{{end}}', img.ref], { env: env() });
     expect(r.code, describeRun(r)).toBe(2);
