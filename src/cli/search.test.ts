@@ -21,3 +21,12 @@ describe('search arguments', () => {
     for (const bad of ['stars=x', 'is-official=yes', 'is-automated=true', 'stars']) expect(() => parseFilters([bad])).toThrow(UsageError);
   });
 });
+
+describe('FERRY_HUB_SEARCH_URL', () => {
+  it('defaults to Docker Hub and refuses what is not an http(s) URL', async () => {
+    const { hubSearchUrl } = await import('../registry/search.js');
+    expect(hubSearchUrl({})).toBe('https://index.docker.io/v1/search');
+    expect(hubSearchUrl({ FERRY_HUB_SEARCH_URL: 'http://127.0.0.1:9/v1/search' })).toBe('http://127.0.0.1:9/v1/search');
+    for (const bad of ['nonsense', 'ftp://x/y']) expect(() => hubSearchUrl({ FERRY_HUB_SEARCH_URL: bad })).toThrow(UsageError);
+  });
+});

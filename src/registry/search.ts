@@ -5,7 +5,7 @@
  * registries have no search API: search there is a filter over their catalog (catalog.ts).
  */
 import { request, type Dispatcher } from 'undici';
-import { FerryError, describe } from '../errors.js';
+import { FerryError, UsageError, describe } from '../errors.js';
 import { USER_AGENT } from './client.js';
 import { redactUrl } from './redact.js';
 import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, waitToRetry, type RetryPolicy } from './retry.js';
@@ -21,7 +21,11 @@ export interface SearchResult {
 
 /** The search URL: FERRY_HUB_SEARCH_URL when set, else Docker Hub's. */
 export function hubSearchUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return env.FERRY_HUB_SEARCH_URL || HUB_SEARCH_URL;
+  const url = env.FERRY_HUB_SEARCH_URL || HUB_SEARCH_URL;
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new UsageError(`FERRY_HUB_SEARCH_URL is not an http(s) URL: "${url}"`, `e.g. FERRY_HUB_SEARCH_URL=${HUB_SEARCH_URL}, or unset it`);
+  }
+  return url;
 }
 
 function parseResults(doc: unknown, what: string): SearchResult[] {
