@@ -36,6 +36,8 @@ export interface ReadOptions {
   stopBefore?: (name: string, contents: ArchiveContents) => boolean;
   /** Called with the number of archive-file bytes read so far, chunk by chunk (progress). */
   onBytes?: (n: number) => void;
+  /** Which small files to keep in `small` (default: all); inspect keeps only the documents it needs. */
+  keep?: (name: string, size: number) => boolean;
 }
 
 export interface ArchiveContents {
@@ -143,7 +145,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
       const m = BLOB_NAME.exec(name);
       const expectedDigest = m ? `sha256:${m[1]}` : undefined;
       const hash = createHash('sha256');
-      const keep = size <= SMALL_FILE_LIMIT ? ([] as Buffer[]) : undefined;
+      const keep = size <= SMALL_FILE_LIMIT && (opts.keep?.(name, size) ?? true) ? ([] as Buffer[]) : undefined;
       let seen = 0;
       const body = Readable.from(
         (async function* () {

@@ -132,6 +132,31 @@ export function cachePruneOptions(y: Argv<GlobalArgs>) {
     .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be removed, remove nothing' });
 }
 
+export function inspectOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y)
+    .positional('image', { type: 'string', demandOption: true, describe: 'image reference (REF or docker://REF), or a bundle file BUNDLE[#NAME]' })
+    .option('raw', { type: 'boolean', default: false, describe: 'print the manifest (or index) bytes exactly as stored' })
+    .option('config', { type: 'boolean', default: false, describe: 'print the config blob exactly as stored' })
+    .option('platform', { type: 'string', describe: 'os/arch[/variant] of a multi-platform image to show (default linux/amd64, else the first)' })
+    .option('format', { alias: 'f', type: 'string', describe: "Go template subset, e.g. '{{.Os}}', '{{json .Config.Labels}}' (docs/cli.md)" });
+}
+
+export function tagsOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y).positional('repository', { type: 'string', demandOption: true, describe: 'repository, e.g. docker.io/library/nginx or 127.0.0.1:5000/team/app' });
+}
+
+export function catalogOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y).positional('registry', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' });
+}
+
+export function searchOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y)
+    .positional('term', { type: 'string', demandOption: true, describe: 'search term; HOST/TERM searches the catalog of another registry' })
+    .option('limit', { type: 'string', default: '25', describe: 'at most this many results, 1 to 100' })
+    .option('filter', { type: 'string', array: true, default: [] as string[], describe: 'stars=N or is-official=true|false (repeatable)' })
+    .option('trunc', { type: 'boolean', default: true, describe: 'shorten descriptions to 45 characters; --no-trunc prints them whole' });
+}
+
 export type SaveArgs = ArgsOf<typeof saveOptions>;
 export type ExportArgs = ArgsOf<typeof exportOptions>;
 export type VerifyArgs = ArgsOf<typeof verifyOptions>;
@@ -144,3 +169,7 @@ export type LogoutArgs = ArgsOf<typeof logoutOptions>;
 export type VersionArgs = ArgsOf<typeof versionOptions>;
 export type CacheLsArgs = ArgsOf<typeof cacheLsOptions>;
 export type CachePruneArgs = ArgsOf<typeof cachePruneOptions>;
+export type InspectArgs = ArgsOf<typeof inspectOptions>;
+export type TagsArgs = ArgsOf<typeof tagsOptions>;
+export type CatalogArgs = ArgsOf<typeof catalogOptions>;
+export type SearchArgs = ArgsOf<typeof searchOptions>;

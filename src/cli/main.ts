@@ -14,6 +14,10 @@ import {
   cachePruneOptions,
   copyOptions,
   exportOptions,
+  inspectOptions,
+  tagsOptions,
+  catalogOptions,
+  searchOptions,
   loadOptions,
   loginOptions,
   logoutOptions,
@@ -126,6 +130,10 @@ export async function main(argv: string[]): Promise<number> {
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', pushOptions, run(lazy(() => import('./push.js'), (m) => m.runPush)))
     .command('copy <source> <destination>', 'copy images between registries, OCI layouts and bundles, digests unchanged', copyOptions, run(lazy(() => import('./copy.js'), (m) => m.runCopy)))
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad)))
+    .command('inspect <image>', 'show what an image is (platforms, config, layers, referrers) without pulling layers', inspectOptions, run(lazy(() => import('./inspect.js'), (m) => m.runInspect)))
+    .command('tags <repository>', 'list every tag of a repository', tagsOptions, run(lazy(() => import('./tags.js'), (m) => m.runTags)))
+    .command('catalog <registry>', "list a registry's repositories (_catalog)", catalogOptions, run(lazy(() => import('./catalog.js'), (m) => m.runCatalog)))
+    .command('search <term>', 'search Docker Hub (or filter another registry\'s catalog) as docker search does', searchOptions, run(lazy(() => import('./search.js'), (m) => m.runSearch)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout)))
     .command('version', "print ferry's version, commit, the Node.js inside, and whether it is a release", versionOptions, run(lazy(() => import('./version.js'), (m) => m.runVersion)))

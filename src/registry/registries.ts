@@ -20,6 +20,15 @@ export class Registries {
     return c;
   }
 
+  /** The dispatcher for a non-registry endpoint of the run (Hub's search API): same proxy and CA rules. */
+  dispatcher(host: string) {
+    return this.transport.dispatcher(host);
+  }
+
+  get retryPolicy(): RetryPolicy {
+    return this.retry;
+  }
+
   async close(): Promise<void> {
     await this.transport.close();
   }
