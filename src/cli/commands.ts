@@ -59,6 +59,7 @@ export function exportOptions(y: Argv<GlobalArgs>) {
     .option('locked', { type: 'boolean', default: false, describe: 'export exactly the digests in the lock file; fail if an image is not locked' })
     .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
     .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be exported (images, tags, digests, sizes, what the cache holds) and write nothing' })
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
