@@ -72,7 +72,8 @@ export async function runExportDryRun(a: ExportArgs, loaded: LoadedManifest, pin
     const base = { reference: formatReference({ ...i.ref, tag: undefined, digest: undefined }), tag: i.ref.tag ?? null, selectedBy: i.selection?.key ?? null };
     try {
       const plan = await resolveRequest(registries, { ...i, ref: digest ? { ...i.ref, digest } : i.ref, ...(a.referrers === false ? { referrers: false } : {}), allowNondistributable: a['allow-nondistributable'] });
-      const blobs = planBlobs(plan);
+      // What an export stores: the manifests (fetch.ts) and the blobs.
+      const blobs = [...plan.manifests.map((m) => ({ digest: m.digest, size: m.raw.length })), ...planBlobs(plan)];
       const have = await Promise.all(blobs.map((b) => store.has(b.digest, b.size)));
       const cachedBytes = blobs.reduce((n, b, k) => n + (have[k] ? b.size : 0), 0);
       return { row: { ...base, digest: plan.root.digest, size: planSize(plan), cachedBytes, cached: have.every(Boolean), error: null } };
