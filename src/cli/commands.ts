@@ -82,7 +82,19 @@ export function pushOptions(y: Argv<GlobalArgs>) {
     .option('to', { type: 'string', demandOption: true, describe: 'target registry HOST[:PORT][/PREFIX]' })
     .option('keep-registry-host', { type: 'boolean', default: false, describe: 'put the source registry host in the target path (HOST/PREFIX/docker.io/library/nginx)' })
     .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' })
-    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' });
+    .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' })
+    .option('prune', { type: 'boolean', default: false, describe: 'after the push, report tags in the repositories pushed to that the bundle does not carry' })
+    .option('yes', { type: 'boolean', default: false, describe: 'with --prune: delete those tags (by digest) instead of only reporting them' });
+}
+
+export function tagOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y)
+    .positional('source', { type: 'string', demandOption: true, describe: 'image in a registry, HOST/REPO:TAG or HOST/REPO@sha256:...' })
+    .positional('tag', { type: 'string', demandOption: true, describe: 'the new tag, in the same repository' });
+}
+
+export function deleteOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y).positional('ref', { type: 'string', demandOption: true, describe: 'image to delete, HOST/REPO@sha256:... or HOST/REPO:TAG (resolved to its digest)' });
 }
 
 export function copyOptions(y: Argv<GlobalArgs>) {
@@ -140,3 +152,5 @@ export type LogoutArgs = ArgsOf<typeof logoutOptions>;
 export type VersionArgs = ArgsOf<typeof versionOptions>;
 export type CacheLsArgs = ArgsOf<typeof cacheLsOptions>;
 export type CachePruneArgs = ArgsOf<typeof cachePruneOptions>;
+export type TagArgs = ArgsOf<typeof tagOptions>;
+export type DeleteArgs = ArgsOf<typeof deleteOptions>;

@@ -13,6 +13,7 @@ import {
   cacheLsOptions,
   cachePruneOptions,
   copyOptions,
+  deleteOptions,
   exportOptions,
   loadOptions,
   loginOptions,
@@ -20,6 +21,7 @@ import {
   lsOptions,
   pushOptions,
   saveOptions,
+  tagOptions,
   verifyOptions,
   versionOptions,
   type GlobalArgs,
@@ -125,6 +127,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('ls <bundle>', 'list the images in a bundle', lsOptions, run(lazy(() => import('./ls.js'), (m) => m.runLs)))
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', pushOptions, run(lazy(() => import('./push.js'), (m) => m.runPush)))
     .command('copy <source> <destination>', 'copy images between registries, OCI layouts and bundles, digests unchanged', copyOptions, run(lazy(() => import('./copy.js'), (m) => m.runCopy)))
+    .command('tag <source> <tag>', 'tag an image in a registry again, without pulling it (same digest)', tagOptions, run(lazy(() => import('./tag.js'), (m) => m.runTag)))
+    .command('delete <ref>', 'delete an image from a registry, by digest (where the registry allows deletes)', deleteOptions, run(lazy(() => import('./delete.js'), (m) => m.runDelete)))
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout)))
