@@ -2,8 +2,9 @@
  * `ferry push --prune [--yes]`: after a push, the tags in the repositories the bundle pushed to
  * that the bundle does not carry, reported, and with --yes deleted. Only those repositories
  * are listed; `sha256-<hex>[.sig|.att|.sbom]` tags (referrer and cosign tags) are never pruned.
- * Deleting is by digest (what registries support), so a stale tag whose digest a carried tag
- * also has is reported but kept: deleting it would delete the carried tag too.
+ * Deleting is by digest (what registries support), so a stale tag whose digest the bundle
+ * carries (under a kept tag, or pushed by digest) is reported but kept: deleting it would
+ * delete the carried image too.
  */
 import pLimit from 'p-limit';
 import { FerryError, wrap } from '../errors.js';
@@ -33,11 +34,13 @@ const REFERRER_TAG = /^sha256-[a-f0-9]{64}(\..+)?$/;
 export async function pruneTags(plans: readonly ImagePlan[], registries: Registries, target: PushTarget, yes: boolean): Promise<PrunedTag[]> {
   const client = registries.client(target.host);
   const carried = new Map<string, Set<string>>();
+  const carriedDigests = new Map<string, Set<string>>();
   for (const p of plans) {
     const repo = targetRepository(target, p.ref);
     const tags = carried.get(repo) ?? new Set<string>();
     if (p.name && p.ref.tag) tags.add(p.ref.tag);
     carried.set(repo, tags);
+    carriedDigests.set(repo, (carriedDigests.get(repo) ?? new Set<string>()).add(p.root.digest));
   }
   const limit = pLimit(4);
   const out: PrunedTag[] = [];
@@ -46,7 +49,8 @@ export async function pruneTags(plans: readonly ImagePlan[], registries: Registr
     const tags = await listTags(client, repository, `listing the tags of ${name} for --prune`);
     const stale = tags.filter((t) => !keep.has(t) && !REFERRER_TAG.test(t)).sort();
     const digestOf = (t: string) => limit(() => digestOfTag(client, repository, t, `resolving ${name}:${t} for --prune`));
-    const keptDigests = new Set(await Promise.all([...keep].filter((t) => tags.includes(t)).map(digestOf)));
+    // A digest the bundle carries (also one pushed without a tag) is never deleted.
+    const keptDigests = new Set([...carriedDigests.get(repository)!, ...(await Promise.all([...keep].filter((t) => tags.includes(t)).map(digestOf)))]);
     const staleDigests = await Promise.all(stale.map((t) => digestOf(t).catch((err: unknown) => wrap(`resolving ${name}:${t}`, err, 'REGISTRY'))));
     const deleted = new Map<string, Promise<FerryError | undefined>>();
     for (const [k, tag] of stale.entries()) {
@@ -56,7 +60,7 @@ export async function pruneTags(plans: readonly ImagePlan[], registries: Registr
         continue;
       }
       if (keptDigests.has(d)) {
-        out.push({ repository: name, tag, digest: d, status: 'kept', note: 'has the digest of a tag the bundle carries; deleting by digest would delete that tag too' });
+        out.push({ repository: name, tag, digest: d, status: 'kept', note: 'has the digest of an image the bundle carries; deleting by digest would delete that image too' });
         continue;
       }
       if (!yes) {

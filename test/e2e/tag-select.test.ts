@@ -118,6 +118,16 @@ describe('a semver range over a repository with junk tags', () => {
       expect(i.cached, i.tag).toBe(i.tag !== '1.26.9');
       expect(i.size).toBeGreaterThan(0);
     }
+
+    // --locked --dry-run: the locked set (1.27.2 was locked by the plain export, 1.26.9 is not), no listing.
+    const listings = (): number => reg.logText().split('/tags/list').length;
+    const before = listings();
+    expect(before, 'the plain exports listed tags').toBeGreaterThan(1);
+    const lockedRun = await runFerry(['export', manifest(), '--dry-run', '--locked', '--json'], { env: env() });
+    expect(lockedRun.code, describeRun(lockedRun)).toBe(0);
+    expect(listings()).toBe(before);
+    expect((JSON.parse(lockedRun.stdout) as { images: { tag: string }[] }).images.map((i) => i.tag).sort()).toEqual([...IN_RANGE, '1.27.2'].sort());
+    expect(readFileSync(tmp.join('work', 'prod.lock.json'), 'utf8')).toBe(lockBefore);
   });
 
   it('latest: N, a regex, and all with a limit choose the tags the registry lists', async () => {
