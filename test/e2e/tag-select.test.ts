@@ -88,6 +88,11 @@ describe('a semver range over a repository with junk tags', () => {
     expect(plain.code, describeRun(plain)).toBe(0);
     expect(await bundleTags(tmp.join('work', 'plain.tar.gz'), 'x3')).toEqual([...IN_RANGE, '1.27.2'].sort());
     expect(readLockFile().images.map((i) => i.ref)).toContain(`${reg.host}/sel/app:1.27.2`);
+
+    // Nothing new: the selection chooses the same tags, which resolve to the locked digests.
+    const again = await runFerry(['export', manifest(), '-o', tmp.join('work', 'plain.tar.gz')], { env: env() });
+    expect(again.code, describeRun(again)).toBe(0);
+    expect(again.stderr).toContain('unchanged (6 images still resolve to the locked digests');
   });
 
   it('--dry-run lists what would be exported, what the cache holds, and writes nothing', async () => {
