@@ -37,7 +37,8 @@ function expand(m: LoadedManifest, tagsOf: (i: ManifestImage) => string[]): Load
 /**
  * Lists the tags of every selection's repository (once per repository) and chooses from them.
  * Returns the expanded manifest and a note for each selection that chose no tag. Throws as
- * listTags (NOT_FOUND for an unknown repository, AUTH, NETWORK).
+ * listTags (NOT_FOUND for an unknown repository, AUTH, NETWORK), and MANIFEST_FILE (exit 2)
+ * when no image is left.
  */
 export async function expandByListing(m: LoadedManifest, registries: Registries): Promise<{ manifest: LoadedManifest; notes: string[] }> {
   const lists = new Map<string, Promise<string[]>>();
@@ -57,7 +58,11 @@ export async function expandByListing(m: LoadedManifest, registries: Registries)
       chosen.set(i, tags);
     }),
   );
-  return { manifest: expand(m, (i) => chosen.get(i)!), notes };
+  const manifest = expand(m, (i) => chosen.get(i)!);
+  if (!manifest.images.length) {
+    throw new FerryError('MANIFEST_FILE', `${m.path}: the tag selections chose no tag (${notes.join('; ')}), so there is nothing to export`, { hint: 'check the ranges and expressions against the registry\'s tags' });
+  }
+  return { manifest, notes };
 }
 
 /**
