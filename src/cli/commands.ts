@@ -60,6 +60,7 @@ export function exportOptions(y: Argv<GlobalArgs>) {
     .option('locked', { type: 'boolean', default: false, describe: 'export exactly the digests in the lock file; fail if an image is not locked' })
     .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
     .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be exported (images, tags, digests, sizes, what the cache holds) and write nothing' })
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
@@ -85,7 +86,19 @@ export function pushOptions(y: Argv<GlobalArgs>) {
     .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' })
     .option('mapping-file', { type: 'string', describe: 'where to write the source -> target@digest mapping (default: <bundle name>.mapping.json in the current directory)' })
     .option('policy', policy)
-    .option('keep-going', { type: 'boolean', default: false, describe: 'with --policy: push the accepted images when others are rejected (exit 3)' });
+    .option('keep-going', { type: 'boolean', default: false, describe: 'with --policy: push the accepted images when others are rejected (exit 3)' })
+    .option('prune', { type: 'boolean', default: false, describe: 'after the push, report tags in the repositories pushed to that the bundle does not carry' })
+    .option('yes', { type: 'boolean', default: false, describe: 'with --prune: delete those tags (by digest) instead of only reporting them' });
+}
+
+export function tagOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y)
+    .positional('source', { type: 'string', demandOption: true, describe: 'image in a registry, HOST/REPO:TAG or HOST/REPO@sha256:...' })
+    .positional('tag', { type: 'string', demandOption: true, describe: 'the new tag, in the same repository' });
+}
+
+export function deleteOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y).positional('ref', { type: 'string', demandOption: true, describe: 'image to delete, HOST/REPO@sha256:... or HOST/REPO:TAG (resolved to its digest)' });
 }
 
 export function copyOptions(y: Argv<GlobalArgs>) {
@@ -173,3 +186,5 @@ export type InspectArgs = ArgsOf<typeof inspectOptions>;
 export type TagsArgs = ArgsOf<typeof tagsOptions>;
 export type CatalogArgs = ArgsOf<typeof catalogOptions>;
 export type SearchArgs = ArgsOf<typeof searchOptions>;
+export type TagArgs = ArgsOf<typeof tagOptions>;
+export type DeleteArgs = ArgsOf<typeof deleteOptions>;

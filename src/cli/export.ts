@@ -28,6 +28,8 @@ import { imageReport, runReport, type ImageReport } from './report.js';
 import { preferredPlatforms } from './save.js';
 import type { ExportArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
+import { runExportDryRun } from './export-dry-run.js';
+import { expandByListing, expandFromLock } from './tag-selection.js';
 
 
 /** The key an image has in the lock: its reference and bundle name. */
@@ -83,9 +85,11 @@ async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: str
 
 export async function runExport(a: ExportArgs): Promise<number> {
   const concurrency = concurrencyOption(a.concurrency);
-  const manifest = await loadManifestFile(a.manifest);
+  const loaded = await loadManifestFile(a.manifest);
   const lockFile = lockPath(a.manifest);
   const lock = await readLock(lockFile);
+  // Tag selections: from the lock under --locked (no listing), else listed below.
+  let manifest = a.locked ? expandFromLock(loaded, lock, lockFile) : loaded;
   if (a.locked) {
     const missing = manifest.images.filter((i) => !lockedFor(lock, i));
     if (missing.length) {
@@ -94,6 +98,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       });
     }
   }
+  if (a['dry-run']) return runExportDryRun(a, manifest, (i) => (a.locked ? lockedFor(lock, i)!.upstreamDigest : undefined));
   const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
   sourceDateEpoch(); // validated before any work
   if (!a.locked) await checkOutputPath(lockFile, 'the lock file', 'the lock file goes beside the manifest file: run from a copy in a writable directory, or use --locked');
@@ -101,6 +106,11 @@ export async function runExport(a: ExportArgs): Promise<number> {
   const output = makeOutput(a);
   const registries = makeRegistries(a, { insecure: manifest.insecure, caFiles: manifest.caFiles });
   try {
+    if (!a.locked && manifest.images.some((i) => i.selection)) {
+      const x = await expandByListing(manifest, registries);
+      manifest = x.manifest;
+      for (const n of x.notes) output.warn(n);
+    }
     const without = manifest.images.filter((i) => i.referrers === false).map((i) => i.request);
     const settings: BundleSettings = { compression: a.compression, referrers: a.referrers ? (without.length ? without : true) : false, nondistributable: a['allow-nondistributable'] };
     const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
@@ -139,7 +149,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     }
     const newLock = lockFromPlans(ok.map((r) => {
       const i = r.request as ManifestImage;
-      return { ref: formatReference(i.ref), name: i.name ? formatReference(i.name) : null, platforms: i.platformStrings, plan: r.plan! };
+      return { ref: formatReference(i.ref), name: i.name ? formatReference(i.name) : null, platforms: i.platformStrings, ...(i.selection ? { selectedBy: i.selection.key } : {}), plan: r.plan! };
     }));
     // Each image's docker-load view prefers its own platforms (the manifest file's per-image list).
     const plans = ok.map((r) => ({ ...r.plan!, prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));

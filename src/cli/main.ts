@@ -13,6 +13,7 @@ import {
   cacheLsOptions,
   cachePruneOptions,
   copyOptions,
+  deleteOptions,
   exportOptions,
   inspectOptions,
   tagsOptions,
@@ -24,6 +25,7 @@ import {
   lsOptions,
   pushOptions,
   saveOptions,
+  tagOptions,
   verifyOptions,
   versionOptions,
   type GlobalArgs,
@@ -129,6 +131,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('ls <bundle>', 'list the images in a bundle', lsOptions, run(lazy(() => import('./ls.js'), (m) => m.runLs)))
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', pushOptions, run(lazy(() => import('./push.js'), (m) => m.runPush)))
     .command('copy <source> <destination>', 'copy images between registries, OCI layouts and bundles, digests unchanged', copyOptions, run(lazy(() => import('./copy.js'), (m) => m.runCopy)))
+    .command('tag <source> <tag>', 'tag an image in a registry again, without pulling it (same digest)', tagOptions, run(lazy(() => import('./tag.js'), (m) => m.runTag)))
+    .command('delete <ref>', 'delete an image from a registry, by digest (where the registry allows deletes)', deleteOptions, run(lazy(() => import('./delete.js'), (m) => m.runDelete)))
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad)))
     .command('inspect <image>', 'show what an image is (platforms, config, layers, referrers) without pulling layers', inspectOptions, run(lazy(() => import('./inspect.js'), (m) => m.runInspect)))
     .command('tags <repository>', 'list every tag of a repository', tagsOptions, run(lazy(() => import('./tags.js'), (m) => m.runTags)))

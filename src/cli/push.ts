@@ -19,6 +19,26 @@ import { errorJson } from './report.js';
 import { readIntoStore } from './read-into-store.js';
 import { judge, loadPolicy, rejectedError, type Verdict } from './policy-check.js';
 import type { PushArgs } from './commands.js';
+import { pruneTags, type PrunedTag } from './push-prune.js';
+import type { ImagePlan } from '../content/plan.js';
+import type { PushTarget } from '../registry/push-target.js';
+import type { Registries } from '../registry/registries.js';
+import type { Output } from './output.js';
+
+/** --prune: finds (with --yes deletes) the stale tags and says what it found or did. */
+async function pruneAndSay(plans: ImagePlan[], registries: Registries, target: PushTarget, yes: boolean, out: Output): Promise<PrunedTag[]> {
+  const pruned = await pruneTags(plans, registries, target, yes);
+  for (const p of pruned) {
+    const what = `${p.repository}:${p.tag}${p.digest ? ` (${p.digest})` : ''}`;
+    if (p.status === 'deleted') out.info(`pruned ${what}`);
+    else if (p.status === 'stale') out.info(`stale: ${what} is not in the bundle`);
+    else out.warn(`${p.status === 'kept' ? 'not pruned' : 'pruning failed'}: ${what}: ${p.note}`);
+  }
+  const stale = pruned.filter((p) => p.status === 'stale').length;
+  if (stale) out.info(`${stale} stale tag${stale === 1 ? '' : 's'}; push again with --prune --yes to delete ${stale === 1 ? 'it' : 'them'}`);
+  else if (!pruned.length) out.info('--prune: no stale tags');
+  return pruned;
+}
 
 
 export function defaultMappingFile(bundle: string): string {
@@ -27,6 +47,7 @@ export function defaultMappingFile(bundle: string): string {
 
 export async function runPush(a: PushArgs): Promise<number> {
   const target = parsePushTarget(a.to, a['keep-registry-host']);
+  if (a.yes && !a.prune) throw new UsageError('--yes only goes with --prune', 'ferry push BUNDLE --to TARGET --prune --yes deletes the tags the bundle does not carry');
   const concurrency = concurrencyOption(a.concurrency);
   const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
   const mappingFile = a['mapping-file'] ?? defaultMappingFile(a.bundle);
@@ -76,16 +97,20 @@ export async function runPush(a: PushArgs): Promise<number> {
       const mapping = { registry: target.host, images: ok.map((r) => ({ source: r.source, target: r.target, digest: r.digest })) };
       await writeFileAtomic(mappingFile, `${JSON.stringify(mapping, null, 2)}\n`, { what: 'the mapping file' });
     }
+    const pruned = a.prune && !fatal ? await pruneAndSay(plans, registries, target, a.yes, out) : undefined;
     out.report({
       command: 'push',
       status: ok.length === results.length ? 'ok' : ok.length ? 'partial' : 'failed',
       mappingFile: ok.length > 0 ? mappingFile : null,
       images: results.map((r) => ({ source: r.source, target: r.target, digest: r.digest, blobs: r.blobs, status: r.error ? 'failed' : 'ok', error: r.error ? errorJson(r.error) : null })),
       ...(final ? { error: errorJson(final) } : {}),
+      ...(pruned ? { prune: pruned } : {}),
     });
     if (ok.length === results.length && rejected.length) {
       throw new FerryError('PARTIAL', `${rejected.length} image${rejected.length === 1 ? ' was' : 's were'} rejected by the policy and not pushed; the other ${ok.length} were`, { hint: 'see the policy lines above' });
     }
+    const pruneFailed = pruned?.filter((p) => p.status === 'failed') ?? [];
+    if (pruneFailed.length && ok.length === results.length) throw new FerryError('REGISTRY', `--prune: ${pruneFailed.length} stale tag${pruneFailed.length === 1 ? '' : 's'} could not be deleted: ${pruneFailed[0]!.note}`, { hint: 'see the warnings above; the push itself succeeded' });
     if (ok.length === results.length) return EXIT.ok;
     if (ok.length === 0) throw final!;
     const notPushed = `${results.length - ok.length} of ${results.length} images were not pushed`;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../errors.js';
-import { loadManifestFile } from './load.js';
+import { expandSelection, loadManifestFile } from './load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-manifest-test-'));
 let n = 0;
@@ -93,5 +93,41 @@ describe('loadManifestFile: every problem at once, with file:line:column and the
 
   it('a missing file is a MANIFEST_FILE error naming it', async () => {
     await expect(loadManifestFile(join(dir, 'nope.yaml'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('nope.yaml') });
+  });
+});
+
+describe('loadManifestFile: tag selections', () => {
+  it('keeps the selection, with the repository alone as ref, and expandSelection makes one image per tag', async () => {
+    const p = file(`images:
+  - ref: registry.lab:5000/team/app
+    tags: { semver: ">=1.26 <1.28" }
+    limit: 3
+  - ref: registry.lab:5000/team/app
+    tags: [a, b]
+  - ref: registry.lab:5000/team/app:1.0
+`);
+    const m = await loadManifestFile(p);
+    expect(m.images[0]!.selection).toEqual({ selector: { semver: '>=1.26 <1.28' }, limit: 3, key: 'registry.lab:5000/team/app semver ">=1.26 <1.28", limit 3' });
+    expect(m.images[0]!.ref.tag).toBeUndefined();
+    expect(m.images[1]!.selection?.key).toBe('registry.lab:5000/team/app [a, b]');
+    expect(m.images[2]!.selection).toBeUndefined();
+    const x = expandSelection(m.images[0]!, ['1.27.1', '1.26.0']);
+    expect(x.map((i) => [i.request, i.ref.tag, i.selection?.key, i.origin])).toEqual([
+      ['registry.lab:5000/team/app:1.27.1', '1.27.1', m.images[0]!.selection!.key, `${p}:2:10`],
+      ['registry.lab:5000/team/app:1.26.0', '1.26.0', m.images[0]!.selection!.key, `${p}:2:10`],
+    ]);
+  });
+
+  it.each([
+    ['a tag in ref', 'images:\n  - ref: a/b:1\n    tags: all\n', ['2:10: images[0].ref: "a/b:1" names a tag or digest; with tags, ref is the repository alone']],
+    ['name with tags', 'images:\n  - ref: a/b\n    name: c:1\n    tags: all\n', ['3:11: images[0].name: name cannot be combined with tags (each tag keeps its own name)']],
+    ['limit without tags', 'images:\n  - ref: a/b\n    limit: 2\n', ['3:12: images[0].limit: limit needs tags (e.g. tags: all, or tags: { latest: 5 })']],
+    ['a broken range', 'images:\n  - ref: a/b\n    tags: { semver: ">=1 <x" }\n', ['3:11: images[0].tags: invalid semver range: "<x" in ">=1 <x" is not a comparator (e.g. >=1.26, <1.28.0, ^2.1, ~1.4.2)']],
+    ['a broken regex', 'images:\n  - ref: a/b\n    tags: { regex: "(" }\n', [expect.stringMatching(/^3:11: images\[0\]\.tags: invalid regular expression: /)]],
+    ['an unknown selector', 'images:\n  - ref: a/b\n    tags: { newest: 2 }\n', ['3:11: images[0].tags: expected a list of tags, all, { regex: ... }, { semver: ... } or { latest: N }']],
+    ['latest: 0', 'images:\n  - ref: a/b\n    tags: { latest: 0 }\n', [expect.stringMatching(/^3:21: images\[0\]\.tags\.latest: /)]],
+    ['the same selection twice', 'images:\n  - ref: a/b\n    tags: all\n  - ref: docker.io/a/b\n    tags: all\n', ['4:10: images[1].ref: docker.io/a/b all is listed twice (first at images[0])']],
+  ])('%s', async (_what, text, want) => {
+    expect(await problems(text)).toEqual(want);
   });
 });

@@ -10,7 +10,17 @@ import { LineCounter, parseDocument, isMap, isScalar, type Node, type Document }
 import { FerryError, describe } from '../errors.js';
 import { parsePlatformSelection, type PlatformSelection } from '../oci/platform.js';
 import { formatReference, parseReference, type Reference } from '../reference/parse-reference.js';
+import type { z } from 'zod';
 import { manifestFileSchema, type ManifestFile } from './schema.js';
+import { describeSelector, parseRange, type TagSelector } from './tag-select.js';
+
+/** An entry that chooses tags of a repository (`tags:`), before the tags are known. */
+export interface TagSelection {
+  selector: TagSelector;
+  limit?: number;
+  /** `host/repo semver ">=1.26 <1.28"`: the selection in one line, kept in the lock file. */
+  key: string;
+}
 
 export interface ManifestImage {
   request: string;
@@ -22,6 +32,19 @@ export interface ManifestImage {
   origin: string;
   /** false: leave signatures, attestations and SBOMs behind (`referrers: false`). */
   referrers?: false;
+  /**
+   * Set on an entry with `tags:` (its `ref` has no tag until expandSelection gives it one), and
+   * on each image expandSelection made from it.
+   */
+  selection?: TagSelection;
+}
+
+/**
+ * The images a tag selection stands for: one per tag, as if each were listed by hand with the
+ * entry's platforms and referrers. `image` must carry a selection.
+ */
+export function expandSelection(image: ManifestImage, tags: readonly string[]): ManifestImage[] {
+  return tags.map((tag) => ({ ...image, ref: { ...image.ref, tag, digest: undefined }, request: `${image.request}:${tag}` }));
 }
 
 export interface LoadedManifest {
@@ -93,7 +116,7 @@ export async function loadManifestFile(file: string): Promise<LoadedManifest> {
   const parsed = manifestFileSchema.safeParse(raw);
   const problems: string[] = [];
   if (!parsed.success) {
-    for (const i of parsed.error.issues) {
+    for (const i of parsed.error.issues.flatMap((x) => unionBranch(x, []))) {
       let path = i.path as PathPart[];
       let msg = i.message;
       const unknownKey = i.code === 'unrecognized_keys';
@@ -101,7 +124,11 @@ export async function loadManifestFile(file: string): Promise<LoadedManifest> {
         path = [...path, i.keys[0]!];
         msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')} (a typo?)`;
       }
-      if (i.code === 'invalid_union') msg = 'expected an image reference string or a map with ref, name and platforms';
+      if (i.code === 'invalid_union') {
+        msg = path[path.length - 1] === 'tags'
+          ? 'expected a list of tags, all, { regex: ... }, { semver: ... } or { latest: N }'
+          : 'expected an image reference string or a map with ref, name, platforms and tags';
+      }
       problems.push(`${at(path, unknownKey)}: ${formatPath(path) || '(top level)'}: ${msg}`);
     }
   }
@@ -112,6 +139,43 @@ export async function loadManifestFile(file: string): Promise<LoadedManifest> {
   return loaded;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A union's issues from the one branch that matched the input's shape (every issue of it lies
+ * below the input), so `tags: { latest: 0 }` is reported at images[0].tags.latest rather than
+ * as "images[0] is neither a string nor a map"; the union issue itself when no branch did.
+ */
+function unionBranch(issue: Issue, prefix: readonly PropertyKey[]): Issue[] {
+  const here = { ...issue, path: [...prefix, ...issue.path] } as Issue;
+  if (issue.code !== 'invalid_union') return [here];
+  const branch = issue.errors.find((alt) => alt.length > 0 && alt.every((x) => x.path.length > 0));
+  return branch ? branch.flatMap((x) => unionBranch(x, here.path)) : [here];
+}
+
+/** What is wrong with an entry's `tags` and `limit` beyond their types, or undefined. */
+function selectionProblem(e: { ref: string; name?: string; tags?: unknown; limit?: unknown }): string | undefined {
+  if (e.tags === undefined) return 'limit needs tags (e.g. tags: all, or tags: { latest: 5 })';
+  if (e.ref.includes('@') || e.ref.slice(e.ref.lastIndexOf('/') + 1).includes(':')) return `"${e.ref}" names a tag or digest; with tags, ref is the repository alone`;
+  if (e.name !== undefined) return 'name cannot be combined with tags (each tag keeps its own name)';
+  const t = e.tags as { regex?: unknown; semver?: unknown };
+  if (typeof t === 'object' && t !== null && typeof t.regex === 'string') {
+    try {
+      new RegExp(t.regex);
+    } catch (err) {
+      return `invalid regular expression: ${(err as Error).message}`;
+    }
+  }
+  if (typeof t === 'object' && t !== null && typeof t.semver === 'string') {
+    try {
+      parseRange(t.semver);
+    } catch (err) {
+      return `invalid semver range: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
+}
+
 function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathPart[]) => string, problems: string[]): LoadedManifest {
   const images: ManifestImage[] = [];
   const seen = new Map<string, number>();
@@ -119,7 +183,7 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
   const entries: unknown[] = Array.isArray(m?.images) ? m.images : [];
   entries.forEach((entry, i) => {
     if (typeof entry !== 'string' && (typeof entry !== 'object' || entry === null || typeof (entry as { ref?: unknown }).ref !== 'string')) return;
-    const e = (typeof entry === 'string' ? { ref: entry } : entry) as { ref: string; name?: string; platforms?: string[]; referrers?: unknown };
+    const e = (typeof entry === 'string' ? { ref: entry } : entry) as { ref: string; name?: string; platforms?: string[]; referrers?: unknown; tags?: unknown; limit?: unknown };
     const refPath: PathPart[] = typeof entry === 'string' ? ['images', i] : ['images', i, 'ref'];
     let ref: Reference;
     try {
@@ -127,6 +191,19 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
     } catch (err) {
       problems.push(`${at(refPath)}: ${formatPath(refPath)}: ${(err as Error).message}`);
       return;
+    }
+    let selection: TagSelection | undefined;
+    if (e.tags !== undefined || e.limit !== undefined) {
+      const why = selectionProblem(e);
+      if (why) {
+        const key = e.tags === undefined ? 'limit' : ref.digest || e.ref.slice(e.ref.lastIndexOf('/') + 1).includes(':') ? 'ref' : e.name !== undefined ? 'name' : 'tags';
+        problems.push(`${at(['images', i, key])}: images[${i}].${key}: ${why}`);
+        return;
+      }
+      const selector = e.tags as TagSelector;
+      const limit = typeof e.limit === 'number' ? e.limit : undefined;
+      selection = { selector, ...(limit !== undefined ? { limit } : {}), key: `${ref.registry}/${ref.repository} ${describeSelector(selector, limit)}` };
+      ref = { ...ref, tag: undefined };
     }
     let name: Reference | undefined;
     if (e.name) {
@@ -138,7 +215,7 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
         return;
       }
     }
-    const key = formatReference(name ?? ref);
+    const key = selection ? selection.key : formatReference(name ?? ref);
     const dup = seen.get(key);
     if (dup !== undefined) {
       problems.push(`${at(refPath)}: ${formatPath(refPath)}: ${key} is listed twice (first at images[${dup}])`);
@@ -155,7 +232,7 @@ function interpretManifest(file: string, m: ManifestFile, at: (p: readonly PathP
       return; // reported by the schema
     }
     const referrers = (typeof e.referrers === 'boolean' ? e.referrers : undefined) ?? m?.referrers;
-    images.push({ request: e.ref, ref, ...(name ? { name } : {}), platforms, platformStrings, origin: at(refPath), ...(referrers === false ? { referrers: false } : {}) });
+    images.push({ request: e.ref, ref, ...(name ? { name } : {}), platforms, platformStrings, origin: at(refPath), ...(referrers === false ? { referrers: false } : {}), ...(selection ? { selection } : {}) });
   });
   if (problems.length) return { path: file, bundle: '', images, insecure: [], caFiles: {} };
   const dir = dirname(resolve(file));

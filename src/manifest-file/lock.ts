@@ -17,6 +17,8 @@ export interface LockedImage {
   ref: string;
   name: string | null;
   platforms: string[];
+  /** The manifest file's tag selection this image came from (load.ts TagSelection.key); absent for images listed by hand. */
+  selectedBy?: string;
   /** What the reference resolved to upstream (index digest for multi-platform images). */
   upstreamDigest: string;
   /** The digest in the bundle's index.json (differs when a subset of an index was kept). */
@@ -36,12 +38,13 @@ export function lockPath(manifest: string): string {
 }
 
 /** Builds a lock from plans. */
-export function lockFromPlans(entries: readonly { ref: string; name: string | null; platforms: string[]; plan: ImagePlan }[]): LockFile {
+export function lockFromPlans(entries: readonly { ref: string; name: string | null; platforms: string[]; selectedBy?: string; plan: ImagePlan }[]): LockFile {
   const images = entries
-    .map(({ ref, name, platforms, plan }) => ({
+    .map(({ ref, name, platforms, selectedBy, plan }) => ({
       ref,
       name,
       platforms,
+      ...(selectedBy !== undefined ? { selectedBy } : {}),
       upstreamDigest: plan.upstreamDigest,
       digest: plan.root.digest,
       mediaType: plan.root.mediaType,

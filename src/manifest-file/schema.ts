@@ -16,6 +16,18 @@ const platform = z
 
 const platforms = z.array(platform).min(1).describe('platforms to keep from multi-platform images');
 
+const tagName = z.string().regex(/^[\w][\w.-]{0,127}$/, 'a tag is letters, digits, _ . and -, at most 128, not starting with . or -');
+
+export const tagSelectorSchema = z
+  .union([
+    z.literal('all').describe('every tag of the repository (use with limit)'),
+    z.array(tagName).min(1).describe('exactly these tags'),
+    z.object({ regex: z.string().min(1).describe('tags that match this regular expression as a whole (JavaScript syntax)') }).strict(),
+    z.object({ semver: z.string().min(1).describe('version tags in this range, e.g. ">=1.26 <1.28", "^2.1", "~1.4 || >=2"') }).strict(),
+    z.object({ latest: z.number().int().min(1).describe('the N highest release versions') }).strict(),
+  ])
+  .describe('which tags of the repository to carry; each becomes an image, as if listed by hand');
+
 export const imageEntrySchema = z.union([
   z.string().min(1).describe('an image reference, e.g. docker.io/library/nginx:1.27'),
   z
@@ -24,6 +36,8 @@ export const imageEntrySchema = z.union([
       name: z.string().min(1).optional().describe('the name the image gets in the bundle (and in docker after load), e.g. acme/api:1.4'),
       platforms: platforms.optional(),
       referrers: z.boolean().optional().describe('carry the image\'s signatures, attestations and SBOMs (default: the file\'s referrers, true)'),
+      tags: tagSelectorSchema.optional(),
+      limit: z.number().int().min(1).optional().describe('with tags: keep at most this many, the highest versions first'),
     })
     .strict(),
 ]);

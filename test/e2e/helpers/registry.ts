@@ -37,6 +37,8 @@ export interface RegistryOptions {
   tls?: false;
   /** 'info' (default) or 'debug' (adds storage driver calls such as reader offsets). */
   logLevel?: 'info' | 'debug';
+  /** `storage.delete.enabled` (default true); false makes manifest DELETEs answer 405 UNSUPPORTED. */
+  deletes?: boolean;
   /** Accept manifests whose foreign (non-distributable) layers have URLs matching this regexp. */
   allowForeignUrls?: string;
 }
@@ -73,7 +75,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     const authYaml = (await authConfig(auth, users, opts, tmp, (i) => (issuer = i))) + validation;
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const daemon = await launch(tmp, port, authYaml, opts.logLevel ?? 'info');
+      const daemon = await launch(tmp, port, authYaml, opts.logLevel ?? 'info', opts.deletes ?? true);
       if (daemon) return handle(tmp, port, auth, users, issuer, daemon);
       if (attempt >= 3) throw new Error(`registry: could not bind a port after ${attempt} attempts`);
     }
@@ -85,9 +87,9 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
 }
 
 /** Starts the process; returns null when the port was taken meanwhile (caller retries). */
-async function launch(tmp: TempDir, port: number, authYaml: string, level: string): Promise<Daemon | null> {
+async function launch(tmp: TempDir, port: number, authYaml: string, level: string, deletes: boolean): Promise<Daemon | null> {
   const config = tmp.join('config.yml');
-  writeFileSync(config, configYaml(tmp.join('data'), port, level) + authYaml);
+  writeFileSync(config, configYaml(tmp.join('data'), port, level, deletes) + authYaml);
   const daemon = startDaemon(REGISTRY_BIN, ['serve', config], { logFile: tmp.join('registry.log') });
   try {
     await waitFor(() => probe(`http://127.0.0.1:${port}/v2/`), {
@@ -135,7 +137,7 @@ function handle(
   };
 }
 
-function configYaml(dataDir: string, port: number, level: string): string {
+function configYaml(dataDir: string, port: number, level: string, deletes: boolean): string {
   return [
     'version: 0.1',
     'log:',
@@ -147,7 +149,7 @@ function configYaml(dataDir: string, port: number, level: string): string {
     '  filesystem:',
     `    rootdirectory: ${dataDir}`,
     '  delete:',
-    '    enabled: true',
+    `    enabled: ${deletes}`,
     '  maintenance:',
     '    uploadpurging:',
     '      enabled: false',
