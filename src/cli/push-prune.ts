@@ -12,7 +12,7 @@ import type { ImagePlan } from '../content/plan.js';
 import { deleteManifest } from '../registry/manifest-delete.js';
 import { targetRepository, type PushTarget } from '../registry/push-target.js';
 import type { Registries } from '../registry/registries.js';
-import { listTags } from '../registry/tag-list.js';
+import { listTags } from '../registry/tags.js';
 import { digestOfTag } from './delete.js';
 
 export interface PrunedTag {

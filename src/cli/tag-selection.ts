@@ -9,7 +9,7 @@ import type { LockFile } from '../manifest-file/lock.js';
 import { selectTags } from '../manifest-file/tag-select.js';
 import { formatReference, parseReference } from '../reference/parse-reference.js';
 import type { Registries } from '../registry/registries.js';
-import { listTags } from '../registry/tag-list.js';
+import { listTags } from '../registry/tags.js';
 
 const keyOf = (i: ManifestImage): string => `${formatReference(i.ref)}|${i.name ? formatReference(i.name) : ''}`;
 

@@ -52,8 +52,8 @@ export async function listAll(client: RegistryClient, path: string, field: strin
     const res = await client.send({ method: 'GET', path: next, scopes, accept: [200], what });
     const doc = (await readJson(res.body, what)) as Record<string, unknown> | null;
     const list = doc?.[field];
-    // A repository without tags: distribution answers `"tags": null`.
-    if (list !== null && !(Array.isArray(list) && list.every((x) => typeof x === 'string'))) {
+    // A repository without tags: distribution answers `"tags": null` (some registries omit it).
+    if (list !== null && list !== undefined && !(Array.isArray(list) && list.every((x) => typeof x === 'string'))) {
       throw new FerryError('REGISTRY', `${what}: the answer has no "${field}" list`);
     }
     out.push(...(list ?? []));
