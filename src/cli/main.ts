@@ -14,6 +14,7 @@ import {
   cachePruneOptions,
   copyOptions,
   exportOptions,
+  importOptions,
   loadOptions,
   loginOptions,
   logoutOptions,
@@ -126,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('push <bundle>', 'push the images of a bundle into a registry, digests unchanged', pushOptions, run(lazy(() => import('./push.js'), (m) => m.runPush)))
     .command('copy <source> <destination>', 'copy images between registries, OCI layouts and bundles, digests unchanged', copyOptions, run(lazy(() => import('./copy.js'), (m) => m.runCopy)))
     .command('load <bundle>', 'load a bundle into a Docker engine (Engine API over DOCKER_HOST)', loadOptions, run(lazy(() => import('./load.js'), (m) => m.runLoad)))
+    .command('import <sources..>', 'import the bundles of a drop directory (or the bundles named) into a registry or a Docker engine, once each', importOptions, run(lazy(() => import('./import.js'), (m) => m.runImport)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout)))
     .command('version', "print ferry's version, commit, the Node.js inside, and whether it is a release", versionOptions, run(lazy(() => import('./version.js'), (m) => m.runVersion)))

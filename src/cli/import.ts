@@ -1,0 +1,267 @@
+/**
+ * `ferry import import.yaml` (or `ferry import BUNDLE... --to HOST|--docker HOST`): the
+ * disconnected side's cron job (docs/import.md). Takes every complete bundle of the drop
+ * directory (its `.sha256` checksum file there and matching), verifies it, pushes or loads it,
+ * appends it to the journal (fsync'd) and then moves it and its checksum file to done/. A
+ * damaged or rejected bundle goes to failed/ with `<name>.reason.txt`; a bundle still arriving
+ * is left ("waiting"); one the journal already holds is a no-op ("already imported"). One run
+ * at a time (a lock beside the journal). Exit 0 nothing failed, 3 some imported and some
+ * failed, 1 none imported and some failed, 2 invalid input.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { EXIT, FerryError, UsageError, describe } from '../errors.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import { checkOutputPath } from '../fs/output-path.js';
+import { setInterruptMessage } from '../process/interrupt.js';
+import { acquireLock, type Lock } from '../store/lock.js';
+import { hashFile, readSidecar } from '../bundle/sidecar.js';
+import { synthesizeManifest } from '../bundle/synthesize.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { planSize } from '../content/plan.js';
+import { parsePushTarget, type PushTarget } from '../registry/push-target.js';
+import { pushPlans } from '../registry/push.js';
+import type { Registries } from '../registry/registries.js';
+import type { BlobStore } from '../store/blob-store.js';
+import { DockerEngine } from '../docker-engine/engine.js';
+import { loadImportConfig, type ImportTarget } from '../manifest-file/import-config.js';
+import { decide, isBundleName, listDrop, runStatus, type Decision } from '../import/drop.js';
+import { appendJournal, readJournal, type JournalImage } from '../import/journal.js';
+import { moveBundle } from '../import/move.js';
+import { parseAge } from './cache.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
+import { readIntoStore } from './read-into-store.js';
+import { loadBundle } from './load.js';
+import { errorJson } from './report.js';
+import type { Output } from './output.js';
+import type { ImportArgs } from './commands.js';
+
+/** What one run works on: from the config file, or from the command line. */
+interface Job {
+  /** The drop directory (config), or undefined when bundles are named. */
+  drop?: string;
+  bundles: string[];
+  done?: string;
+  failed?: string;
+  journal: string;
+  target: ImportTarget;
+  policy?: string;
+  keepMs?: number;
+  settleMs: number;
+}
+
+type Status = 'imported' | 'duplicate' | 'waiting' | 'rejected' | 'error' | 'would-import';
+
+interface BundleReport {
+  bundle: string;
+  status: Status;
+  sha256: string | null;
+  images: JournalImage[];
+  reason: string | null;
+  movedTo: string | null;
+  error?: ReturnType<typeof errorJson>;
+}
+
+/** Codes of failures that are the bundle's own: it goes to failed/ (the others are retried next run). */
+const REJECT = new Set(['BUNDLE_FORMAT', 'DIGEST_MISMATCH', 'UNSUPPORTED', 'USAGE', 'NOT_FOUND']);
+
+async function jobOf(a: ImportArgs): Promise<Job> {
+  const sources = a.sources ?? [];
+  const config = sources.length === 1 && /\.(ya?ml|json)$/i.test(sources[0]!) ? sources[0]! : undefined;
+  const cliOnly = (['to', 'docker', 'done', 'failed', 'journal'] as const).filter((k) => a[k] !== undefined);
+  if (config) {
+    if (cliOnly.length) throw new UsageError(`--${cliOnly[0]} is for importing named bundles; with a config file, set it in ${config}`, 'see docs/import.md');
+    const c = await loadImportConfig(config);
+    return {
+      drop: c.drop, bundles: [], done: c.done, failed: c.failed, journal: c.journal, target: c.target,
+      ...(c.policy ? { policy: c.policy } : {}),
+      ...(c.keep ? { keepMs: parseAge(c.keep) } : {}),
+      settleMs: c.settle ? parseAge(c.settle) : 60_000,
+    };
+  }
+  const bad = sources.find((s) => !isBundleName(basename(s)));
+  if (bad) throw new UsageError(`${bad} is neither an import config file (.yaml, .yml, .json) nor a bundle (.tar.gz, .tgz, .tar)`, 'ferry import import.yaml, or ferry import BUNDLE... --to HOST[:PORT][/PREFIX]');
+  if ((a.to === undefined) === (a.docker === undefined)) throw new UsageError('name where the images go: --to HOST[:PORT][/PREFIX] (a registry) or --docker HOST (a Docker engine)', 'or use an import config file (docs/import.md)');
+  const target: ImportTarget = a.to !== undefined ? { kind: 'registry', to: a.to, keepRegistryHost: a['keep-registry-host'] } : { kind: 'docker', host: a.docker! };
+  const journal = resolve(a.journal ?? (a.done ? join(a.done, 'imports.jsonl') : 'imports.jsonl'));
+  return { bundles: sources.map((s) => resolve(s)), ...(a.done ? { done: resolve(a.done) } : {}), ...(a.failed ? { failed: resolve(a.failed) } : {}), journal, target, settleMs: 60_000 };
+}
+
+/** The bundles to look at: the drop directory's (sorted), or the ones named. */
+async function candidates(job: Job): Promise<{ path: string; size: number; mtimeMs: number; sidecar?: string }[]> {
+  if (!job.drop) {
+    return Promise.all(job.bundles.map(async (path) => {
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile()) throw new UsageError(`${path} is not a file`, 'name existing bundle files');
+      const side = await stat(`${path}.sha256`).then(() => `${path}.sha256`, () => undefined);
+      return { path, size: st.size, mtimeMs: st.mtimeMs, ...(side ? { sidecar: side } : {}) };
+    }));
+  }
+  const drop = job.drop;
+  const entries = await readdir(drop, { withFileTypes: true }).catch((err: unknown) => {
+    throw new FerryError('IO', `reading the drop directory ${drop}: ${describe(err)}`, { hint: 'check the `drop:` path of the config file and its permissions' });
+  });
+  const files = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => {
+    const st = await stat(join(drop, e.name)).catch(() => undefined);
+    return st ? [{ name: e.name, size: st.size, mtimeMs: st.mtimeMs }] : [];
+  }));
+  return listDrop(files.flat()).bundles.map((b) => ({ path: join(drop, b.name), size: b.size, mtimeMs: b.mtimeMs, ...(b.sidecar ? { sidecar: join(drop, b.sidecar) } : {}) }));
+}
+
+/** Pushes one verified bundle; resolves with its images in the target, throws on any failure. */
+async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output): Promise<JournalImage[]> {
+  const name = basename(path);
+  out.start(`read:${name}`, `reading ${name}`, (await stat(path)).size);
+  const it = await readIntoStore(path, store, (n) => out.progress(`read:${name}`, n));
+  out.done(`read:${name}`);
+  const named = it.images.filter((i) => i.name || i.plan.ref.registry !== 'unnamed');
+  if (named.length === 0) throw new UsageError(`${name} holds no named images to push`);
+  const compressed = new Map<string, Promise<Descriptor>>();
+  for (const img of named) if (img.synthesized) await synthesizeManifest(img.plan, store, compressed);
+  const plans = named.map((i) => i.plan);
+  for (const p of plans) for (const n of p.notes) out.warn(n);
+  for (const p of plans) out.start(`${name}:${p.request}`, p.request, planSize(p));
+  const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
+  results.forEach((r, i) => out.done(`${name}:${plans[i]!.request}`, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
+  out.stop();
+  const failed = results.filter((r) => r.error);
+  if (fatal || failed.length) {
+    const first = fatal ?? failed[0]!.error!;
+    throw new FerryError(first.code === 'NETWORK' ? 'NETWORK' : 'REGISTRY', `${failed.length} of ${results.length} images of ${name} were not pushed: ${first.message}`, { cause: first, hint: first.hint ?? 'fix the cause; the next run pushes the bundle again (present blobs are skipped)' });
+  }
+  return results.map((r) => ({ source: r.source, target: r.target, digest: r.digest }));
+}
+
+/** Removes bundles in done/ (and their checksum files) imported longer than `keepMs` ago. */
+async function prune(done: string, keepMs: number, now: number): Promise<string[]> {
+  const names = await readdir(done).catch(() => [] as string[]);
+  const pruned: string[] = [];
+  for (const n of names.filter(isBundleName)) {
+    const st = await stat(join(done, n)).catch(() => undefined);
+    if (!st || now - st.mtimeMs <= keepMs) continue;
+    await rm(join(done, n), { force: true });
+    await rm(join(done, `${n}.sha256`), { force: true });
+    pruned.push(n);
+  }
+  return pruned;
+}
+
+export async function runImport(a: ImportArgs): Promise<number> {
+  const job = await jobOf(a);
+  if (job.policy) throw new UsageError(`signature policies are not supported yet (issue 14): ${job.policy} was not checked, nothing was imported`, 'remove the `policy:` key from the config file to import without a signature check');
+  const dryRun = a['dry-run'];
+  const concurrency = concurrencyOption(a.concurrency);
+  const pushTarget = job.target.kind === 'registry' ? parsePushTarget(job.target.to, job.target.keepRegistryHost) : undefined;
+  const targetName = job.target.kind === 'registry' ? job.target.to : job.target.host || process.env.DOCKER_HOST || 'the default Docker engine';
+  const out = makeOutput(a);
+  let lock: Lock | undefined;
+  if (!dryRun) {
+    await checkOutputPath(job.journal, 'the import journal', 'choose another path with `journal:` (or --journal)');
+    lock = await acquireLock(`${job.journal}.lock`, `the import journal ${job.journal}`, 0);
+  }
+  const registries = pushTarget ? makeRegistries(a) : undefined;
+  const engine = job.target.kind === 'docker' ? new DockerEngine(job.target.host || undefined) : undefined;
+  const reports: BundleReport[] = [];
+  let pruned: string[] = [];
+  try {
+    const journal = await readJournal(job.journal);
+    const store = pushTarget && !dryRun ? await openStore(a) : undefined;
+    let reachable = false;
+    const report = (r: BundleReport): void => void reports.push(r);
+    for (const c of await candidates(job)) {
+      const name = basename(c.path);
+      const hex = c.sidecar ? await readSidecar(c.path) : undefined;
+      const base = { bundle: name, images: [], reason: null, movedTo: null } satisfies Partial<BundleReport>;
+      let d: Decision;
+      if (!hex) d = decide(name, { sidecarHex: undefined, before: c }, journal, Date.now(), job.settleMs);
+      else {
+        const before = await stat(c.path);
+        const hashed = await hashFile(c.path).catch(() => undefined);
+        const after = await stat(c.path).catch(() => before);
+        d = decide(name, { sidecarHex: hex, ...(hashed ? { hashed } : {}), before, after }, journal, Date.now(), job.settleMs);
+      }
+      if (d.kind === 'waiting') {
+        out.info(`waiting: ${name}: ${d.why}`);
+        report({ ...base, status: 'waiting', sha256: null, reason: d.why });
+        continue;
+      }
+      const reject = async (why: string, sha256: string | null, err?: FerryError): Promise<void> => {
+        let movedTo: string | null = null;
+        if (job.failed && !dryRun) {
+          const moved = await moveBundle(c.path, c.sidecar, hex, job.failed);
+          movedTo = moved.bundle;
+          const text = `ferry import rejected ${name} on ${new Date().toISOString()}:\n${why}\n${err?.hint ? `hint: ${err.hint}\n` : ''}`;
+          await writeFileAtomic(`${moved.bundle}.reason.txt`, text, { what: 'the reason file' });
+        }
+        out.warn(`${dryRun ? 'would reject' : 'rejected'}: ${name}: ${why}${movedTo ? ` (moved to ${movedTo}, reason in ${basename(movedTo)}.reason.txt)` : ''}`);
+        report({ ...base, status: 'rejected', sha256, reason: why, movedTo, ...(err ? { error: errorJson(err) } : {}) });
+      };
+      if (d.kind === 'damaged') {
+        await reject(d.why, null);
+        continue;
+      }
+      if (d.kind === 'duplicate') {
+        const movedTo = job.done && !dryRun ? (await moveBundle(c.path, c.sidecar, hex, job.done)).bundle : null;
+        out.info(`already imported: ${name} (sha256 ${d.sha256.slice(0, 12)}, as ${d.entry.bundle} on ${d.entry.time})`);
+        report({ ...base, status: 'duplicate', sha256: d.sha256, images: d.entry.images, movedTo });
+        continue;
+      }
+      if (dryRun) {
+        out.info(`would import: ${name} (sha256 ${d.sha256.slice(0, 12)}) into ${targetName}`);
+        report({ ...base, status: 'would-import', sha256: d.sha256 });
+        continue;
+      }
+      // The target is asked once, before the first bundle: an unreachable one fails the run
+      // (exit 1) and every bundle stays where it is.
+      if (!reachable) {
+        if (registries) await registries.client(pushTarget!.host).baseUrl();
+        else await engine!.ping();
+        reachable = true;
+      }
+      setInterruptMessage(() => `interrupted while importing ${name}: it stays in ${dirname(c.path)}; run ferry import again to finish it (what is already in ${targetName} is skipped)`);
+      let images: JournalImage[];
+      try {
+        images = registries
+          ? await pushBundle(c.path, store!, registries, pushTarget!, concurrency, out)
+          : (await loadBundle(engine!, c.path, { force: false }, out)).map((i) => ({ source: i.tags[0] ?? i.id, target: i.tags[0] ?? i.id, digest: i.id }));
+      } catch (e) {
+        const err = e instanceof FerryError ? e : new FerryError('IO', describe(e), { cause: e });
+        if (REJECT.has(err.code)) await reject(err.message, d.sha256, err);
+        else {
+          out.warn(`not imported: ${name}: ${err.message} (it stays in ${dirname(c.path)}; the next run tries again)`);
+          report({ ...base, status: 'error', sha256: d.sha256, reason: err.message, error: errorJson(err) });
+        }
+        continue;
+      }
+      const entry = { bundle: name, sha256: d.sha256, bytes: c.size, target: targetName, images, time: new Date().toISOString() };
+      // Journal first, then the move: a crash between the two leaves a bundle the next run
+      // finds in the journal and only moves.
+      await appendJournal(job.journal, entry);
+      journal.set(d.sha256, entry);
+      const movedTo = job.done ? (await moveBundle(c.path, c.sidecar, hex, job.done, true)).bundle : null;
+      out.info(`imported ${name} into ${targetName}:`);
+      for (const i of images) out.info(`  ${i.source} -> ${i.target}${i.target.includes(i.digest) ? '' : ` (${i.digest})`}`);
+      report({ ...base, status: 'imported', sha256: d.sha256, images, movedTo });
+    }
+    setInterruptMessage(() => 'interrupted: every bundle imported so far is in the journal; run ferry import again to go on');
+    if (job.done && job.keepMs !== undefined && !dryRun) {
+      pruned = await prune(job.done, job.keepMs, Date.now());
+      for (const p of pruned) out.info(`pruned ${p} from ${job.done} (imported longer ago than keep:)`);
+    }
+  } finally {
+    out.stop();
+    await registries?.close();
+    await engine?.close();
+    await lock?.release();
+  }
+  const count = (s: Status): number => reports.filter((r) => r.status === s).length;
+  const failed = count('rejected') + count('error');
+  const status = runStatus({ imported: count('imported'), failed });
+  out.info(`${dryRun ? `${count('would-import')} would be imported` : `${count('imported')} imported`}, ${count('duplicate')} already imported, ${count('waiting')} waiting, ${count('rejected')} rejected, ${count('error')} failed`);
+  out.report({ command: 'import', status, dryRun, target: targetName, journal: job.journal, bundles: reports, pruned });
+  if (status === 'ok') return EXIT.ok;
+  const first = reports.find((r) => r.status === 'rejected' || r.status === 'error')!;
+  const summary = `${failed} of ${reports.length - count('waiting')} bundles were not imported (first: ${first.bundle}: ${first.reason})`;
+  if (status === 'partial') throw new FerryError('PARTIAL', summary, { hint: 'see the warnings above; rejected bundles are in failed/ with their reasons, the others are tried again by the next run' });
+  throw new FerryError(first.status === 'rejected' ? 'BUNDLE_FORMAT' : job.target.kind === 'docker' ? 'ENGINE' : 'REGISTRY', summary, { hint: 'see the warnings above; rejected bundles are in failed/ with their reasons, the others are tried again by the next run' });
+}
