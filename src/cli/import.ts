@@ -88,14 +88,15 @@ async function jobOf(a: ImportArgs): Promise<Job> {
 }
 
 /** The bundles to look at: the drop directory's (sorted), or the ones named. */
-async function candidates(job: Job): Promise<{ path: string; size: number; mtimeMs: number; sidecar?: string }[]> {
+async function candidates(job: Job): Promise<{ bundles: { path: string; size: number; mtimeMs: number; sidecar?: string }[]; orphans: string[] }> {
   if (!job.drop) {
-    return Promise.all(job.bundles.map(async (path) => {
+    const bundles = await Promise.all(job.bundles.map(async (path) => {
       const st = await stat(path).catch(() => undefined);
       if (!st?.isFile()) throw new UsageError(`${path} is not a file`, 'name existing bundle files');
       const side = await stat(`${path}.sha256`).then(() => `${path}.sha256`, () => undefined);
       return { path, size: st.size, mtimeMs: st.mtimeMs, ...(side ? { sidecar: side } : {}) };
     }));
+    return { bundles, orphans: [] };
   }
   const drop = job.drop;
   const entries = await readdir(drop, { withFileTypes: true }).catch((err: unknown) => {
@@ -105,7 +106,11 @@ async function candidates(job: Job): Promise<{ path: string; size: number; mtime
     const st = await stat(join(drop, e.name)).catch(() => undefined);
     return st ? [{ name: e.name, size: st.size, mtimeMs: st.mtimeMs }] : [];
   }));
-  return listDrop(files.flat()).bundles.map((b) => ({ path: join(drop, b.name), size: b.size, mtimeMs: b.mtimeMs, ...(b.sidecar ? { sidecar: join(drop, b.sidecar) } : {}) }));
+  const l = listDrop(files.flat());
+  return {
+    bundles: l.bundles.map((b) => ({ path: join(drop, b.name), size: b.size, mtimeMs: b.mtimeMs, ...(b.sidecar ? { sidecar: join(drop, b.sidecar) } : {}) })),
+    orphans: l.orphanSidecars.map((n) => join(drop, n)),
+  };
 }
 
 /** Pushes one verified bundle; resolves with its images in the target, throws on any failure. */
@@ -168,7 +173,21 @@ export async function runImport(a: ImportArgs): Promise<number> {
     const store = pushTarget && !dryRun ? await openStore(a) : undefined;
     let reachable = false;
     const report = (r: BundleReport): void => void reports.push(r);
-    for (const c of await candidates(job)) {
+    const found = await candidates(job);
+    // A checksum file alone: the bundle has not arrived yet, or an earlier run was stopped
+    // between moving the bundle and moving its checksum file (then the journal has its hash).
+    for (const side of found.orphans) {
+      const bundle = side.slice(0, -'.sha256'.length);
+      const hex = await readSidecar(bundle);
+      if (hex && journal.has(hex) && job.done && !dryRun) {
+        await moveBundle(side, undefined, undefined, job.done);
+        out.info(`moved ${basename(side)} to ${job.done} (its bundle was imported by an earlier run)`);
+      } else if (!hex || !journal.has(hex)) {
+        out.info(`waiting: ${basename(bundle)}: its checksum file is there, the bundle is not yet`);
+        reports.push({ bundle: basename(bundle), status: 'waiting', sha256: null, images: [], reason: 'its checksum file is there, the bundle is not yet', movedTo: null });
+      }
+    }
+    for (const c of found.bundles) {
       const name = basename(c.path);
       const hex = c.sidecar ? await readSidecar(c.path) : undefined;
       const base = { bundle: name, images: [], reason: null, movedTo: null } satisfies Partial<BundleReport>;
