@@ -79,6 +79,7 @@ async function jobOf(a: ImportArgs): Promise<Job> {
       settleMs: c.settle ? parseAge(c.settle) : 60_000,
     };
   }
+  if (sources.some((s) => /\.(ya?ml|json)$/i.test(s))) throw new UsageError('give one import config file, or bundles: not both, not several config files', 'ferry import import.yaml, or ferry import BUNDLE... --to HOST[:PORT][/PREFIX]');
   const bad = sources.find((s) => !isBundleName(basename(s)));
   if (bad) throw new UsageError(`${bad} is neither an import config file (.yaml, .yml, .json) nor a bundle (.tar.gz, .tgz, .tar)`, 'ferry import import.yaml, or ferry import BUNDLE... --to HOST[:PORT][/PREFIX]');
   if ((a.to === undefined) === (a.docker === undefined)) throw new UsageError('name where the images go: --to HOST[:PORT][/PREFIX] (a registry) or --docker HOST (a Docker engine)', 'or use an import config file (docs/import.md)');
@@ -275,7 +276,8 @@ export async function runImport(a: ImportArgs): Promise<number> {
   }
   const count = (s: Status): number => reports.filter((r) => r.status === s).length;
   const failed = count('rejected') + count('error');
-  const status = runStatus({ imported: count('imported'), failed });
+  // A dry run exits as the real run would: what it would import counts as imported.
+  const status = runStatus({ imported: count('imported') + count('would-import'), failed });
   out.info(`${dryRun ? `${count('would-import')} would be imported` : `${count('imported')} imported`}, ${count('duplicate')} already imported, ${count('waiting')} waiting, ${count('rejected')} rejected, ${count('error')} failed`);
   out.report({ command: 'import', status, dryRun, target: targetName, journal: job.journal, bundles: reports, pruned });
   if (status === 'ok') return EXIT.ok;
