@@ -16,21 +16,15 @@ import { checkOutputPath } from '../fs/output-path.js';
 import { setInterruptMessage } from '../process/interrupt.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { hashFile, readSidecar } from '../bundle/sidecar.js';
-import { synthesizeManifest } from '../bundle/synthesize.js';
-import type { Descriptor } from '../oci/manifest.js';
-import { planSize } from '../content/plan.js';
-import { parsePushTarget, type PushTarget } from '../registry/push-target.js';
-import { pushPlans } from '../registry/push.js';
-import type { Registries } from '../registry/registries.js';
-import type { BlobStore } from '../store/blob-store.js';
+import { parsePushTarget } from '../registry/push-target.js';
+import { pushBundle } from './push-bundle.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { loadImportConfig, type ImportTarget } from '../manifest-file/import-config.js';
 import { decide, isBundleName, listDrop, runStatus, type Decision } from '../import/drop.js';
-import { appendJournal, readJournal, type JournalImage } from '../import/journal.js';
+import { appendJournal, readJournal, type JournalEntry, type JournalImage } from '../import/journal.js';
 import { moveBundle } from '../import/move.js';
 import { parseAge } from './cache.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
-import { readIntoStore } from './read-into-store.js';
 import { loadBundle } from './load.js';
 import { errorJson } from './report.js';
 import type { Output } from './output.js';
@@ -114,30 +108,6 @@ async function candidates(job: Job): Promise<{ bundles: { path: string; size: nu
   };
 }
 
-/** Pushes one verified bundle; resolves with its images in the target, throws on any failure. */
-async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output): Promise<JournalImage[]> {
-  const name = basename(path);
-  out.start(`read:${name}`, `reading ${name}`, (await stat(path)).size);
-  const it = await readIntoStore(path, store, (n) => out.progress(`read:${name}`, n));
-  out.done(`read:${name}`);
-  const named = it.images.filter((i) => i.name || i.plan.ref.registry !== 'unnamed');
-  if (named.length === 0) throw new UsageError(`${name} holds no named images to push`);
-  const compressed = new Map<string, Promise<Descriptor>>();
-  for (const img of named) if (img.synthesized) await synthesizeManifest(img.plan, store, compressed);
-  const plans = named.map((i) => i.plan);
-  for (const p of plans) for (const n of p.notes) out.warn(n);
-  for (const p of plans) out.start(`${name}:${p.request}`, p.request, planSize(p));
-  const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
-  results.forEach((r, i) => out.done(`${name}:${plans[i]!.request}`, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
-  out.stop();
-  const failed = results.filter((r) => r.error);
-  if (fatal || failed.length) {
-    const first = fatal ?? failed[0]!.error!;
-    throw new FerryError(first.code === 'NETWORK' ? 'NETWORK' : 'REGISTRY', `${failed.length} of ${results.length} images of ${name} were not pushed: ${first.message}`, { cause: first, hint: first.hint ?? 'fix the cause; the next run pushes the bundle again (present blobs are skipped)' });
-  }
-  return results.map((r) => ({ source: r.source, target: r.target, digest: r.digest }));
-}
-
 /** Removes bundles in done/ (and their checksum files) imported longer than `keepMs` ago. */
 async function prune(done: string, keepMs: number, now: number): Promise<string[]> {
   const names = await readdir(done).catch(() => [] as string[]);
@@ -152,13 +122,134 @@ async function prune(done: string, keepMs: number, now: number): Promise<string[
   return pruned;
 }
 
+/** One run's state, shared by the steps below. */
+interface Run {
+  job: Job;
+  dryRun: boolean;
+  out: Output;
+  targetName: string;
+  journal: Map<string, JournalEntry>;
+  reports: BundleReport[];
+  /** Pushes or loads one verified bundle; resolves with its images in the target. */
+  importImages(path: string): Promise<JournalImage[]>;
+  /** Asks the target once (registry `/v2/`, engine `_ping`); throws when it cannot be reached. */
+  reachable(): Promise<void>;
+}
+
+type Candidate = Awaited<ReturnType<typeof candidates>>['bundles'][number];
+
+const baseReport = (bundle: string) => ({ bundle, images: [], reason: null, movedTo: null }) satisfies Partial<BundleReport>;
+
+/** Hashes a bundle that has its checksum file and decides what to do with it (src/import/drop.ts). */
+async function check(r: Run, c: Candidate, hex: string | undefined): Promise<Decision> {
+  const name = basename(c.path);
+  if (!hex) return decide(name, { sidecarHex: undefined, before: c }, r.journal, Date.now(), r.job.settleMs);
+  const before = await stat(c.path);
+  const hashed = await hashFile(c.path).catch(() => undefined);
+  const after = await stat(c.path).catch(() => before);
+  return decide(name, { sidecarHex: hex, ...(hashed ? { hashed } : {}), before, after }, r.journal, Date.now(), r.job.settleMs);
+}
+
+/**
+ * A checksum file alone: its bundle has not arrived yet (waiting), or an earlier run was
+ * stopped between moving the bundle and moving its checksum file (the journal has its hash:
+ * the move is finished).
+ */
+async function orphan(r: Run, side: string): Promise<void> {
+  const bundle = side.slice(0, -'.sha256'.length);
+  const hex = await readSidecar(bundle);
+  if (hex && r.journal.has(hex)) {
+    if (r.job.done && !r.dryRun) {
+      await moveBundle(side, undefined, undefined, r.job.done);
+      r.out.info(`moved ${basename(side)} to ${r.job.done} (its bundle was imported by an earlier run)`);
+    }
+    return;
+  }
+  const why = 'its checksum file is there, the bundle is not yet';
+  r.out.info(`waiting: ${basename(bundle)}: ${why}`);
+  r.reports.push({ ...baseReport(basename(bundle)), status: 'waiting', sha256: null, reason: why });
+}
+
+/** Moves a rejected bundle to failed/ (when there is one) with `<name>.reason.txt`. */
+async function reject(r: Run, c: Candidate, hex: string | undefined, why: string, sha256: string | null, err?: FerryError): Promise<void> {
+  const name = basename(c.path);
+  let movedTo: string | null = null;
+  if (r.job.failed && !r.dryRun) {
+    movedTo = (await moveBundle(c.path, c.sidecar, hex, r.job.failed)).bundle;
+    const text = `ferry import rejected ${name} on ${new Date().toISOString()}:\n${why}\n${err?.hint ? `hint: ${err.hint}\n` : ''}`;
+    await writeFileAtomic(`${movedTo}.reason.txt`, text, { what: 'the reason file' });
+  }
+  r.out.warn(`${r.dryRun ? 'would reject' : 'rejected'}: ${name}: ${why}${movedTo ? ` (moved to ${movedTo}, reason in ${basename(movedTo)}.reason.txt)` : ''}`);
+  r.reports.push({ ...baseReport(name), status: 'rejected', sha256, reason: why, movedTo, ...(err ? { error: errorJson(err) } : {}) });
+}
+
+/** One bundle of the run: decide, then import, skip, reject or leave it. */
+async function handle(r: Run, c: Candidate): Promise<void> {
+  const name = basename(c.path);
+  const hex = c.sidecar ? await readSidecar(c.path) : undefined;
+  const d = await check(r, c, hex);
+  if (d.kind === 'waiting') {
+    r.out.info(`waiting: ${name}: ${d.why}`);
+    r.reports.push({ ...baseReport(name), status: 'waiting', sha256: null, reason: d.why });
+    return;
+  }
+  if (d.kind === 'damaged') return reject(r, c, hex, d.why, null);
+  if (d.kind === 'duplicate') {
+    const movedTo = r.job.done && !r.dryRun ? (await moveBundle(c.path, c.sidecar, hex, r.job.done)).bundle : null;
+    r.out.info(`already imported: ${name} (sha256 ${d.sha256.slice(0, 12)}, as ${d.entry.bundle} on ${d.entry.time})`);
+    r.reports.push({ ...baseReport(name), status: 'duplicate', sha256: d.sha256, images: d.entry.images, movedTo });
+    return;
+  }
+  if (r.dryRun) {
+    r.out.info(`would import: ${name} (sha256 ${d.sha256.slice(0, 12)}) into ${r.targetName}`);
+    r.reports.push({ ...baseReport(name), status: 'would-import', sha256: d.sha256 });
+    return;
+  }
+  await r.reachable();
+  setInterruptMessage(() => `interrupted while importing ${name}: it stays in ${dirname(c.path)}; run ferry import again to finish it (what is already in ${r.targetName} is skipped)`);
+  let images: JournalImage[];
+  try {
+    images = await r.importImages(c.path);
+  } catch (e) {
+    const err = e instanceof FerryError ? e : new FerryError('IO', describe(e), { cause: e });
+    if (REJECT.has(err.code)) return reject(r, c, hex, err.message, d.sha256, err);
+    r.out.warn(`not imported: ${name}: ${err.message} (it stays in ${dirname(c.path)}; the next run tries again)`);
+    r.reports.push({ ...baseReport(name), status: 'error', sha256: d.sha256, reason: err.message, error: errorJson(err) });
+    return;
+  }
+  const entry: JournalEntry = { bundle: name, sha256: d.sha256, bytes: c.size, target: r.targetName, images, time: new Date().toISOString() };
+  // Journal first, then the move: a crash between the two leaves a bundle the next run finds
+  // in the journal and only moves.
+  await appendJournal(r.job.journal, entry);
+  r.journal.set(d.sha256, entry);
+  const movedTo = r.job.done ? (await moveBundle(c.path, c.sidecar, hex, r.job.done, true)).bundle : null;
+  r.out.info(`imported ${name} into ${r.targetName}:`);
+  for (const i of images) r.out.info(`  ${i.source} -> ${i.target}${i.target.includes(i.digest) ? '' : ` (${i.digest})`}`);
+  r.reports.push({ ...baseReport(name), status: 'imported', sha256: d.sha256, images, movedTo });
+}
+
+/** The report, the summary line and the exit code (docs/import.md). */
+function finish(r: Run, pruned: string[]): number {
+  const count = (s: Status): number => r.reports.filter((x) => x.status === s).length;
+  const failed = count('rejected') + count('error');
+  // A dry run exits as the real run would: what it would import counts as imported.
+  const status = runStatus({ imported: count('imported') + count('would-import'), failed });
+  r.out.info(`${r.dryRun ? `${count('would-import')} would be imported` : `${count('imported')} imported`}, ${count('duplicate')} already imported, ${count('waiting')} waiting, ${count('rejected')} rejected, ${count('error')} failed`);
+  r.out.report({ command: 'import', status, dryRun: r.dryRun, target: r.targetName, journal: r.job.journal, bundles: r.reports, pruned });
+  if (status === 'ok') return EXIT.ok;
+  const first = r.reports.find((x) => x.status === 'rejected' || x.status === 'error')!;
+  const summary = `${failed} of ${r.reports.length - count('waiting')} bundles were not imported (first: ${first.bundle}: ${first.reason})`;
+  const hint = 'see the warnings above; rejected bundles are in failed/ with their reasons, the others are tried again by the next run';
+  if (status === 'partial') throw new FerryError('PARTIAL', summary, { hint });
+  throw new FerryError(first.status === 'rejected' ? 'BUNDLE_FORMAT' : r.job.target.kind === 'docker' ? 'ENGINE' : 'REGISTRY', summary, { hint });
+}
+
 export async function runImport(a: ImportArgs): Promise<number> {
   const job = await jobOf(a);
   if (job.policy) throw new UsageError(`signature policies are not supported yet (issue 14): ${job.policy} was not checked, nothing was imported`, 'remove the `policy:` key from the config file to import without a signature check');
   const dryRun = a['dry-run'];
   const concurrency = concurrencyOption(a.concurrency);
   const pushTarget = job.target.kind === 'registry' ? parsePushTarget(job.target.to, job.target.keepRegistryHost) : undefined;
-  const targetName = job.target.kind === 'registry' ? job.target.to : job.target.host || process.env.DOCKER_HOST || 'the default Docker engine';
   const out = makeOutput(a);
   let lock: Lock | undefined;
   if (!dryRun) {
@@ -167,122 +258,38 @@ export async function runImport(a: ImportArgs): Promise<number> {
   }
   const registries = pushTarget ? makeRegistries(a) : undefined;
   const engine = job.target.kind === 'docker' ? new DockerEngine(job.target.host || undefined) : undefined;
-  const reports: BundleReport[] = [];
-  let pruned: string[] = [];
   try {
-    const journal = await readJournal(job.journal);
     const store = pushTarget && !dryRun ? await openStore(a) : undefined;
-    let reachable = false;
-    const report = (r: BundleReport): void => void reports.push(r);
+    let reached: Promise<unknown> | undefined;
+    const r: Run = {
+      job,
+      dryRun,
+      out,
+      targetName: job.target.kind === 'registry' ? job.target.to : engine!.dockerHost,
+      journal: await readJournal(job.journal),
+      reports: [],
+      // An unreachable target fails the run (exit 1) before the first bundle; every bundle stays.
+      reachable: async () => void (await (reached ??= registries ? registries.client(pushTarget!.host).baseUrl() : engine!.ping())),
+      importImages: async (path) =>
+        registries
+          ? pushBundle(path, store!, registries, pushTarget!, concurrency, out)
+          : (await loadBundle(engine!, path, { force: false }, out)).map((i) => ({ source: i.tags[0] ?? i.id, target: i.tags[0] ?? i.id, digest: i.id })),
+    };
     const found = await candidates(job);
-    // A checksum file alone: the bundle has not arrived yet, or an earlier run was stopped
-    // between moving the bundle and moving its checksum file (then the journal has its hash).
-    for (const side of found.orphans) {
-      const bundle = side.slice(0, -'.sha256'.length);
-      const hex = await readSidecar(bundle);
-      if (hex && journal.has(hex) && job.done && !dryRun) {
-        await moveBundle(side, undefined, undefined, job.done);
-        out.info(`moved ${basename(side)} to ${job.done} (its bundle was imported by an earlier run)`);
-      } else if (!hex || !journal.has(hex)) {
-        out.info(`waiting: ${basename(bundle)}: its checksum file is there, the bundle is not yet`);
-        reports.push({ bundle: basename(bundle), status: 'waiting', sha256: null, images: [], reason: 'its checksum file is there, the bundle is not yet', movedTo: null });
-      }
-    }
-    for (const c of found.bundles) {
-      const name = basename(c.path);
-      const hex = c.sidecar ? await readSidecar(c.path) : undefined;
-      const base = { bundle: name, images: [], reason: null, movedTo: null } satisfies Partial<BundleReport>;
-      let d: Decision;
-      if (!hex) d = decide(name, { sidecarHex: undefined, before: c }, journal, Date.now(), job.settleMs);
-      else {
-        const before = await stat(c.path);
-        const hashed = await hashFile(c.path).catch(() => undefined);
-        const after = await stat(c.path).catch(() => before);
-        d = decide(name, { sidecarHex: hex, ...(hashed ? { hashed } : {}), before, after }, journal, Date.now(), job.settleMs);
-      }
-      if (d.kind === 'waiting') {
-        out.info(`waiting: ${name}: ${d.why}`);
-        report({ ...base, status: 'waiting', sha256: null, reason: d.why });
-        continue;
-      }
-      const reject = async (why: string, sha256: string | null, err?: FerryError): Promise<void> => {
-        let movedTo: string | null = null;
-        if (job.failed && !dryRun) {
-          const moved = await moveBundle(c.path, c.sidecar, hex, job.failed);
-          movedTo = moved.bundle;
-          const text = `ferry import rejected ${name} on ${new Date().toISOString()}:\n${why}\n${err?.hint ? `hint: ${err.hint}\n` : ''}`;
-          await writeFileAtomic(`${moved.bundle}.reason.txt`, text, { what: 'the reason file' });
-        }
-        out.warn(`${dryRun ? 'would reject' : 'rejected'}: ${name}: ${why}${movedTo ? ` (moved to ${movedTo}, reason in ${basename(movedTo)}.reason.txt)` : ''}`);
-        report({ ...base, status: 'rejected', sha256, reason: why, movedTo, ...(err ? { error: errorJson(err) } : {}) });
-      };
-      if (d.kind === 'damaged') {
-        await reject(d.why, null);
-        continue;
-      }
-      if (d.kind === 'duplicate') {
-        const movedTo = job.done && !dryRun ? (await moveBundle(c.path, c.sidecar, hex, job.done)).bundle : null;
-        out.info(`already imported: ${name} (sha256 ${d.sha256.slice(0, 12)}, as ${d.entry.bundle} on ${d.entry.time})`);
-        report({ ...base, status: 'duplicate', sha256: d.sha256, images: d.entry.images, movedTo });
-        continue;
-      }
-      if (dryRun) {
-        out.info(`would import: ${name} (sha256 ${d.sha256.slice(0, 12)}) into ${targetName}`);
-        report({ ...base, status: 'would-import', sha256: d.sha256 });
-        continue;
-      }
-      // The target is asked once, before the first bundle: an unreachable one fails the run
-      // (exit 1) and every bundle stays where it is.
-      if (!reachable) {
-        if (registries) await registries.client(pushTarget!.host).baseUrl();
-        else await engine!.ping();
-        reachable = true;
-      }
-      setInterruptMessage(() => `interrupted while importing ${name}: it stays in ${dirname(c.path)}; run ferry import again to finish it (what is already in ${targetName} is skipped)`);
-      let images: JournalImage[];
-      try {
-        images = registries
-          ? await pushBundle(c.path, store!, registries, pushTarget!, concurrency, out)
-          : (await loadBundle(engine!, c.path, { force: false }, out)).map((i) => ({ source: i.tags[0] ?? i.id, target: i.tags[0] ?? i.id, digest: i.id }));
-      } catch (e) {
-        const err = e instanceof FerryError ? e : new FerryError('IO', describe(e), { cause: e });
-        if (REJECT.has(err.code)) await reject(err.message, d.sha256, err);
-        else {
-          out.warn(`not imported: ${name}: ${err.message} (it stays in ${dirname(c.path)}; the next run tries again)`);
-          report({ ...base, status: 'error', sha256: d.sha256, reason: err.message, error: errorJson(err) });
-        }
-        continue;
-      }
-      const entry = { bundle: name, sha256: d.sha256, bytes: c.size, target: targetName, images, time: new Date().toISOString() };
-      // Journal first, then the move: a crash between the two leaves a bundle the next run
-      // finds in the journal and only moves.
-      await appendJournal(job.journal, entry);
-      journal.set(d.sha256, entry);
-      const movedTo = job.done ? (await moveBundle(c.path, c.sidecar, hex, job.done, true)).bundle : null;
-      out.info(`imported ${name} into ${targetName}:`);
-      for (const i of images) out.info(`  ${i.source} -> ${i.target}${i.target.includes(i.digest) ? '' : ` (${i.digest})`}`);
-      report({ ...base, status: 'imported', sha256: d.sha256, images, movedTo });
-    }
+    for (const side of found.orphans) await orphan(r, side);
+    for (const c of found.bundles) await handle(r, c);
     setInterruptMessage(() => 'interrupted: every bundle imported so far is in the journal; run ferry import again to go on');
+    let pruned: string[] = [];
     if (job.done && job.keepMs !== undefined && !dryRun) {
       pruned = await prune(job.done, job.keepMs, Date.now());
-      for (const p of pruned) out.info(`pruned ${p} from ${job.done} (imported longer ago than keep:)`);
+      for (const p of pruned) out.info(`pruned ${p} from ${job.done} (imported longer ago than keep: says)`);
     }
+    out.stop();
+    return finish(r, pruned);
   } finally {
     out.stop();
     await registries?.close();
     await engine?.close();
     await lock?.release();
   }
-  const count = (s: Status): number => reports.filter((r) => r.status === s).length;
-  const failed = count('rejected') + count('error');
-  // A dry run exits as the real run would: what it would import counts as imported.
-  const status = runStatus({ imported: count('imported') + count('would-import'), failed });
-  out.info(`${dryRun ? `${count('would-import')} would be imported` : `${count('imported')} imported`}, ${count('duplicate')} already imported, ${count('waiting')} waiting, ${count('rejected')} rejected, ${count('error')} failed`);
-  out.report({ command: 'import', status, dryRun, target: targetName, journal: job.journal, bundles: reports, pruned });
-  if (status === 'ok') return EXIT.ok;
-  const first = reports.find((r) => r.status === 'rejected' || r.status === 'error')!;
-  const summary = `${failed} of ${reports.length - count('waiting')} bundles were not imported (first: ${first.bundle}: ${first.reason})`;
-  if (status === 'partial') throw new FerryError('PARTIAL', summary, { hint: 'see the warnings above; rejected bundles are in failed/ with their reasons, the others are tried again by the next run' });
-  throw new FerryError(first.status === 'rejected' ? 'BUNDLE_FORMAT' : job.target.kind === 'docker' ? 'ENGINE' : 'REGISTRY', summary, { hint: 'see the warnings above; rejected bundles are in failed/ with their reasons, the others are tried again by the next run' });
 }
