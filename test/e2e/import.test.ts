@@ -14,6 +14,7 @@ import { startDockerd, type Dockerd } from './helpers/dockerd.js';
 import { FERRY_BIN, REPO_ROOT, describeRun } from './helpers/ferry.js';
 import { ferryIn, freshHome, saveBundle } from './helpers/internal-suite.js';
 import { pushLayoutImage, randomFile, type LayoutImage } from './helpers/layout-image.js';
+import { signalStopped, stopMidway } from './helpers/midway.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { rawManifest, sha256 } from './helpers/skopeo.js';
 import { suiteTempDir } from './helpers/tmp.js';
@@ -156,12 +157,12 @@ describe.each([
 });
 
 /** Starts `ferry import CONFIG` as a child process (for runs the test stops or kills). */
-function startImport(s: ReturnType<typeof site>): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+function startImport(s: ReturnType<typeof site>): { child: ChildProcess; stderr: () => string; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
   const child = spawn(process.execPath, [FERRY_BIN, 'import', s.config], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, LANG: 'C.UTF-8', ...s.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) => child.on('close', (code, signal) => res({ code, signal, stderr })));
-  return { child, done };
+  return { child, stderr: () => stderr, done };
 }
 
 describe('ferry import, one run at a time and after a crash', () => {
@@ -215,6 +216,27 @@ describe('ferry import, one run at a time and after a crash', () => {
     const again = await ferryIn(s.root, ['import', s.config, '--json'], { home: s.home });
     expect(again.code, again.report).toBe(0);
     expect((JSON.parse(again.stdout) as ImportReport).bundles).toEqual([]);
+  }, 240_000);
+
+  it('kill -9 in the middle of a load into dockerd, then a rerun: loaded once, nothing lost', async () => {
+    const s = site(`  docker: unix://${dockerd.socket}`);
+    const big = deliver(s.drop, 'big');
+    const run1 = startImport(s);
+    // The bundle is streamed to the engine as it is read (after its checksum was checked, which
+    // reads it too): once the run says it is loading, catch it a few MB into the stream.
+    await waitFor(() => run1.stderr().includes('loading '), { what: 'the first run to start loading', timeoutMs: 60_000, intervalMs: 2 });
+    await stopMidway(run1.child.pid!, big, 4 * 1024 * 1024, () => 'the first run');
+    signalStopped(run1.child.pid!, 'SIGKILL');
+    expect((await run1.done).signal).toBe('SIGKILL');
+    expect(files(s.drop)).toEqual(['big.tar.gz', 'big.tar.gz.sha256']);
+    expect((await dockerd.docker(['image', 'inspect', `${source.host}/imp/big:1`])).code, 'a cut load loads nothing').not.toBe(0);
+
+    const rerun = await ferryIn(s.root, ['import', s.config, '--json'], { home: s.home });
+    expect(rerun.code, rerun.report).toBe(0);
+    expect(byStatus(JSON.parse(rerun.stdout) as ImportReport)).toEqual({ imported: ['big.tar.gz'] });
+    await dockerOracle(['big']);
+    expect(journalLines(s.done).map((e) => e.bundle)).toEqual(['big.tar.gz']);
+    expect(files(s.drop)).toEqual([]);
   }, 240_000);
 
   it('--dry-run says what would be imported and changes nothing; a policy is refused (issue 14)', async () => {
