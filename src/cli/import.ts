@@ -160,7 +160,9 @@ async function orphan(r: Run, side: string): Promise<void> {
   const hex = await readSidecar(bundle);
   if (hex && r.journal.has(hex)) {
     if (r.job.done && !r.dryRun) {
-      await moveBundle(side, undefined, undefined, r.job.done);
+      // Moved already when the bundle was (the copy in done/ names the same hash): only remove it.
+      if ((await readSidecar(join(r.job.done, basename(bundle)))) === hex) await rm(side, { force: true });
+      else await moveBundle(side, undefined, undefined, r.job.done);
       r.out.info(`moved ${basename(side)} to ${r.job.done} (its bundle was imported by an earlier run)`);
     }
     return;

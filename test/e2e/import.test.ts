@@ -254,6 +254,22 @@ describe('ferry import, one run at a time and after a crash', () => {
     expect(refused.stderr).toContain('signature policies are not supported yet (issue 14)');
   }, 120_000);
 
+  it('keep: prunes bundles imported longer ago; a checksum file left behind by a stopped run is cleared', async () => {
+    const s = site(`  registry: ${target.host}/keep`, 'keep: 1d\n');
+    deliver(s.drop, 'bravo');
+    const first = await importRun(s);
+    expect(first.code, first.text).toBe(0);
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(join(s.done, 'bravo.tar.gz'), old, old); // imported two days ago
+    copyFileSync(`${bundles.bravo!}.sha256`, join(s.drop, 'bravo.tar.gz.sha256')); // as if a run stopped before moving it
+    const second = await importRun(s);
+    expect(second.code, second.text).toBe(0);
+    expect((second.report as ImportReport & { pruned: string[] }).pruned).toEqual(['bravo.tar.gz']);
+    expect(files(s.done)).toEqual(['imports.jsonl']);
+    expect(files(s.drop)).toEqual([]);
+    expect(second.report.bundles).toEqual([]);
+  }, 120_000);
+
   it('imports named bundles without a config file (--to)', async () => {
     const s = site(`  registry: ${target.host}/unused`);
     const b = deliver(s.drop, 'charlie');
@@ -261,5 +277,11 @@ describe('ferry import, one run at a time and after a crash', () => {
     expect(r.code, describeRun(r)).toBe(0);
     expect(sha256(await rawManifest(`${target.host}/named/imp/charlie:1`))).toBe(images.charlie!.digest);
     expect(files(s.done)).toEqual(['charlie.tar.gz', 'charlie.tar.gz.sha256', 'imports.jsonl']);
+    // --quiet: nothing but warnings and errors; a repeat is already imported, exit 0
+    const again = deliver(s.drop, 'charlie', { as: 'charlie-2.tar.gz' });
+    const quiet = await ferryIn(s.root, ['import', again, '--to', `${target.host}/named`, '--done', s.done, '-q'], { home: s.home });
+    expect(quiet.code, describeRun(quiet)).toBe(0);
+    expect(quiet.stderr).toBe('');
+    expect(files(s.done)).toContain('charlie-2.tar.gz');
   }, 120_000);
 });
