@@ -19,7 +19,8 @@ import type { Output } from './output.js';
 
 /**
  * Pushes the bundle at `path`; resolves with its images in the target. Throws BUNDLE_FORMAT
- * (it failed its checks), USAGE (no named image), or NETWORK/REGISTRY when an image was not pushed.
+ * (it failed its checks), USAGE (no named image), or the registry's failure (NETWORK, AUTH, REGISTRY...)
+ * when an image was not pushed.
  */
 export async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output): Promise<JournalImage[]> {
   const name = basename(path);
@@ -39,7 +40,10 @@ export async function pushBundle(path: string, store: BlobStore, registries: Reg
   const failed = results.filter((r) => r.error);
   if (fatal || failed.length) {
     const first = fatal ?? failed[0]!.error!;
-    throw new FerryError(first.code === 'NETWORK' ? 'NETWORK' : 'REGISTRY', `${failed.length} of ${results.length} images of ${name} were not pushed: ${first.message}`, { cause: first, hint: first.hint ?? 'fix the cause; the next run pushes the bundle again (present blobs are skipped)' });
+    // The registry's failure, not the bundle's: its own code (AUTH, NETWORK, ...), never one that
+    // would mark the bundle as damaged.
+    const code = ['BUNDLE_FORMAT', 'DIGEST_MISMATCH', 'UNSUPPORTED', 'USAGE', 'NOT_FOUND'].includes(first.code) ? 'REGISTRY' : first.code;
+    throw new FerryError(code, `${failed.length} of ${results.length} images of ${name} were not pushed: ${first.message}`, { cause: first, hint: first.hint ?? 'fix the cause; the next run pushes the bundle again (present blobs are skipped)' });
   }
   return results.map((r) => ({ source: r.source, target: r.target, digest: r.digest }));
 }
