@@ -248,6 +248,10 @@ function finish(r: Run, pruned: string[]): number {
 
 export async function runImport(a: ImportArgs): Promise<number> {
   const job = await jobOf(a);
+  for (const [key, dir] of [['done', job.done], ['failed', job.failed]] as const) {
+    const same = dir !== undefined && (job.drop ? [job.drop] : job.bundles.map((b) => dirname(b))).find((d) => resolve(d) === resolve(dir));
+    if (same) throw new UsageError(`${key} (${dir}) is the directory the bundles come from`, `choose another directory for ${key}, e.g. ${join(same, key === 'done' ? 'imported' : 'failed')}`);
+  }
   if (job.policy) throw new UsageError(`signature policies are not supported yet (issue 14): ${job.policy} was not checked, nothing was imported`, 'remove the `policy:` key from the config file to import without a signature check');
   const dryRun = a['dry-run'];
   const concurrency = concurrencyOption(a.concurrency);
