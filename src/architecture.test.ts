@@ -48,7 +48,10 @@ const LAYERS: Record<string, readonly string[]> = {
   // The copy engine. Today it pulls from registries into the store itself; in the one-engine
   // design (issue 8) the CLI hands it a source and a sink, and registry/store leave this list.
   transfer: [...BELOW_PLACES, 'content', 'registry', 'store'],
-  cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer'],
+  // The import job's own decisions and files (which bundles of a drop directory are complete,
+  // waiting or already imported; the journal; moves): file-system work over value types only.
+  import: VALUES,
+  cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer', 'import'],
 };
 
 /** npm packages that mark a layer: only these layers may import them. */

@@ -119,6 +119,19 @@ export function loadOptions(y: Argv<GlobalArgs>) {
     .option('policy', policy);
 }
 
+export function importOptions(y: Argv<GlobalArgs>) {
+  return withCacheOption(withRegistryOptions(y))
+    .positional('sources', { type: 'string', array: true, demandOption: true, describe: 'an import config file (import.yaml, see docs/import.md), or bundles to import' })
+    .option('to', { type: 'string', describe: 'without a config file: the target registry HOST[:PORT][/PREFIX], as `ferry push --to`' })
+    .option('keep-registry-host', { type: 'boolean', default: false, describe: 'without a config file: put the source registry host in the target path, as `ferry push`' })
+    .option('docker', { type: 'string', describe: 'without a config file: load into this Docker engine (unix:///path/to/docker.sock or tcp://HOST:PORT; "" for DOCKER_HOST) instead of pushing' })
+    .option('done', { type: 'string', describe: 'without a config file: move imported bundles (and their checksum files) into this directory' })
+    .option('failed', { type: 'string', describe: 'without a config file: move rejected bundles into this directory, each with <name>.reason.txt' })
+    .option('journal', { type: 'string', describe: 'without a config file: the journal of imported bundles (default <--done>/imports.jsonl, or imports.jsonl in the current directory)' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'say what would be imported; import, move and write nothing' })
+    .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' });
+}
+
 export function loginOptions(y: Argv<GlobalArgs>) {
   return withRegistryOptions(y)
     .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
@@ -177,6 +190,7 @@ export type LsArgs = ArgsOf<typeof lsOptions>;
 export type PushArgs = ArgsOf<typeof pushOptions>;
 export type CopyArgs = ArgsOf<typeof copyOptions>;
 export type LoadArgs = ArgsOf<typeof loadOptions>;
+export type ImportArgs = ArgsOf<typeof importOptions>;
 export type LoginArgs = ArgsOf<typeof loginOptions>;
 export type LogoutArgs = ArgsOf<typeof logoutOptions>;
 export type VersionArgs = ArgsOf<typeof versionOptions>;

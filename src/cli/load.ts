@@ -19,6 +19,7 @@ import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { imageState, retag, type LoadStatus } from '../docker-engine/image-state.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
 import { makeOutput } from './common.js';
+import type { Output } from './output.js';
 import type { LoadArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
 
@@ -89,6 +90,70 @@ async function settle(engine: DockerEngine, items: Item[]): Promise<Item[]> {
   return absent;
 }
 
+/** An image of a loaded bundle and what happened to it. */
+export type LoadedItem = Item & { status: LoadStatus };
+
+/**
+ * Loads `bundle` into `engine` by the rules of the file comment (only what the engine lacks,
+ * unless `force`); returns one item per image with what happened to it. Throws ENGINE,
+ * BUNDLE_FORMAT or NOT_FOUND failures; a load that fails loads nothing.
+ */
+export async function loadBundle(engine: DockerEngine, bundle: string, opts: { platform?: string | undefined; force: boolean }, out: Output): Promise<LoadedItem[]> {
+  const api = await engine.ping();
+  const { metadata: meta } = await readBundleHead(bundle);
+  let manifestJson: string | undefined;
+  let keep: Set<string> | undefined;
+  let items: Item[] | undefined;
+  if (!meta) {
+    // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
+    // whole archive first; the engine would otherwise load the images before a bad layer.
+    if (opts.platform) out.warn('--platform applies to ferry bundles only; loading every image of the archive');
+    const checked = await verifyArchive(bundle, false);
+    if (checked.problems.length) {
+      throw new FerryError('BUNDLE_FORMAT', `${bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+    }
+    items = archiveItems(checked.interpretation.docker);
+    // The archive goes to the engine whole: when one image is missing, all are loaded, and
+    // the engine moves every tag; the others keep the status they had before.
+    if (items && !opts.force && (await settle(engine, items)).length === 0) return items as LoadedItem[];
+  } else {
+    const wanted = wantedImages(meta, opts.platform);
+    items = wanted.map((w) => ({ id: w.config, tags: w.tag ? [w.tag] : [] }));
+    const absent = opts.force ? items : await settle(engine, items);
+    if (absent.length === 0) return items as LoadedItem[];
+    const toLoad = wanted.filter((w) => absent.some((i) => i.id === w.config));
+    const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
+    manifestJson = JSON.stringify(entries);
+    keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
+  }
+  out.info(`loading ${bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
+  // The engine loads an archive only once it has all of it: a cut upload loads nothing.
+  setInterruptMessage(() => `interrupted: the upload to the engine was cut off, so the engine loaded nothing from ${bundle}`);
+  // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
+  // engine, which unpacks the whole archive before loading, then loads nothing.
+  const size = (await stat(bundle).catch(() => undefined))?.size;
+  if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size);
+  const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n));
+  let answer;
+  try {
+    const res = await engine.load(rewritten.stream);
+    answer = await parseLoadAnswer(res.body);
+  } catch (err) {
+    throw (await rewritten.failure) ?? err;
+  }
+  const failure = await rewritten.failure;
+  out.done('send', failure ? { failed: true } : {});
+  out.stop();
+  if (failure) throw failure;
+  if (answer.errors.length) {
+    throw new FerryError('ENGINE', `loading ${bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
+  }
+  // An archive ferry cannot list (no manifest.json): what the engine said it loaded.
+  items ??= answer.loaded.map((l) => (l.startsWith('sha256:') ? { id: l, tags: [] } : { id: '', tags: [l] }));
+  for (const i of items) i.status ??= 'loaded';
+  return items as LoadedItem[];
+}
+
 export async function runLoad(a: LoadArgs): Promise<number> {
   if (a.platform !== undefined) parsePlatform(a.platform); // up front: before the engine is asked anything
   const out = makeOutput(a);
@@ -117,64 +182,7 @@ export async function runLoad(a: LoadArgs): Promise<number> {
       const verdicts = await judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
       if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, '; nothing was loaded');
     }
-    const api = await engine.ping();
-    const { metadata: meta } = await readBundleHead(a.bundle);
-    let manifestJson: string | undefined;
-    let keep: Set<string> | undefined;
-    let items: Item[] | undefined;
-    if (!meta) {
-      // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
-      // whole archive first; the engine would otherwise load the images before a bad layer.
-      if (a.platform) out.warn('--platform applies to ferry bundles only; loading every image of the archive');
-      const checked = await verifyArchive(a.bundle, false);
-      if (checked.problems.length) {
-        throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
-      }
-      items = archiveItems(checked.interpretation.docker);
-      // The archive goes to the engine whole: when one image is missing, all are loaded, and
-      // the engine moves every tag; the others keep the status they had before.
-      if (items && !a.force && (await settle(engine, items)).length === 0) {
-        report(items);
-        return 0;
-      }
-    } else {
-      const wanted = wantedImages(meta, a.platform);
-      items = wanted.map((w) => ({ id: w.config, tags: w.tag ? [w.tag] : [] }));
-      const absent = a.force ? items : await settle(engine, items);
-      if (absent.length === 0) {
-        report(items);
-        return 0;
-      }
-      const toLoad = wanted.filter((w) => absent.some((i) => i.id === w.config));
-      const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
-      manifestJson = JSON.stringify(entries);
-      keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
-    }
-    out.info(`loading ${a.bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
-    // The engine loads an archive only once it has all of it: a cut upload loads nothing.
-    setInterruptMessage(() => `interrupted: the upload to the engine was cut off, so the engine loaded nothing from ${a.bundle}`);
-    // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
-    // engine, which unpacks the whole archive before loading, then loads nothing.
-    const size = (await stat(a.bundle).catch(() => undefined))?.size;
-    if (size !== undefined) out.start('send', `sending ${a.bundle} to the engine`, size);
-    const rewritten = await rewriteForLoad(a.bundle, manifestJson, keep, (n) => out.progress('send', n));
-    let answer;
-    try {
-      const res = await engine.load(rewritten.stream);
-      answer = await parseLoadAnswer(res.body);
-    } catch (err) {
-      throw (await rewritten.failure) ?? err;
-    }
-    const failure = await rewritten.failure;
-    out.done('send', failure ? { failed: true } : {});
-    out.stop();
-    if (failure) throw failure;
-    if (answer.errors.length) {
-      throw new FerryError('ENGINE', `loading ${a.bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
-    }
-    // An archive ferry cannot list (no manifest.json): what the engine said it loaded.
-    items ??= answer.loaded.map((l) => (l.startsWith('sha256:') ? { id: l, tags: [] } : { id: '', tags: [l] }));
-    for (const i of items) i.status ??= 'loaded';
+    const items = await loadBundle(engine, a.bundle, a, out);
     report(items);
     return 0;
   } finally {

@@ -19,6 +19,7 @@ import {
   tagsOptions,
   catalogOptions,
   searchOptions,
+  importOptions,
   loadOptions,
   loginOptions,
   logoutOptions,
@@ -138,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('tags <repository>', 'list every tag of a repository', tagsOptions, run(lazy(() => import('./tags.js'), (m) => m.runTags)))
     .command('catalog <registry>', "list a registry's repositories (_catalog)", catalogOptions, run(lazy(() => import('./catalog.js'), (m) => m.runCatalog)))
     .command('search <term>', 'search Docker Hub (or filter another registry\'s catalog) as docker search does', searchOptions, run(lazy(() => import('./search.js'), (m) => m.runSearch)))
+    .command('import <sources..>', 'import the bundles of a drop directory (or the bundles named) into a registry or a Docker engine, once each', importOptions, run(lazy(() => import('./import.js'), (m) => m.runImport)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout)))
     .command('version', "print ferry's version, commit, the Node.js inside, and whether it is a release", versionOptions, run(lazy(() => import('./version.js'), (m) => m.runVersion)))

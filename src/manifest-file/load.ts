@@ -55,9 +55,9 @@ export interface LoadedManifest {
   caFiles: Record<string, string>;
 }
 
-type PathPart = string | number;
+export type PathPart = string | number;
 
-function formatPath(path: readonly PathPart[]): string {
+export function formatPath(path: readonly PathPart[]): string {
   return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '');
 }
 
@@ -65,7 +65,7 @@ function formatPath(path: readonly PathPart[]): string {
  * The source position of the node at `path`, or of its nearest ancestor. With `atKey`, the
  * position of the last path element's key (for unknown keys).
  */
-function position(doc: Document, lc: LineCounter, path: readonly PathPart[], atKey = false): { line: number; col: number } {
+export function position(doc: Document, lc: LineCounter, path: readonly PathPart[], atKey = false): { line: number; col: number } {
   const nodeAt = (p: readonly PathPart[]): Node | undefined => (p.length === 0 ? (doc.contents as Node | null) ?? undefined : (doc.getIn(p, true) as Node | undefined));
   const pos = (offset: number): { line: number; col: number } => {
     const p = lc.linePos(offset);

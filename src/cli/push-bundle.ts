@@ -1,0 +1,49 @@
+/**
+ * Pushing one bundle for `ferry import`: the same steps as `ferry push` (read into the cache
+ * with every blob verified, manifests synthesized for legacy archives, pushPlans), but all or
+ * nothing: any image not pushed fails the bundle, and nothing is written beside it.
+ */
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { FerryError, UsageError } from '../errors.js';
+import { synthesizeManifest } from '../bundle/synthesize.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { planSize } from '../content/plan.js';
+import type { PushTarget } from '../registry/push-target.js';
+import { pushPlans } from '../registry/push.js';
+import type { Registries } from '../registry/registries.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { JournalImage } from '../import/journal.js';
+import { readIntoStore } from './read-into-store.js';
+import type { Output } from './output.js';
+
+/**
+ * Pushes the bundle at `path`; resolves with its images in the target. Throws BUNDLE_FORMAT
+ * (it failed its checks), USAGE (no named image), or the registry's failure (NETWORK, AUTH, REGISTRY...)
+ * when an image was not pushed.
+ */
+export async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output): Promise<JournalImage[]> {
+  const name = basename(path);
+  out.start(`read:${name}`, `reading ${name}`, (await stat(path)).size);
+  const it = await readIntoStore(path, store, (n) => out.progress(`read:${name}`, n));
+  out.done(`read:${name}`);
+  const named = it.images.filter((i) => i.name || i.plan.ref.registry !== 'unnamed');
+  if (named.length === 0) throw new UsageError(`${name} holds no named images to push`);
+  const compressed = new Map<string, Promise<Descriptor>>();
+  for (const img of named) if (img.synthesized) await synthesizeManifest(img.plan, store, compressed);
+  const plans = named.map((i) => i.plan);
+  for (const p of plans) for (const n of p.notes) out.warn(n);
+  for (const p of plans) out.start(`${name}:${p.request}`, p.request, planSize(p));
+  const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
+  results.forEach((r, i) => out.done(`${name}:${plans[i]!.request}`, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
+  out.stop();
+  const failed = results.filter((r) => r.error);
+  if (fatal || failed.length) {
+    const first = fatal ?? failed[0]!.error!;
+    // The registry's failure, not the bundle's: its own code (AUTH, NETWORK, ...), never one that
+    // would mark the bundle as damaged.
+    const code = ['BUNDLE_FORMAT', 'DIGEST_MISMATCH', 'UNSUPPORTED', 'USAGE', 'NOT_FOUND'].includes(first.code) ? 'REGISTRY' : first.code;
+    throw new FerryError(code, `${failed.length} of ${results.length} images of ${name} were not pushed: ${first.message}`, { cause: first, hint: first.hint ?? 'fix the cause; the next run pushes the bundle again (present blobs are skipped)' });
+  }
+  return results.map((r) => ({ source: r.source, target: r.target, digest: r.digest }));
+}
