@@ -138,7 +138,7 @@ function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveIm
     }
     const ref = refOf(name);
     const plan: ImagePlan = {
-      request: name ?? root.digest, ref, name: ref.tag ? name : undefined, root, upstreamDigest: root.digest, manifests, images, notes: [],
+      request: name ?? root.digest, ref, name: ref.tag ? name : undefined, root, upstreamDigest: meta?.upstreamDigest ?? root.digest, manifests, images, notes: [],
       ...(referrers.length ? { referrers } : {}),
       ...(foreign.size ? { foreign: [...foreign] } : {}),
     };

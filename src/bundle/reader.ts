@@ -61,7 +61,10 @@ export type EntryConsumer = (file: { name: string; size: number; expectedDigest:
 
 async function sniff(path: string): Promise<'gzip' | 'tar'> {
   // A bundle is read more than once (its head, then all of it): a pipe or a directory cannot be.
-  const st = await stat(path).catch(() => undefined);
+  const st = await stat(path).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new FerryError('USAGE', `${path}: no such file`, { hint: 'name an existing bundle file (.tar.gz or .tar)' });
+    return undefined;
+  });
   if (st?.isDirectory()) throw new FerryError('USAGE', `${path} is a directory, not a bundle`, { hint: 'name the bundle file (.tar.gz or .tar)' });
   if (st && !st.isFile()) throw new FerryError('USAGE', `${path} is not a regular file (a pipe or a device): ferry reads a bundle more than once, which a pipe cannot give`, { hint: 'write the stream to a file first, then name that file' });
   const fh = await open(path, 'r').catch((err: unknown) => {

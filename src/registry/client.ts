@@ -141,8 +141,12 @@ export class RegistryClient {
       if (/ECONNREFUSED/.test((lastErr as { code?: string } | undefined)?.code ?? '')) break;
     }
     const viaProxy = /Proxy response|HTTP Tunneling/i.test(describe(lastErr));
+    // A name that does not resolve is not a TLS question: do not suggest turning TLS off.
+    const unresolved = /ENOTFOUND|EAI_AGAIN/.test(describe(lastErr));
     const tlsHint = viaProxy
       ? 'the proxy refused the connection: check HTTPS_PROXY / HTTP_PROXY and the proxy credentials, or list the registry in NO_PROXY'
+      : unresolved
+      ? `the host name ${this.host.replace(/:\d+$/, '')} does not resolve: check its spelling, this machine's DNS, or HTTPS_PROXY when registries are reached through a proxy`
       : this.transport.allowsInsecure(this.host)
       ? 'check that the registry is running and reachable'
       : `check that the registry is reachable; for a registry without TLS pass --insecure-registry ${this.host}, for a private CA --ca-file`;

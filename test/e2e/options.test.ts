@@ -197,6 +197,13 @@ describe('--concurrency', () => {
 });
 
 describe('hints that are true', () => {
+  it('a registry name that does not resolve is not told to turn TLS off', async () => {
+    const r = await ferryIn(tmp.path, ['save', 'registry.does-not-exist.invalid/team/app:1', '-o', 'out-dns.tar.gz'], { env: { FERRY_RETRY_ATTEMPTS: '1' } });
+    expect(r.code, r.report).toBe(1);
+    expect(r.stderr).toMatch(/hint: the host name registry\.does-not-exist\.invalid does not resolve/);
+    expect(r.stderr).not.toContain('--insecure-registry');
+  });
+
   it('cache prune --lock given a manifest file says so and names its lock file; the file is left alone', async () => {
     const { home, env } = freshHome(tmp.path);
     const manifest = join(home, 'manifests', 'x.yaml');

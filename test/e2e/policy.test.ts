@@ -11,7 +11,7 @@ import { describeRun, FERRY_BIN, ferryEnv, runFerry } from './helpers/ferry.js';
 import { pushLayoutImage, type LayoutImage } from './helpers/layout-image.js';
 import { createNetns, type Netns } from './helpers/netns.js';
 import { runOk } from './helpers/processes.js';
-import { OCI_MANIFEST, putBlob, putManifest } from './helpers/raw-push.js';
+import { OCI_INDEX, OCI_MANIFEST, getManifestRaw, putBlob, putManifest } from './helpers/raw-push.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { suiteTempDir } from './helpers/tmp.js';
 
@@ -19,6 +19,8 @@ const tmp = suiteTempDir('policy');
 let reg: Registry;
 let netns: Netns;
 let bundle: string;
+let multiBundle: string;
+let multiIndex: string;
 const images: Record<string, LayoutImage> = {};
 
 const hex = (d: string): string => d.slice('sha256:'.length);
@@ -65,6 +67,23 @@ beforeAll(async () => {
   // The signature was made over other bytes than the payload stored.
   const signedText = payloadFor(`${reg.host}/src/tampered`, d('tampered'));
   await publishSignature(repo('tampered'), d('tampered'), signedText.replace('cosign container image signature', 'cosign container image signaturE'), await sign(tmp.join('p256.key'), signedText, false));
+  // A two-platform index signed as cosign signs a tag: the signature names the index digest.
+  const leaf = await pushLayoutImage(`${reg.host}/src/multi:leaf`, { hello: 'multi\n' }, tmp.join('img-multi'));
+  const leafSize = (await getManifestRaw(reg.host, 'src/multi', 'leaf')).length;
+  const index = await putManifest(reg.host, 'src/multi', '1', {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [
+      { mediaType: OCI_MANIFEST, digest: leaf.digest, size: leafSize, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: OCI_MANIFEST, digest: leaf.digest, size: leafSize, platform: { os: 'linux', architecture: 'arm64' } },
+    ],
+  });
+  multiIndex = index.digest;
+  p = payloadFor(`${reg.host}/src/multi`, index.digest);
+  await publishSignature('src/multi', index.digest, p, await sign(tmp.join('p256.key'), p, false));
+  multiBundle = tmp.join('multi.tar.gz');
+  const m = await runFerry(['save', `${reg.host}/src/multi:1`, '-o', multiBundle], { env: ferryEnv(tmp.join('home-save-multi')) });
+  expect(m.code, describeRun(m)).toBe(0);
   bundle = tmp.join('all.tar.gz');
   const r = await runFerry(['save', ...Object.values(images).map((i) => i.ref), '-o', bundle], { env: ferryEnv(tmp.join('home-save')) });
   expect(r.code, describeRun(r)).toBe(0);
@@ -106,6 +125,20 @@ describe('verify --policy (offline)', () => {
     expect(r.stderr).toMatch(/error: 3 of 5 images rejected by the policy/);
     const report = JSON.parse(r.stdout) as { policy: { image: string; verdict: string }[] };
     expect(report.policy.filter((v) => v.verdict === 'accepted').map((v) => v.image).sort()).toEqual([`${h}/src/edsigned:1`, `${h}/src/signed:1`]);
+  });
+
+  it('a multi-platform image saved for one platform: the signature of its index (the upstream digest) counts', async () => {
+    const r = await offline(['verify', multiBundle, '--policy', tmp.join('policy.yaml'), '--json']);
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(r.stderr).toContain(`policy: accepted ${reg.host}/src/multi:1`);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'ok', exitCode: 0 });
+    void multiIndex;
+  });
+
+  it('--json says "rejected" and the exit code when the policy rejects', async () => {
+    const r = await offline(['verify', bundle, '--policy', tmp.join('policy.yaml'), '--json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'rejected', exitCode: 1 });
   });
 
   it('a signature by another key than the rule names is rejected', async () => {
