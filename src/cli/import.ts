@@ -18,6 +18,9 @@ import { acquireLock, type Lock } from '../store/lock.js';
 import { hashFile, readSidecar } from '../bundle/sidecar.js';
 import { parsePushTarget } from '../registry/push-target.js';
 import { pushBundle } from './push-bundle.js';
+import { verifyArchive } from '../bundle/verify.js';
+import { blobPath } from '../digest/digest.js';
+import { judge, loadPolicy, rejectedError, type Policy } from './policy-check.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { loadImportConfig, type ImportTarget } from '../manifest-file/import-config.js';
 import { decide, isBundleName, listDrop, runStatus, type Decision } from '../import/drop.js';
@@ -57,7 +60,7 @@ interface BundleReport {
 }
 
 /** Codes of failures that are the bundle's own: it goes to failed/ (the others are retried next run). */
-const REJECT = new Set(['BUNDLE_FORMAT', 'DIGEST_MISMATCH', 'UNSUPPORTED', 'USAGE', 'NOT_FOUND']);
+const REJECT = new Set(['BUNDLE_FORMAT', 'DIGEST_MISMATCH', 'UNSUPPORTED', 'USAGE', 'NOT_FOUND', 'POLICY']);
 
 async function jobOf(a: ImportArgs): Promise<Job> {
   const sources = a.sources ?? [];
@@ -246,13 +249,23 @@ function finish(r: Run, pruned: string[]): number {
   throw new FerryError(first.status === 'rejected' ? 'BUNDLE_FORMAT' : r.job.target.kind === 'docker' ? 'ENGINE' : 'REGISTRY', summary, { hint });
 }
 
+/** With a policy, a bundle for an engine is read and judged once before the load (as load --policy). */
+async function judgeForLoad(path: string, policy: Policy | undefined, out: Output): Promise<void> {
+  if (!policy) return;
+  const checked = await verifyArchive(path, false);
+  if (checked.problems.length) throw new FerryError('BUNDLE_FORMAT', `${basename(path)} failed its checks:\n  - ${checked.problems.join('\n  - ')}`);
+  const verdicts = await judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
+  if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, '; nothing of it was imported');
+}
+
 export async function runImport(a: ImportArgs): Promise<number> {
   const job = await jobOf(a);
   for (const [key, dir] of [['done', job.done], ['failed', job.failed]] as const) {
     const same = dir !== undefined && (job.drop ? [job.drop] : job.bundles.map((b) => dirname(b))).find((d) => resolve(d) === resolve(dir));
     if (same) throw new UsageError(`${key} (${dir}) is the directory the bundles come from`, `choose another directory for ${key}, e.g. ${join(same, key === 'done' ? 'imported' : 'failed')}`);
   }
-  if (job.policy) throw new UsageError(`signature policies are not supported yet (issue 14): ${job.policy} was not checked, nothing was imported`, 'remove the `policy:` key from the config file to import without a signature check');
+  // Loaded (every key read) before the first bundle: a bad policy is exit 2 and moves nothing.
+  const policy = job.policy ? await loadPolicy(job.policy) : undefined;
   const dryRun = a['dry-run'];
   const concurrency = concurrencyOption(a.concurrency);
   const pushTarget = job.target.kind === 'registry' ? parsePushTarget(job.target.to, job.target.keepRegistryHost) : undefined;
@@ -278,8 +291,8 @@ export async function runImport(a: ImportArgs): Promise<number> {
       reachable: async () => void (await (reached ??= registries ? registries.client(pushTarget!.host).baseUrl() : engine!.ping())),
       importImages: async (path) =>
         registries
-          ? pushBundle(path, store!, registries, pushTarget!, concurrency, out)
-          : (await loadBundle(engine!, path, { force: false }, out)).map((i) => ({ source: i.tags[0] ?? i.id, target: i.tags[0] ?? i.id, digest: i.id })),
+          ? pushBundle(path, store!, registries, pushTarget!, concurrency, out, policy)
+          : (await judgeForLoad(path, policy, out), (await loadBundle(engine!, path, { force: false }, out)).map((i) => ({ source: i.tags[0] ?? i.id, target: i.tags[0] ?? i.id, digest: i.id }))),
     };
     const found = await candidates(job);
     for (const side of found.orphans) await orphan(r, side);

@@ -3,7 +3,7 @@
  * with every blob verified, manifests synthesized for legacy archives, pushPlans), but all or
  * nothing: any image not pushed fails the bundle, and nothing is written beside it.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
@@ -16,13 +16,14 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { JournalImage } from '../import/journal.js';
 import { readIntoStore } from './read-into-store.js';
 import type { Output } from './output.js';
+import { judge, rejectedError, type Policy } from './policy-check.js';
 
 /**
  * Pushes the bundle at `path`; resolves with its images in the target. Throws BUNDLE_FORMAT
  * (it failed its checks), USAGE (no named image), or the registry's failure (NETWORK, AUTH, REGISTRY...)
  * when an image was not pushed.
  */
-export async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output): Promise<JournalImage[]> {
+export async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output, policy?: Policy): Promise<JournalImage[]> {
   const name = basename(path);
   out.start(`read:${name}`, `reading ${name}`, (await stat(path)).size);
   const it = await readIntoStore(path, store, (n) => out.progress(`read:${name}`, n));
@@ -32,6 +33,11 @@ export async function pushBundle(path: string, store: BlobStore, registries: Reg
   const compressed = new Map<string, Promise<Descriptor>>();
   for (const img of named) if (img.synthesized) await synthesizeManifest(img.plan, store, compressed);
   const plans = named.map((i) => i.plan);
+  if (policy) {
+    // All or nothing, as the rest of the bundle: one rejected image rejects the bundle before any upload.
+    const verdicts = await judge(policy, plans, (d) => readFile(store.path(d)).catch(() => undefined), out);
+    if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, `; nothing of ${name} was pushed`);
+  }
   for (const p of plans) for (const n of p.notes) out.warn(n);
   for (const p of plans) out.start(`${name}:${p.request}`, p.request, planSize(p));
   const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });

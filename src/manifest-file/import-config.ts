@@ -31,7 +31,7 @@ export const importConfigSchema = z
         z.object({ docker: z.string().min(1).describe('the Docker engine to load into: unix:///path/to/docker.sock or tcp://host:port') }).strict(),
       ])
       .describe('where the images go: a registry (push) or a Docker engine (load)'),
-    policy: z.string().min(1).optional().describe('the signature policy file; NOT SUPPORTED YET (issue 14): a config that sets it is rejected'),
+    policy: z.string().min(1).optional().describe('the signature policy file (docs/policy.md), relative to this file: every image of a bundle is judged before it is pushed or loaded'),
     keep: duration.optional().describe('prune imported bundles in done/ older than this (e.g. 30d); default: keep them'),
     settle: duration.optional().describe('a bundle that does not match its checksum file is judged damaged only once it has not changed for this long (default 60s)'),
   })

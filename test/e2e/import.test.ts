@@ -239,7 +239,7 @@ describe('ferry import, one run at a time and after a crash', () => {
     expect(files(s.drop)).toEqual([]);
   }, 240_000);
 
-  it('--dry-run says what would be imported and changes nothing; a policy is refused (issue 14)', async () => {
+  it('--dry-run says what would be imported and changes nothing; a missing policy file is exit 2', async () => {
     const s = site(`  registry: ${target.host}/dry`);
     deliver(s.drop, 'bravo');
     const dry = await ferryIn(s.root, ['import', s.config, '--dry-run', '--json'], { home: s.home });
@@ -251,7 +251,26 @@ describe('ferry import, one run at a time and after a crash', () => {
     const p = site(`  registry: ${target.host}/dry`, 'policy: policy.yaml\n');
     const refused = await ferryIn(p.root, ['import', p.config], { home: p.home });
     expect(refused.code, refused.report).toBe(2);
-    expect(refused.stderr).toContain('signature policies are not supported yet (issue 14)');
+    expect(refused.stderr).toMatch(/policy file .*policy\.yaml: cannot be read/);
+  }, 120_000);
+
+  it('policy: a bundle whose images the policy rejects goes to failed/ with the reason, nothing of it pushed; an allowing policy imports it', async () => {
+    const s = site(`  registry: ${target.host}/signed-only`, 'policy: policy.yaml\n');
+    writeFileSync(join(s.root, 'policy.yaml'), 'default: reject\n');
+    deliver(s.drop, 'bravo');
+    const r = await ferryIn(s.root, ['import', s.config], { home: s.home });
+    expect(r.code, r.report).toBe(1);
+    expect(files(s.failed)).toEqual(['bravo.tar.gz', 'bravo.tar.gz.reason.txt', 'bravo.tar.gz.sha256']);
+    expect(readFileSync(join(s.failed, 'bravo.tar.gz.reason.txt'), 'utf8')).toMatch(/rejected by the policy/);
+    const catalog = (await (await fetch(`http://${target.host}/v2/_catalog`)).json()) as { repositories: string[] };
+    expect(catalog.repositories.filter((x) => x.startsWith('signed-only/'))).toEqual([]);
+
+    const ok = site(`  registry: ${target.host}/allowed`, 'policy: policy.yaml\n');
+    writeFileSync(join(ok.root, 'policy.yaml'), 'default: allow\n');
+    deliver(ok.drop, 'bravo');
+    const a = await ferryIn(ok.root, ['import', ok.config], { home: ok.home });
+    expect(a.code, a.report).toBe(0);
+    expect(a.stderr).toMatch(/policy: accepted/);
   }, 120_000);
 
   it('keep: prunes bundles imported longer ago; a checksum file left behind by a stopped run is cleared', async () => {
