@@ -77,6 +77,7 @@ function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveIm
     const label = name ?? root.digest;
     const meta = metaImages.find((m) => m.digest === root.digest);
     const foreign = new Set(meta?.foreignLayers ?? []);
+    const expected = new Set(meta?.expectedLayers ?? []);
     const manifests: PlannedManifest[] = [];
     const images: PlatformImage[] = [];
     /** Parses a manifest or index blob; undefined (with the problem noted) when it is missing or bad. */
@@ -96,6 +97,8 @@ function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveIm
       for (const l of parsed.layers) {
         // A non-distributable layer is not carried (see ferry.json foreignLayers, or any layout's foreign type).
         if (foreign.has(l.digest) || (isForeignLayerType(l.mediaType) && !contents.files.has(blobPath(l.digest)))) continue;
+        // A differential bundle expects it on the receiving side (ferry.json expectedLayers).
+        if (expected.has(l.digest) && !contents.files.has(blobPath(l.digest))) continue;
         blob(l, `image ${label}: layer`);
       }
       const img = platformImageOf(parsed, { ...d, mediaType: parsed.mediaType }, entry);
@@ -141,6 +144,7 @@ function fromOciLayout(contents: ArchiveContents, problems: string[]): ArchiveIm
       request: name ?? root.digest, ref, name: ref.tag ? name : undefined, root, upstreamDigest: meta?.upstreamDigest ?? root.digest, manifests, images, notes: [],
       ...(referrers.length ? { referrers } : {}),
       ...(foreign.size ? { foreign: [...foreign] } : {}),
+      ...(expected.size ? { expected: [...expected] } : {}),
     };
     return { name, plan, synthesized: false };
   });
@@ -189,8 +193,10 @@ export function interpret(contents: ArchiveContents): Interpretation {
   if (contents.files.has(INDEX_JSON)) {
     const images = fromOciLayout(contents, problems);
     if (docker) {
+      // A differential bundle's expected layers are on the receiving side, not in the archive.
+      const expected = new Set((metadata?.images ?? []).flatMap((m) => m.expectedLayers ?? []).map(blobPath));
       for (const [i, e] of docker.entries()) {
-        for (const p of [e.Config, ...(e.Layers ?? [])]) if (!contents.files.has(p)) problems.push(`manifest.json[${i}]: ${p} is missing from the archive`);
+        for (const p of [e.Config, ...(e.Layers ?? [])]) if (!contents.files.has(p) && !expected.has(p)) problems.push(`manifest.json[${i}]: ${p} is missing from the archive`);
       }
     }
     return { kind: metadata ? 'ferry' : 'oci-layout', images, metadata, docker, problems };

@@ -8,7 +8,7 @@ import { formatPlatform, platformMatches, type PlatformSpec } from '../oci/platf
 import { familiarName, parseReference } from '../reference/parse-reference.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { ImagePlan, PlatformImage } from '../content/plan.js';
-import { carriedLayers, planSize } from '../content/plan.js';
+import { planSize } from '../content/plan.js';
 
 export const OCI_LAYOUT = 'oci-layout';
 export const INDEX_JSON = 'index.json';
@@ -46,6 +46,8 @@ export interface BundleSettings {
   /** false: --no-referrers; else the images whose referrers are left out (`referrers: false`). */
   referrers: boolean | string[];
   nondistributable: boolean;
+  /** Differential bundles: the sha256 of the inventory (`--have`) they were written against. */
+  have?: string;
 }
 
 export interface FerryImageMetadata {
@@ -63,6 +65,8 @@ export interface FerryImageMetadata {
   referrers?: FerryReferrerMetadata[];
   /** Non-distributable layers the bundle does not carry. */
   foreignLayers?: string[];
+  /** Differential bundles: layers the receiving side has already, not carried (`--have`). */
+  expectedLayers?: string[];
 }
 
 export interface FerryPlatformMetadata {
@@ -98,7 +102,9 @@ export function dockerTag(name: string): string {
  * chart, a signature), which `docker load` cannot take, nor an image missing a foreign layer.
  */
 export function dockerLoadImage(plan: ImagePlan, prefer: readonly PlatformSpec[]): PlatformImage | undefined {
-  const loadable = plan.images.filter((i) => i.kind === 'image' && carriedLayers(plan, i).length === i.layers.length);
+  // A differential bundle keeps its images here: `docker load` then fails loudly on the missing layer.
+  const foreign = plan.foreign ?? [];
+  const loadable = plan.images.filter((i) => i.kind === 'image' && !i.layers.some((l) => foreign.includes(l.digest)));
   for (const p of plan.prefer ?? prefer) {
     const hit = loadable.find((i) => platformMatches(p, i.platform));
     if (hit) return hit;
@@ -173,6 +179,7 @@ export function ferryMetadata(plans: readonly ImagePlan[], prefer: readonly Plat
         notes: p.notes,
         ...(p.referrers?.length ? { referrers: p.referrers.map((r) => ({ digest: r.digest, mediaType: r.mediaType, size: r.size, artifactType: r.artifactType ?? null, subject: r.subject, tag: r.tag ?? null })) } : {}),
         ...(p.foreign?.length ? { foreignLayers: p.foreign } : {}),
+        ...(p.expected?.length ? { expectedLayers: p.expected } : {}),
       };
     }),
   };

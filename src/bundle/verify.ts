@@ -102,7 +102,7 @@ export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: n
       for (const p of m.platforms) {
         if (!contents.files.has(blobPath(p.manifest))) problems.push(`ferry.json: ${m.reference} ${p.platform} manifest ${p.manifest} is missing`);
         // Non-distributable layers are not carried: ferry.json says which.
-        for (const l of p.layers) if (!contents.files.has(blobPath(l.digest)) && !m.foreignLayers?.includes(l.digest)) problems.push(`ferry.json: ${m.reference} layer ${l.digest} is missing`);
+        for (const l of p.layers) if (!contents.files.has(blobPath(l.digest)) && !m.foreignLayers?.includes(l.digest) && !m.expectedLayers?.includes(l.digest)) problems.push(`ferry.json: ${m.reference} layer ${l.digest} is missing`);
       }
     }
     if (meta.images.length !== interpretation.images.length) problems.push(`ferry.json lists ${meta.images.length} images, index.json ${interpretation.images.length}`);

@@ -40,6 +40,7 @@ const concurrency = { type: 'string', default: '4', describe: 'parallel blob dow
 const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' } as const;
 const referrers = { type: 'boolean', default: true, describe: 'carry signatures, attestations and SBOMs (referrers API, sha256-<hex> tags, cosign .sig/.att/.sbom); --no-referrers to leave them' } as const;
 const policy = { type: 'string', describe: 'signature policy file: judge every image by the signatures the bundle carries, offline (docs/policy.md)' } as const;
+const have = { type: 'string', describe: 'have.json from `ferry inventory` on the receiving side: write a differential bundle without the layers it already has' } as const;
 const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
 export function saveOptions(y: Argv<GlobalArgs>) {
@@ -50,6 +51,7 @@ export function saveOptions(y: Argv<GlobalArgs>) {
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
+    .option('have', have)
     .option('concurrency', concurrency);
 }
 
@@ -64,6 +66,7 @@ export function exportOptions(y: Argv<GlobalArgs>) {
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
+    .option('have', have)
     .option('concurrency', concurrency);
 }
 
@@ -132,6 +135,13 @@ export function importOptions(y: Argv<GlobalArgs>) {
     .option('concurrency', { ...concurrency, describe: 'parallel blob uploads, 1 to 64' });
 }
 
+export function inventoryOptions(y: Argv<GlobalArgs>) {
+  return withRegistryOptions(y)
+    .positional('bundles', { type: 'string', array: true, describe: 'bundles already imported on this side' })
+    .option('registry', { type: 'string', describe: 'inventory a registry instead: HOST[:PORT][/PREFIX], as `push --to` names it' })
+    .option('output', { alias: 'o', type: 'string', default: 'have.json', describe: 'where to write the inventory' });
+}
+
 export function loginOptions(y: Argv<GlobalArgs>) {
   return withRegistryOptions(y)
     .positional('host', { type: 'string', demandOption: true, describe: 'registry HOST[:PORT]' })
@@ -192,6 +202,7 @@ export type CopyArgs = ArgsOf<typeof copyOptions>;
 export type LoadArgs = ArgsOf<typeof loadOptions>;
 export type ImportArgs = ArgsOf<typeof importOptions>;
 export type LoginArgs = ArgsOf<typeof loginOptions>;
+export type InventoryArgs = ArgsOf<typeof inventoryOptions>;
 export type LogoutArgs = ArgsOf<typeof logoutOptions>;
 export type VersionArgs = ArgsOf<typeof versionOptions>;
 export type CacheLsArgs = ArgsOf<typeof cacheLsOptions>;

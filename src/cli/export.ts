@@ -20,6 +20,8 @@ import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js
 import { planSize, uniqueBlobBytes } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
 import { claimOutput } from './claim-output.js';
+import { readHave } from '../content/have.js';
+import { sha256Digest } from '../digest/digest.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { TOOL } from '../version.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
@@ -112,7 +114,15 @@ export async function runExport(a: ExportArgs): Promise<number> {
       for (const n of x.notes) output.warn(n);
     }
     const without = manifest.images.filter((i) => i.referrers === false).map((i) => i.request);
-    const settings: BundleSettings = { compression: a.compression, referrers: a.referrers ? (without.length ? without : true) : false, nondistributable: a['allow-nondistributable'] };
+    const haveDoc = a.have !== undefined ? await readHave(a.have) : undefined;
+    const haveSet = haveDoc ? new Set(haveDoc.blobs) : undefined;
+    const settings: BundleSettings = {
+      compression: a.compression,
+      referrers: a.referrers ? (without.length ? without : true) : false,
+      nondistributable: a['allow-nondistributable'],
+      // A differential bundle is "unchanged" only against the same inventory.
+      ...(haveDoc ? { have: sha256Digest(Buffer.from(JSON.stringify(haveDoc))) } : {}),
+    };
     const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
     if (same.ok) {
       // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
@@ -133,7 +143,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const resolver = a.locked
       ? (r: ManifestImage) => resolveRequest(registries, { ...r, ref: { ...r.ref, digest: lockedFor(lock, r)!.upstreamDigest } })
       : (r: ManifestImage) => resolveRequest(registries, r);
-    const requests = manifest.images.map((i) => ({ ...i, ...(a.referrers === false ? { referrers: false as const } : {}), allowNondistributable: a['allow-nondistributable'] }));
+    const requests = manifest.images.map((i) => ({ ...i, ...(a.referrers === false ? { referrers: false as const } : {}), allowNondistributable: a['allow-nondistributable'], ...(haveSet ? { have: haveSet } : {}) }));
     const results: PullResult[] = await pullImages(requests, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),

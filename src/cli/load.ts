@@ -99,8 +99,15 @@ export type LoadedItem = Item & { status: LoadStatus };
  * BUNDLE_FORMAT or NOT_FOUND failures; a load that fails loads nothing.
  */
 export async function loadBundle(engine: DockerEngine, bundle: string, opts: { platform?: string | undefined; force: boolean }, out: Output): Promise<LoadedItem[]> {
-  const api = await engine.ping();
+  // The bundle's head first: a differential bundle is refused before the engine is asked.
   const { metadata: meta } = await readBundleHead(bundle);
+  const expected = new Set((meta?.images ?? []).flatMap((i) => i.expectedLayers ?? []));
+  if (expected.size) {
+    throw new FerryError('UNSUPPORTED', `${bundle} is a differential bundle: ${expected.size} of its layers are not in it (the receiving side's registry has them), so an engine cannot load it`, {
+      hint: 'push it to the registry it was made for (`ferry push`) and pull from there, or load a full bundle',
+    });
+  }
+  const api = await engine.ping();
   let manifestJson: string | undefined;
   let keep: Set<string> | undefined;
   let items: Item[] | undefined;

@@ -20,6 +20,7 @@ import {
   catalogOptions,
   searchOptions,
   importOptions,
+  inventoryOptions,
   loadOptions,
   loginOptions,
   logoutOptions,
@@ -139,6 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('tags <repository>', 'list every tag of a repository', tagsOptions, run(lazy(() => import('./tags.js'), (m) => m.runTags)))
     .command('catalog <registry>', "list a registry's repositories (_catalog)", catalogOptions, run(lazy(() => import('./catalog.js'), (m) => m.runCatalog)))
     .command('search <term>', 'search Docker Hub (or filter another registry\'s catalog) as docker search does', searchOptions, run(lazy(() => import('./search.js'), (m) => m.runSearch)))
+    .command('inventory [bundles..]', 'write have.json: the blobs this side holds (a registry, or bundles), for differential bundles', inventoryOptions, run(lazy(() => import('./inventory.js'), (m) => m.runInventory)))
     .command('import <sources..>', 'import the bundles of a drop directory (or the bundles named) into a registry or a Docker engine, once each', importOptions, run(lazy(() => import('./import.js'), (m) => m.runImport)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout)))

@@ -12,6 +12,7 @@ import { pullImages, type ImageRequest } from '../transfer/pull.js';
 import { planSize, uniqueBlobBytes } from '../content/plan.js';
 import { TOOL } from '../version.js';
 import { claimOutput } from './claim-output.js';
+import { readHave } from '../content/have.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport } from './report.js';
@@ -29,7 +30,8 @@ export async function runSave(a: SaveArgs): Promise<number> {
   if (images.length === 0) throw new UsageError('ferry save needs at least one image reference', 'e.g. ferry save docker.io/library/busybox:1.36 -o bundles/busybox.tar.gz');
   const concurrency = concurrencyOption(a.concurrency);
   const platforms = parsePlatformSelection(a.platform);
-  const requests: ImageRequest[] = images.map((s) => ({ request: s, ref: parseReference(s), platforms, referrers: a.referrers, allowNondistributable: a['allow-nondistributable'] }));
+  const have = a.have !== undefined ? new Set((await readHave(a.have)).blobs) : undefined;
+  const requests: ImageRequest[] = images.map((s) => ({ request: s, ref: parseReference(s), platforms, referrers: a.referrers, allowNondistributable: a['allow-nondistributable'], ...(have ? { have } : {}) }));
   const seen = new Set<string>();
   for (const r of requests) {
     const key = `${r.ref.registry}/${r.ref.repository}:${r.ref.tag ?? ''}@${r.ref.digest ?? ''}`;

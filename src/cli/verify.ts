@@ -22,6 +22,7 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
     out.stop();
   }
   const { checked, problems, interpretation, contents } = r;
+  const expected = new Set(interpretation.images.flatMap((i) => i.plan.expected ?? [])).size;
   // The signatures' payloads are small blobs the reader kept (and verified).
   const verdicts = policy && !problems.length ? await judge(policy, interpretation.images.map((i) => i.plan), async (d) => contents.small.get(blobPath(d)), out) : undefined;
   out.report({
@@ -34,6 +35,7 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
     checked,
     problems,
     ...(verdicts ? { policy: verdicts } : {}),
+    ...(expected ? { differential: { expected } } : {}),
   });
   if (problems.length) {
     throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed verification:\n  - ${problems.join('\n  - ')}`, {
@@ -43,7 +45,7 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
   if (policy && verdicts!.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts!, policy, '');
   out.info(
     `${a.bundle}: ok (${interpretation.kind}, ${interpretation.images.length} image${interpretation.images.length === 1 ? '' : 's'}, ${checked.blobs} files, ${formatBytes(checked.bytes)}` +
-      `${a.deep ? `, ${checked.layersDeep} layers decompressed` : ''}, sidecar ${checked.sidecar})`,
+      `${a.deep ? `, ${checked.layersDeep} layers decompressed` : ''}, sidecar ${checked.sidecar})${expected ? `; differential: ${expected} blob${expected === 1 ? '' : 's'} expected on the target` : ''}`,
   );
   return 0;
 }

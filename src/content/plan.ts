@@ -69,6 +69,11 @@ export interface ImagePlan {
   referrers?: PlannedReferrer[];
   /** Digests of non-distributable layers that are not carried (see media-types isForeignLayerType). */
   foreign?: string[];
+  /**
+   * Differential bundles (`--have`): digests of layers the receiving side has already, so the
+   * bundle does not carry them; a push checks that the target holds them before any manifest.
+   */
+  expected?: string[];
 }
 
 /** Whether a manifest is a container image or an artifact (see PlatformImage.kind). */
@@ -80,10 +85,10 @@ export function manifestKind(config: Descriptor, layers: readonly Descriptor[], 
   return 'image';
 }
 
-/** The layers of an image that the plan carries (all but skipped foreign ones). */
+/** The layers of an image that the plan carries: all but skipped foreign ones and, in a differential bundle, the expected ones. */
 export function carriedLayers(plan: ImagePlan, img: PlatformImage): Descriptor[] {
-  const skip = plan.foreign;
-  return skip?.length ? img.layers.filter((l) => !skip.includes(l.digest)) : img.layers;
+  const skip = [...(plan.foreign ?? []), ...(plan.expected ?? [])];
+  return skip.length ? img.layers.filter((l) => !skip.includes(l.digest)) : img.layers;
 }
 
 /** The plan's manifests as PlatformImages: its images and artifacts, then its referrers'. */

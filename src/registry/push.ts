@@ -19,6 +19,8 @@ import { publishReferrers } from './referrers-publish.js';
 import { putManifest } from './manifests.js';
 import { targetRepository, type PushTarget } from './push-target.js';
 import { uploadBlob, type UploadOutcome } from './upload.js';
+import { blobExists } from './blobs.js';
+import type { RegistryClient } from './client.js';
 import { isConnectionFailure } from './retry.js';
 
 export interface PushResult {
@@ -62,6 +64,15 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
   } catch (err) {
     // The ping's error already names the registry: "connecting to registry HOST: ...".
     const fatal = err instanceof FerryError ? err : wrap(`connecting to registry ${target.host}`, err, 'NETWORK');
+    return { results: plans.map((p) => ({ ...resultOf(p), error: fatal }) as PushResult), fatal };
+  }
+  // A differential bundle: the layers it expects on the target must be there before any
+  // manifest is pushed (no manifest may name a blob the target lacks).
+  const missing = await missingExpected(client, target, plans);
+  if (missing.length) {
+    const fatal = new FerryError('NOT_FOUND', `${target.host} lacks ${missing.length} blob${missing.length === 1 ? '' : 's'} this differential bundle expects there, so nothing was pushed:\n  - ${missing.map((m) => `${m.digest} (${m.repository})`).join('\n  - ')}`, {
+      hint: 'push the full bundle (or an earlier one that carries them) first, or export again with a have.json made from this registry (`ferry inventory --registry`)',
+    });
     return { results: plans.map((p) => ({ ...resultOf(p), error: fatal }) as PushResult), fatal };
   }
   const limit = pLimit(opts.concurrency);
@@ -125,4 +136,12 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
     }),
   );
   return fatal ? { results, fatal } : { results };
+}
+
+/** The expected blobs (differential bundles) the target does not hold, by repository. */
+async function missingExpected(client: RegistryClient, target: PushTarget, plans: readonly ImagePlan[]): Promise<{ digest: string; repository: string }[]> {
+  const checks = plans.flatMap((p) => (p.expected ?? []).map((digest) => ({ digest, repository: targetRepository(target, p.ref) })));
+  const limit = pLimit(8);
+  const found = await Promise.all(checks.map((c) => limit(() => blobExists(client, c.repository, c.digest, `checking that ${client.host}/${c.repository} has ${c.digest}`))));
+  return checks.filter((_, i) => !found[i]);
 }

@@ -27,6 +27,8 @@ export interface ImageRequest {
   referrers?: boolean;
   /** Carry non-distributable layers (--allow-nondistributable). */
   allowNondistributable?: boolean;
+  /** Blobs the receiving side has (--have): a differential bundle. */
+  have?: ReadonlySet<string>;
 }
 
 export interface PullResult {
@@ -51,6 +53,7 @@ export function resolveRequest(registries: Registries, r: ImageRequest): Promise
     platforms: r.platforms,
     ...(r.referrers === false ? { referrers: false } : {}),
     ...(r.allowNondistributable ? { allowNondistributable: true } : {}),
+    ...(r.have ? { have: r.have } : {}),
   });
 }
 

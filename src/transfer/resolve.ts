@@ -30,6 +30,8 @@ export interface ResolveOptions {
   allowNondistributable?: boolean;
   /** Discover and carry signatures, attestations and SBOMs (default true). */
   referrers?: boolean;
+  /** Blobs the receiving side has (`--have`): its layers among them are expected there, not carried. */
+  have?: ReadonlySet<string>;
 }
 
 /** Indexes nest at most this deep (a loop of indexes is an error, not a hang). */
@@ -77,6 +79,7 @@ export async function resolveImage(source: ImageSource, opts: ResolveOptions): P
   const base = { request: opts.request, ref, name, upstreamDigest: top.digest, notes };
   const plan = await selectFrom(source, top, opts, base, what);
   noteForeignLayers(plan, opts.allowNondistributable === true);
+  if (opts.have) markExpected(plan, opts.have);
   if (opts.referrers !== false) await discoverReferrers(source, plan);
   return plan;
 }
@@ -135,6 +138,15 @@ function noteForeignLayers(plan: ImagePlan, allow: boolean): void {
   for (const l of foreign.filter((x, i) => foreign.findIndex((y) => y.digest === x.digest) === i)) {
     plan.notes.push(`${formatReference(plan.ref)}: layer ${l.digest} is non-distributable (foreign${l.urls?.length ? `, from ${l.urls[0]}` : ''}); not carried, as docker push does not push it either: the engine that pulls the image fetches it from its urls. --allow-nondistributable carries it`);
   }
+}
+
+/** A differential bundle: the layers the receiving side has are expected there (manifests and configs always travel). */
+function markExpected(plan: ImagePlan, have: ReadonlySet<string>): void {
+  const layers = new Map(plan.images.flatMap((i) => i.layers).filter((l) => have.has(l.digest)).map((l) => [l.digest, l.size]));
+  if (!layers.size) return;
+  plan.expected = [...layers.keys()];
+  const bytes = [...layers.values()].reduce((n, x) => n + x, 0);
+  plan.notes.push(`${formatReference(plan.ref)}: differential: ${layers.size} layer${layers.size === 1 ? '' : 's'} (${bytes} bytes) expected on the receiving side, not carried`);
 }
 
 function describeSelection(s: PlatformSelection): string {
