@@ -4,12 +4,9 @@
  * docs/import-config.schema.json (`npm run schema`). Unknown keys are errors. Relative paths
  * are relative to the config file's directory.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { FerryError, describe } from '../errors.js';
-import { formatPath, position, type PathPart } from './load.js';
+import { fileProblems, readYamlFile, schemaProblems, type FileKind } from './yaml-file.js';
 
 const duration = z.string().regex(/^\d+[smhdw]$/, 'expected a duration: a number and a unit, e.g. 45s, 90m, 12h, 30d, 2w');
 const dir = (what: string) => z.string().min(1).describe(what);
@@ -59,42 +56,17 @@ export function importConfigJsonSchema(): unknown {
   return { $id: 'https://ferry.invalid/import-config.schema.json', title: 'ferry import config file', ...(z.toJSONSchema(importConfigSchema) as object) };
 }
 
-function fail(file: string, problems: string[]): FerryError {
-  return new FerryError('MANIFEST_FILE', `${file} is not a valid import config file:\n  ${problems.join('\n  ')}`, {
-    hint: 'fix the lines named above; docs/import.md describes the format, docs/import-config.schema.json lets editors check it',
-  });
-}
+const IMPORT_CONFIG: FileKind = {
+  name: 'import config file',
+  hint: 'fix the lines named above; docs/import.md describes the format, docs/import-config.schema.json lets editors check it',
+};
 
 /** Reads and validates an import config file. Throws MANIFEST_FILE (exit 2) listing every problem with its line. */
 export async function loadImportConfig(file: string): Promise<ImportConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new FerryError('MANIFEST_FILE', `reading import config file ${file}: ${describe(err)}`, { hint: 'name an existing YAML or JSON import config file' });
-  }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw fail(file, doc.errors.map((e) => {
-      const p = e.pos ? lc.linePos(e.pos[0]) : { line: 1, col: 1 };
-      return `${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
-    }));
-  }
-  const parsed = importConfigSchema.safeParse(doc.toJS());
+  const y = await readYamlFile(file, IMPORT_CONFIG);
+  const parsed = importConfigSchema.safeParse(y.value);
   if (!parsed.success) {
-    throw fail(file, parsed.error.issues.map((i) => {
-      let path = i.path as PathPart[];
-      let msg = i.message;
-      const unknownKey = i.code === 'unrecognized_keys';
-      if (unknownKey) {
-        path = [...path, i.keys[0]!];
-        msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')} (a typo?)`;
-      }
-      if (i.code === 'invalid_union') msg = 'expected `registry: HOST[:PORT][/PREFIX]` (and optionally keep-registry-host) or `docker: unix:///path/to/docker.sock`';
-      const p = position(doc, lc, path, unknownKey);
-      return `${file}:${p.line}:${p.col}: ${formatPath(path) || '(top level)'}: ${msg}`;
-    }));
+    throw fileProblems(file, IMPORT_CONFIG, schemaProblems(y, parsed.error.issues, () => 'expected `registry: HOST[:PORT][/PREFIX]` (and optionally keep-registry-host) or `docker: unix:///path/to/docker.sock`'));
   }
   const c = parsed.data;
   const base = dirname(resolve(file));

@@ -4,14 +4,13 @@
  * reported at once as `file:line:column: field: message`, and nothing is downloaded before the
  * file is valid. Throws MANIFEST_FILE (exit 2).
  */
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isScalar, type Node, type Document } from 'yaml';
-import { FerryError, describe } from '../errors.js';
+import { FerryError } from '../errors.js';
 import { parsePlatformSelection, type PlatformSelection } from '../oci/platform.js';
 import { formatReference, parseReference, type Reference } from '../reference/parse-reference.js';
 import type { z } from 'zod';
 import { manifestFileSchema, type ManifestFile } from './schema.js';
+import { fileProblems, formatPath, readYamlFile, schemaProblems, type FileKind, type PathPart } from './yaml-file.js';
 import { describeSelector, parseRange, type TagSelector } from './tag-select.js';
 
 /** An entry that chooses tags of a repository (`tags:`), before the tags are known. */
@@ -55,82 +54,29 @@ export interface LoadedManifest {
   caFiles: Record<string, string>;
 }
 
-export type PathPart = string | number;
 
-export function formatPath(path: readonly PathPart[]): string {
-  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${p}` : p), '');
-}
+const MANIFEST_FILE: FileKind = {
+  name: 'manifest file',
+  hint: 'fix the lines named above; docs/manifest-file.md describes the format, docs/manifest-file.schema.json lets editors check it',
+};
 
-/**
- * The source position of the node at `path`, or of its nearest ancestor. With `atKey`, the
- * position of the last path element's key (for unknown keys).
- */
-export function position(doc: Document, lc: LineCounter, path: readonly PathPart[], atKey = false): { line: number; col: number } {
-  const nodeAt = (p: readonly PathPart[]): Node | undefined => (p.length === 0 ? (doc.contents as Node | null) ?? undefined : (doc.getIn(p, true) as Node | undefined));
-  const pos = (offset: number): { line: number; col: number } => {
-    const p = lc.linePos(offset);
-    return { line: p.line, col: p.col };
-  };
-  if (atKey && path.length > 0) {
-    const parent = nodeAt(path.slice(0, -1));
-    if (isMap(parent)) {
-      const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === path[path.length - 1]);
-      const key = pair?.key as Node | undefined;
-      if (key?.range) return pos(key.range[0]);
-    }
-  }
-  for (let n = path.length; n >= 0; n--) {
-    const node = nodeAt(path.slice(0, n));
-    if (node?.range) return pos(node.range[0]);
-  }
-  return { line: 1, col: 1 };
-}
-
-function fail(file: string, problems: string[]): FerryError {
-  return new FerryError('MANIFEST_FILE', `${file} is not a valid manifest file:\n  ${problems.join('\n  ')}`, {
-    hint: 'fix the lines named above; docs/manifest-file.md describes the format, docs/manifest-file.schema.json lets editors check it',
-  });
-}
+const fail = (file: string, problems: string[]): FerryError => fileProblems(file, MANIFEST_FILE, problems);
 
 /** Reads and validates a manifest file. Throws MANIFEST_FILE listing every problem with its line. */
 export async function loadManifestFile(file: string): Promise<LoadedManifest> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new FerryError('MANIFEST_FILE', `reading manifest file ${file}: ${describe(err)}`, { hint: 'name an existing YAML or JSON manifest file' });
-  }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw fail(file, doc.errors.map((e) => {
-      const p = e.pos ? lc.linePos(e.pos[0]) : { line: 1, col: 1 };
-      return `${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
-    }));
-  }
-  const at = (path: readonly PathPart[], atKey = false): string => {
-    const p = position(doc, lc, path, atKey);
-    return `${file}:${p.line}:${p.col}`;
-  };
-  const raw = doc.toJS() as unknown;
+  const y = await readYamlFile(file, MANIFEST_FILE);
+  const at = y.at;
+  const raw = y.value;
   const parsed = manifestFileSchema.safeParse(raw);
   const problems: string[] = [];
   if (!parsed.success) {
-    for (const i of parsed.error.issues.flatMap((x) => unionBranch(x, []))) {
-      let path = i.path as PathPart[];
-      let msg = i.message;
-      const unknownKey = i.code === 'unrecognized_keys';
-      if (unknownKey) {
-        path = [...path, i.keys[0]!];
-        msg = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')} (a typo?)`;
-      }
-      if (i.code === 'invalid_union') {
-        msg = path[path.length - 1] === 'tags'
+    problems.push(
+      ...schemaProblems(y, parsed.error.issues.flatMap((x) => unionBranch(x, [])), (path) =>
+        path[path.length - 1] === 'tags'
           ? 'expected a list of tags, all, { regex: ... }, { semver: ... } or { latest: N }'
-          : 'expected an image reference string or a map with ref, name, platforms and tags';
-      }
-      problems.push(`${at(path, unknownKey)}: ${formatPath(path) || '(top level)'}: ${msg}`);
-    }
+          : 'expected an image reference string or a map with ref, name, platforms and tags',
+      ),
+    );
   }
   // References and duplicates are checked even when the schema failed, so one run lists everything.
   const m = (parsed.success ? parsed.data : raw) as ManifestFile;
