@@ -157,7 +157,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('version', { type: 'boolean', describe: 'the same as `ferry version`' })
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    // No wrapping: yargs' ESM build lays help out with cliui's ESM fallback, which cuts words at
+    // the column edge ("(re" / "peatable)"); whole lines read better, piped or in a terminal.
+    .wrap(null)
     .fail((msg, err) => {
       // Throw, not record: yargs would otherwise go on to run the command with invalid arguments.
       throw err ?? new UsageError(msg ?? 'invalid arguments', 'see ferry --help');
