@@ -109,7 +109,7 @@ async function selectFrom(source: ImageSource, top: FetchedManifest, opts: Resol
   }
   const platformCount = leaves.filter((m) => !isAttestation(m.platform)).length;
   if (kept.length === 1) {
-    notes.push(`${formatReference(ref)}: kept ${formatPlatform(kept[0]!.platform)} manifest ${kept[0]!.digest} of ${platformCount}-platform index ${top.digest}; push it as a single-platform image, or use --platform all to keep the index digest`);
+    notes.push(`${formatReference(ref)}: kept ${formatPlatform(kept[0]!.platform)} manifest ${kept[0]!.digest} of ${platformCount}-platform index ${top.digest}; it travels as a single-platform image under that digest (use --platform all to keep the index and its digest)`);
     return { ...base, root: { ...kept[0]!, mediaType: children[0]!.mediaType }, manifests: planned, images };
   }
   // A subset of several platforms: a new flat index, whose digest cannot equal upstream's.
