@@ -63,3 +63,70 @@ export function signatureValid(sig: SimpleSignature, key: KeyObject): boolean {
     return false;
   }
 }
+
+/** cosign's attestations (`sha256-<hex>.att`): DSSE envelopes of in-toto statements, one per layer. */
+export const DSSE_ENVELOPE = 'application/vnd.dsse.envelope.v1+json';
+
+export interface Attestation {
+  /** The layer's digest, for messages. */
+  digest: string;
+  /** The PAE bytes the signatures are over (DSSE "Pre-Authentication Encoding"). */
+  signed: Buffer;
+  signatures: Buffer[];
+  /** The in-toto statement's predicateType and subject digests (sha256:…). */
+  predicateType: string | undefined;
+  subjects: string[];
+}
+
+/** DSSE's Pre-Authentication Encoding: "DSSEv1 <len(type)> <type> <len(body)> <body>" (secure-systems-lab/dsse protocol.md). */
+export function dssePae(payloadType: string, body: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${body.length} `), body]);
+}
+
+/** Reads the attestations of a `.att` manifest; `blob` returns a verified blob's bytes. Malformed envelopes are skipped. */
+export async function attestationsOf(raw: Buffer, blob: (digest: string) => Promise<Buffer | undefined>): Promise<Attestation[]> {
+  const m = parseManifest(raw, undefined, 'attestation manifest');
+  if (m.kind !== 'manifest') return [];
+  const out: Attestation[] = [];
+  for (const l of m.layers) {
+    if (l.mediaType !== DSSE_ENVELOPE) continue;
+    const bytes = await blob(l.digest);
+    if (!bytes) continue;
+    let env: unknown;
+    try {
+      env = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      continue;
+    }
+    const payloadType = field(env, 'payloadType');
+    const payload = field(env, 'payload');
+    const sigs = field(env, 'signatures');
+    if (typeof payloadType !== 'string' || typeof payload !== 'string' || !Array.isArray(sigs)) continue;
+    const body = Buffer.from(payload, 'base64');
+    let statement: unknown;
+    try {
+      statement = JSON.parse(body.toString('utf8'));
+    } catch {
+      statement = undefined;
+    }
+    const subjects = (Array.isArray(field(statement, 'subject')) ? (field(statement, 'subject') as unknown[]) : [])
+      .map((s) => field(field(s, 'digest'), 'sha256'))
+      .filter((h): h is string => typeof h === 'string')
+      .map((h) => `sha256:${h}`);
+    const predicateType = field(statement, 'predicateType');
+    out.push({
+      digest: l.digest,
+      signed: dssePae(payloadType, body),
+      signatures: sigs.map((x) => field(x, 'sig')).filter((x): x is string => typeof x === 'string').map((x) => Buffer.from(x, 'base64')),
+      predicateType: typeof predicateType === 'string' ? predicateType : undefined,
+      subjects,
+    });
+  }
+  return out;
+}
+
+/** Whether one of an attestation's signatures verifies with `key` over its PAE bytes. */
+export function attestationValid(att: Attestation, key: KeyObject): boolean {
+  return att.signatures.some((signature) => signatureValid({ digest: att.digest, payload: att.signed, signature }, key));
+}

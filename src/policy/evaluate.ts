@@ -6,7 +6,7 @@
  * and its payload names that same digest. Pure: no network, no clock.
  */
 import type { ImagePlan } from '../content/plan.js';
-import { signatureValid, signaturesOf, signedDigest, type SimpleSignature } from './cosign-signature.js';
+import { attestationValid, attestationsOf, signatureValid, signaturesOf, signedDigest, type Attestation, type SimpleSignature } from './cosign-signature.js';
 import type { Policy } from './policy-file.js';
 
 export interface Verdict {
@@ -28,18 +28,22 @@ export interface ImageEvidence {
   /** The digests a signature may name: the image's root and its upstream digest. */
   digests: string[];
   signatures: SimpleSignature[];
+  attestations: Attestation[];
 }
 
 /** The cosign signatures a plan carries; `blob` returns a verified blob's bytes (from the bundle or the cache). */
 export async function evidenceOf(plan: ImagePlan, blob: (digest: string) => Promise<Buffer | undefined>): Promise<ImageEvidence> {
   const digests = [...new Set([plan.root.digest, plan.upstreamDigest])];
   const signatures: SimpleSignature[] = [];
+  const attestations: Attestation[] = [];
   for (const r of plan.referrers ?? []) {
-    if (!r.tag?.endsWith('.sig') || !digests.includes(r.subject)) continue;
+    if (!digests.includes(r.subject)) continue;
     const raw = plan.manifests.find((m) => m.digest === r.digest)?.raw;
-    if (raw) signatures.push(...(await signaturesOf(raw, blob)));
+    if (!raw) continue;
+    if (r.tag?.endsWith('.sig')) signatures.push(...(await signaturesOf(raw, blob)));
+    else if (r.tag?.endsWith('.att')) attestations.push(...(await attestationsOf(raw, blob)));
   }
-  return { reference: plan.name ?? plan.request, digests, signatures };
+  return { reference: plan.name ?? plan.request, digests, signatures, attestations };
 }
 
 export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
@@ -64,8 +68,20 @@ export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
       continue;
     }
     const by = rule.signedBy.find((name) => signatureValid(sig, policy.keys.get(name)!));
-    if (by) return { ...base, verdict: 'accepted', rule: rule.pattern, signedBy: by, reason: `signed by ${by} (signature ${sig.digest.slice(0, 19)})` };
+    if (by) {
+      const missing = rule.attestations.filter((type) => !attested(policy, rule.signedBy, ev, type));
+      if (missing.length) {
+        return { ...base, verdict: 'rejected', rule: rule.pattern, signedBy: by, reason: `signed by ${by}, but it has no attestation of ${missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest` };
+      }
+      const att = rule.attestations.length ? `; attested: ${rule.attestations.join(', ')}` : '';
+      return { ...base, verdict: 'accepted', rule: rule.pattern, signedBy: by, reason: `signed by ${by} (signature ${sig.digest.slice(0, 19)})${att}` };
+    }
     why.push(`${sig.digest.slice(0, 19)}: does not verify with ${rule.signedBy.join(' or ')}`);
   }
   return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `no signature verifies: ${why.join('; ')}` };
+}
+
+/** Whether an attestation of `type` for the image's digest verifies with one of `keys`. */
+function attested(policy: Policy, keys: readonly string[], ev: ImageEvidence, type: string): boolean {
+  return ev.attestations.some((a) => a.predicateType === type && a.subjects.some((d) => ev.digests.includes(d)) && keys.some((k) => attestationValid(a, policy.keys.get(k)!)));
 }

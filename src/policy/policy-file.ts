@@ -3,10 +3,10 @@
  * of them must have signed it. Loaded and checked whole before any work; every key file is read
  * and parsed up front. Throws MANIFEST_FILE-coded errors (exit 2) naming the file and the field.
  *
- * Supported now: public keys (PEM: ECDSA P-256/P-384, RSA, ed25519) and cosign's simple-signing
- * signatures. Keyless trust (`trustedRoot`, `identities`), required attestations and required
- * transparency-log evidence are recognised and refused as not supported yet (exit 2), never
- * silently ignored.
+ * Supported now: public keys (PEM: ECDSA P-256/P-384, RSA, ed25519), cosign's simple-signing
+ * signatures and cosign's attestations (DSSE envelopes of in-toto statements). Keyless trust
+ * (`trustedRoot`, `identities`) and required transparency-log evidence are recognised and
+ * refused as not supported yet (exit 2), never silently ignored.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -56,6 +56,8 @@ export interface PolicyRule {
   matches: (reference: string) => boolean;
   /** Trust names of which at least one must have signed; empty with `allow`. */
   signedBy: string[];
+  /** in-toto predicate types that must each be attested (cosign .att, DSSE) with one of `signedBy`. */
+  attestations: string[];
   allow: boolean;
 }
 
@@ -114,13 +116,13 @@ export async function loadPolicy(path: string): Promise<Policy> {
     }
   }
   const rules: PolicyRule[] = p.rules.map((r, i) => {
-    if (r.require?.attestations?.length) throw fail(path, `rules[${i}].require.attestations: requiring attestations is not supported yet`);
+    if (r.require?.attestations?.length && !r.require.signedBy?.length) throw fail(path, `rules[${i}].require.attestations: needs signedBy too (the keys the attestations must be signed with)`);
     if (r.require?.tlog === 'required') throw fail(path, `rules[${i}].require.tlog: requiring transparency-log evidence is not supported yet`);
     const signedBy = r.require?.signedBy ?? [];
     for (const s of signedBy) if (!keys.has(s)) throw fail(path, `rules[${i}].require.signedBy: "${s}" is not a name under trust (known: ${[...keys.keys()].join(', ') || 'none'})`);
     if (!signedBy.length && !r.allow) throw fail(path, `rules[${i}]: give require.signedBy, or allow: true`);
     const re = patternRegExp(r.images);
-    return { pattern: r.images, matches: (ref) => re.test(ref), signedBy, allow: r.allow === true && !signedBy.length };
+    return { pattern: r.images, matches: (ref) => re.test(ref), signedBy, attestations: r.require?.attestations ?? [], allow: r.allow === true && !signedBy.length };
   });
   return { path, keys, rules, defaultVerdict: p.default };
 }

@@ -4,7 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { signatureValid, signedDigest } from './cosign-signature.js';
+import { dssePae, signatureValid, signedDigest } from './cosign-signature.js';
 import { evaluate, type ImageEvidence } from './evaluate.js';
 import { loadPolicy, patternRegExp, policyJsonSchema } from './policy-file.js';
 
@@ -53,7 +53,7 @@ describe('evaluate', () => {
     return { policy: await loadPolicy(join(dir, 'p.yaml')), key };
   };
   const yaml = ['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "r.example/allowed/**"', '    allow: true', '  - images: "r.example/**"', '    require: { signedBy: [release] }', ''].join('\n');
-  const ev = (signatures: ImageEvidence['signatures'], reference = 'r.example/app:1'): ImageEvidence => ({ reference, digests: [D], signatures });
+  const ev = (signatures: ImageEvidence['signatures'], reference = 'r.example/app:1', attestations: ImageEvidence['attestations'] = []): ImageEvidence => ({ reference, digests: [D], signatures, attestations });
 
   it('first matching rule decides; the default rejects what no rule matches', async () => {
     const { policy, key } = await setup(yaml);
@@ -71,10 +71,31 @@ describe('evaluate', () => {
     expect(evaluate(policy, ev([other])).reason).toContain(`signs ${OTHER}, not this image`);
   });
 
-  it('refuses what it cannot check yet, naming the field: keyless trust, attestations, tlog', async () => {
+  it('refuses what it cannot check yet, naming the field: keyless trust, tlog', async () => {
     await expect(setup(['trust:', '  ci: { trustedRoot: r.json }', ''].join('\n'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('keyless trust') });
-    await expect(setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "**"', '    require: { signedBy: [release], attestations: [x] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('attestations is not supported yet') });
+    await expect(setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "**"', '    require: { signedBy: [release], tlog: required }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('transparency-log evidence is not supported yet') });
     await expect(setup(['rules:', '  - images: "**"', '    require: { signedBy: [nobody] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('"nobody" is not a name under trust') });
+  });
+
+  it('an attestation requirement: a DSSE envelope of an in-toto statement for the digest, of that predicate type, signed by the key', async () => {
+    const { policy, key } = await setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "r.example/**"', '    require: { signedBy: [release], attestations: ["https://slsa.dev/provenance/v1"] }', ''].join('\n'));
+    const good = { digest: 'sha256:l1', payload: payload(D), signature: sign('sha256', payload(D), key.privateKey) };
+    const statement = (type: string, digest: string): Buffer => Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'x', digest: { sha256: digest.slice(7) } }], predicateType: type, predicate: {} }));
+    const att = (type: string, digest: string, signer = key.privateKey): ImageEvidence['attestations'][number] => {
+      const body = statement(type, digest);
+      const signed = dssePae('application/vnd.in-toto+json', body);
+      return { digest: 'sha256:a1', signed, signatures: [sign('sha256', signed, signer)], predicateType: type, subjects: [digest] };
+    };
+    expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', D)]))).toMatchObject({ verdict: 'accepted' });
+    expect(evaluate(policy, ev([good], undefined, [])).reason).toContain('no attestation of https://slsa.dev/provenance/v1');
+    expect(evaluate(policy, ev([good], undefined, [att('https://spdx.dev/Document', D)]))).toMatchObject({ verdict: 'rejected' });
+    expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', OTHER)]))).toMatchObject({ verdict: 'rejected' });
+    const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', D, stranger.privateKey)]))).toMatchObject({ verdict: 'rejected' });
+  });
+
+  it('DSSE pre-authentication encoding is byte-exact (secure-systems-lab/dsse)', () => {
+    expect(dssePae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe('DSSEv1 29 http://example.com/HelloWorld 11 hello world');
   });
 
   it('docs/policy.schema.json is generated from the zod schema (run `npm run schema` after changing it)', () => {

@@ -67,6 +67,15 @@ beforeAll(async () => {
   // The signature was made over other bytes than the payload stored.
   const signedText = payloadFor(`${reg.host}/src/tampered`, d('tampered'));
   await publishSignature(repo('tampered'), d('tampered'), signedText.replace('cosign container image signature', 'cosign container image signaturE'), await sign(tmp.join('p256.key'), signedText, false));
+  // A cosign attestation of src/signed: a DSSE envelope of an in-toto SLSA statement, the PAE
+  // bytes signed with openssl (secure-systems-lab/dsse protocol.md).
+  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${reg.host}/src/signed`, digest: { sha256: hex(d('signed')) } }], predicateType: 'https://slsa.dev/provenance/v1', predicate: { buildDefinition: {} } }));
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${'application/vnd.in-toto+json'.length} application/vnd.in-toto+json ${statement.length} `), statement]);
+  const paeSig = await sign(tmp.join('p256.key'), pae.toString('latin1'), false);
+  const envelope = JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: statement.toString('base64'), signatures: [{ keyid: '', sig: paeSig }] });
+  const attCfg = await putBlob(reg.host, 'src/signed', 'application/vnd.oci.image.config.v1+json', '{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}');
+  const attLayer = await putBlob(reg.host, 'src/signed', 'application/vnd.dsse.envelope.v1+json', envelope);
+  await putManifest(reg.host, 'src/signed', `sha256-${hex(d('signed'))}.att`, { schemaVersion: 2, mediaType: OCI_MANIFEST, config: attCfg, layers: [{ ...attLayer, annotations: { predicateType: 'https://slsa.dev/provenance/v1' } }] });
   // A two-platform index signed as cosign signs a tag: the signature names the index digest.
   const leaf = await pushLayoutImage(`${reg.host}/src/multi:leaf`, { hello: 'multi\n' }, tmp.join('img-multi'));
   const leafSize = (await getManifestRaw(reg.host, 'src/multi', 'leaf')).length;
@@ -133,6 +142,15 @@ describe('verify --policy (offline)', () => {
     expect(r.stderr).toContain(`policy: accepted ${reg.host}/src/multi:1`);
     expect(JSON.parse(r.stdout)).toMatchObject({ status: 'ok', exitCode: 0 });
     void multiIndex;
+  });
+
+  it('attestations: an image with a signed SLSA provenance attestation passes a rule requiring it; one without is rejected', async () => {
+    const f = tmp.join('attest.yaml');
+    writeFileSync(f, ['trust:', '  release: { key: p256.pub }', '  edkey: { key: ed.pub }', 'rules:', `  - images: "${reg.host}/src/signed:1"`, '    require: { signedBy: [release], attestations: ["https://slsa.dev/provenance/v1"] }', `  - images: "${reg.host}/src/edsigned:1"`, '    require: { signedBy: [edkey], attestations: ["https://slsa.dev/provenance/v1"] }', 'default: allow', ''].join('\n'));
+    const r = await offline(['verify', bundle, '--policy', f]);
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/accepted .*\/src\/signed:1 .*attested: https:\/\/slsa\.dev\/provenance\/v1/);
+    expect(r.stderr).toMatch(/rejected .*\/src\/edsigned:1 .*no attestation of https:\/\/slsa\.dev\/provenance\/v1/);
   });
 
   it('--json says "rejected" and the exit code when the policy rejects', async () => {
