@@ -6,19 +6,9 @@ import { MAX_MANIFEST_BYTES, parseManifest } from '../oci/manifest.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { repoScope, type RegistryClient } from './client.js';
 import { headerValue } from '../util/headers.js';
+import { readCapped } from '../util/streams.js';
 
 export type { FetchedManifest } from '../oci/manifest.js';
-
-async function readCapped(body: AsyncIterable<Buffer>, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += c.length;
-    if (n > limit) throw new FerryError('REGISTRY', `${what}: the manifest is larger than ${limit} bytes`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
-}
 
 /**
  * GETs a manifest or index by tag or digest. The digest is computed from the raw bytes; when
@@ -33,7 +23,7 @@ export async function getManifest(client: RegistryClient, repository: string, re
     accept: [200],
     what,
   });
-  const raw = await readCapped(res.body, MAX_MANIFEST_BYTES, what);
+  const raw = await readCapped(res.body, MAX_MANIFEST_BYTES, () => new FerryError('REGISTRY', `${what}: the manifest is larger than ${MAX_MANIFEST_BYTES} bytes`));
   const digest = sha256Digest(raw);
   if (ref.startsWith('sha256:') && digest !== ref) throw new DigestMismatchError(`${what}: manifest`, ref, digest);
   const parsed = parseManifest(raw, headerValue(res.headers, 'content-type'), what);

@@ -5,6 +5,7 @@
  */
 import { FerryError } from '../errors.js';
 import { headerValue } from '../util/headers.js';
+import { readCapped } from '../util/streams.js';
 import type { RegistryClient } from './client.js';
 
 /** Entries asked for per page. */
@@ -24,15 +25,9 @@ export function nextLink(header: string | undefined): string | undefined {
 }
 
 async function readJson(body: AsyncIterable<Buffer>, what: string): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += c.length;
-    if (n > MAX_PAGE_BYTES) throw new FerryError('REGISTRY', `${what}: a page is larger than ${MAX_PAGE_BYTES} bytes`);
-    chunks.push(c);
-  }
+  const raw = await readCapped(body, MAX_PAGE_BYTES, () => new FerryError('REGISTRY', `${what}: a page is larger than ${MAX_PAGE_BYTES} bytes`));
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(raw.toString('utf8'));
   } catch (err) {
     throw new FerryError('REGISTRY', `${what}: the registry answered something that is not JSON`, { cause: err });
   }

@@ -4,7 +4,9 @@
  * their bytes by the push itself.
  */
 import { MediaType } from '../oci/media-types.js';
-import { parseManifest, type Descriptor } from '../oci/manifest.js';
+import { FerryError } from '../errors.js';
+import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor } from '../oci/manifest.js';
+import { readCapped } from '../util/streams.js';
 import { fallbackTag } from '../oci/referrer-tags.js';
 import type { ImagePlan, PlannedReferrer } from '../content/plan.js';
 import { repoScope, type RegistryClient } from './client.js';
@@ -24,7 +26,7 @@ export async function referrersApi(client: RegistryClient, repository: string, d
     await res.body.dump();
     return undefined;
   }
-  const raw = Buffer.from(await res.body.arrayBuffer());
+  const raw = await readCapped(res.body, MAX_MANIFEST_BYTES, () => new FerryError('REGISTRY', `${what}: the referrers index of ${digest} is larger than ${MAX_MANIFEST_BYTES} bytes`));
   const parsed = parseManifest(raw, MediaType.ociIndex, `${what}: referrers of ${digest}`);
   return parsed.kind === 'index' ? parsed.manifests : [];
 }

@@ -74,3 +74,18 @@ export function finished(sink: FinishableLike): Promise<void> {
     });
   });
 }
+
+/**
+ * Reads a whole stream into one buffer, at most `limit` bytes: past that, stops and throws
+ * what `tooBig()` returns (a registry answer that should be small and is not).
+ */
+export async function readCapped(body: AsyncIterable<Buffer>, limit: number, tooBig: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += c.length;
+    if (n > limit) throw tooBig();
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
