@@ -7,7 +7,7 @@
  * compared case-insensitively, as Go's encoding/json (and so cosign) reads them.
  */
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { parseManifest } from '../oci/manifest.js';
+import { parseManifest, type Descriptor } from '../oci/manifest.js';
 
 export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
@@ -20,17 +20,34 @@ export interface SimpleSignature {
   signature: Buffer;
 }
 
+/** The layers of `mediaType` in a signature or attestation manifest, each with its (verified) blob bytes; layers without bytes are skipped. */
+async function layersOf(raw: Buffer, mediaType: string, what: string, blob: (digest: string) => Promise<Buffer | undefined>): Promise<{ layer: Descriptor; bytes: Buffer }[]> {
+  const m = parseManifest(raw, undefined, what);
+  if (m.kind !== 'manifest') return [];
+  const out: { layer: Descriptor; bytes: Buffer }[] = [];
+  for (const layer of m.layers) {
+    if (layer.mediaType !== mediaType) continue;
+    const bytes = await blob(layer.digest);
+    if (bytes) out.push({ layer, bytes });
+  }
+  return out;
+}
+
+/** JSON bytes as a value, or undefined when they are not JSON. */
+function jsonOf(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads the signatures of a `.sig` manifest; `blob` returns a verified blob's bytes. */
 export async function signaturesOf(raw: Buffer, blob: (digest: string) => Promise<Buffer | undefined>): Promise<SimpleSignature[]> {
-  const m = parseManifest(raw, undefined, 'signature manifest');
-  if (m.kind !== 'manifest') return [];
   const out: SimpleSignature[] = [];
-  for (const l of m.layers) {
-    if (l.mediaType !== SIMPLE_SIGNING) continue;
-    const b64 = l.annotations?.[SIGNATURE_ANNOTATION];
-    const payload = await blob(l.digest);
-    if (!b64 || !payload) continue;
-    out.push({ digest: l.digest, payload, signature: Buffer.from(b64, 'base64') });
+  for (const { layer, bytes } of await layersOf(raw, SIMPLE_SIGNING, 'signature manifest', blob)) {
+    const b64 = layer.annotations?.[SIGNATURE_ANNOTATION];
+    if (b64) out.push({ digest: layer.digest, payload: bytes, signature: Buffer.from(b64, 'base64') });
   }
   return out;
 }
@@ -44,13 +61,7 @@ function field(o: unknown, key: string): unknown {
 
 /** The manifest digest a simple-signing payload names, or undefined when it is no such payload. */
 export function signedDigest(payload: Buffer): string | undefined {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const d = field(field(field(doc, 'critical'), 'image'), 'docker-manifest-digest');
+  const d = field(field(field(jsonOf(payload), 'critical'), 'image'), 'docker-manifest-digest');
   return typeof d === 'string' ? d : undefined;
 }
 
@@ -86,37 +97,22 @@ export function dssePae(payloadType: string, body: Buffer): Buffer {
 
 /** Reads the attestations of a `.att` manifest; `blob` returns a verified blob's bytes. Malformed envelopes are skipped. */
 export async function attestationsOf(raw: Buffer, blob: (digest: string) => Promise<Buffer | undefined>): Promise<Attestation[]> {
-  const m = parseManifest(raw, undefined, 'attestation manifest');
-  if (m.kind !== 'manifest') return [];
   const out: Attestation[] = [];
-  for (const l of m.layers) {
-    if (l.mediaType !== DSSE_ENVELOPE) continue;
-    const bytes = await blob(l.digest);
-    if (!bytes) continue;
-    let env: unknown;
-    try {
-      env = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      continue;
-    }
+  for (const { layer, bytes } of await layersOf(raw, DSSE_ENVELOPE, 'attestation manifest', blob)) {
+    const env = jsonOf(bytes);
     const payloadType = field(env, 'payloadType');
     const payload = field(env, 'payload');
     const sigs = field(env, 'signatures');
     if (typeof payloadType !== 'string' || typeof payload !== 'string' || !Array.isArray(sigs)) continue;
     const body = Buffer.from(payload, 'base64');
-    let statement: unknown;
-    try {
-      statement = JSON.parse(body.toString('utf8'));
-    } catch {
-      statement = undefined;
-    }
+    const statement = jsonOf(body);
     const subjects = (Array.isArray(field(statement, 'subject')) ? (field(statement, 'subject') as unknown[]) : [])
-      .map((s) => field(field(s, 'digest'), 'sha256'))
+      .map((x) => field(field(x, 'digest'), 'sha256'))
       .filter((h): h is string => typeof h === 'string')
       .map((h) => `sha256:${h}`);
     const predicateType = field(statement, 'predicateType');
     out.push({
-      digest: l.digest,
+      digest: layer.digest,
       signed: dssePae(payloadType, body),
       signatures: sigs.map((x) => field(x, 'sig')).filter((x): x is string => typeof x === 'string').map((x) => Buffer.from(x, 'base64')),
       predicateType: typeof predicateType === 'string' ? predicateType : undefined,
