@@ -165,7 +165,7 @@ describe('ferryMetadata', () => {
     const b = img(arm64, 'fb');
     const p = plan('nginx:1.27', [a, b]);
     const meta = ferryMetadata([p], [arm64], 'ferry 0.1.0', new Date('2025-01-02T03:04:05Z'));
-    expect(meta.ferryBundleVersion).toBe(1);
+    expect(meta.ferryBundleVersion).toBe(2);
     expect(meta.tool).toBe('ferry 0.1.0');
     expect(meta.created).toBe('2025-01-02T03:04:05.000Z');
     const m = meta.images[0]!;

@@ -15,7 +15,7 @@ export const INDEX_JSON = 'index.json';
 export const MANIFEST_JSON = 'manifest.json';
 export const REPOSITORIES = 'repositories';
 export const FERRY_JSON = 'ferry.json';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** The JSON documents of a bundle or image archive (everything that is not a blob or layer). */
 export const BUNDLE_DOCUMENTS: ReadonlySet<string> = new Set([OCI_LAYOUT, INDEX_JSON, MANIFEST_JSON, REPOSITORIES, FERRY_JSON]);

@@ -14,73 +14,13 @@ import { MediaType } from '../oci/media-types.js';
 import { parseReference } from '../reference/parse-reference.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { ImagePlan, PlatformImage } from '../content/plan.js';
-import { DEFAULT_LEVEL } from './gzip-switcher.js';
-import { bundleEntries, levelSwitches, writeBundle } from './writer.js';
+import { bundleEntries, writeBundle } from './writer.js';
+import { blobs, created, gzA, planA, plans, shared, singlePlan, tarA, tarB, zstdB, armOnly } from './bundle.fixture.js';
+import { parseTarHeader, tarHeader } from './tar-header.js';
+import { FOOTER_SIZE, TOC_ENTRY, parseToc, parseTocFooter } from './toc.js';
 
 type Entry = ReturnType<typeof bundleEntries>[number];
 
-/** Blob contents by digest, so fake plans can be written into a real store. */
-const blobs = new Map<string, Buffer>();
-
-function blob(mediaType: string, data: Buffer): Descriptor {
-  const digest = sha256Digest(data);
-  blobs.set(digest, data);
-  return { mediaType, digest, size: data.length };
-}
-
-function image(platform: Platform | undefined, layers: Descriptor[]): { img: PlatformImage; raw: Buffer } {
-  const config = blob(MediaType.ociConfig, Buffer.from(JSON.stringify({ architecture: platform?.architecture ?? 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
-  const raw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers }));
-  const manifest: Descriptor = { mediaType: MediaType.ociManifest, digest: sha256Digest(raw), size: raw.length, ...(platform ? { platform } : {}) };
-  return { img: { platform, manifest, config, layers, kind: 'image' }, raw };
-}
-
-function singlePlan(request: string, layers: Descriptor[]): ImagePlan {
-  const ref = parseReference(request);
-  const { img, raw } = image(undefined, layers);
-  return {
-    request,
-    ref,
-    name: ref.tag ? `${ref.registry}/${ref.repository}:${ref.tag}` : undefined,
-    root: img.manifest,
-    upstreamDigest: img.manifest.digest,
-    manifests: [{ digest: img.manifest.digest, mediaType: img.manifest.mediaType, raw }],
-    images: [img],
-    notes: [],
-  };
-}
-
-function indexPlan(request: string, platforms: [Platform, Descriptor[]][]): ImagePlan {
-  const ref = parseReference(request);
-  const built = platforms.map(([p, layers]) => image(p, layers));
-  const indexRaw = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: built.map((b) => b.img.manifest) }));
-  const root: Descriptor = { mediaType: MediaType.ociIndex, digest: sha256Digest(indexRaw), size: indexRaw.length };
-  return {
-    request,
-    ref,
-    name: ref.tag ? `${ref.registry}/${ref.repository}:${ref.tag}` : undefined,
-    root,
-    upstreamDigest: root.digest,
-    manifests: [...built.map((b) => ({ digest: b.img.manifest.digest, mediaType: MediaType.ociManifest, raw: b.raw })), { digest: root.digest, mediaType: MediaType.ociIndex, raw: indexRaw }],
-    images: built.map((b) => b.img),
-    notes: [],
-  };
-}
-
-const shared = blob(MediaType.ociLayerGzip, randomBytes(1000)); // shared by both plans
-const gzA = blob(MediaType.dockerLayerGzip, randomBytes(513));
-const tarA = blob(MediaType.ociLayer, Buffer.from('uncompressed tar layer\n'.repeat(40)));
-const zstdB = blob(MediaType.ociLayerZstd, randomBytes(512));
-const tarB = blob(MediaType.ociLayer, Buffer.alloc(0));
-const armOnly = blob(MediaType.ociLayerGzip, randomBytes(77));
-
-const planA = singlePlan('nginx:1.27', [shared, gzA, tarA]);
-const planB = indexPlan('127.0.0.1:5000/x/y:1', [
-  [{ os: 'linux', architecture: 'amd64' }, [shared, zstdB, tarB]],
-  [{ os: 'linux', architecture: 'arm64', variant: 'v8' }, [shared, armOnly]],
-]);
-const plans = [planA, planB];
-const created = new Date('2025-06-01T12:00:00Z');
 const entries = bundleEntries(plans, [{ os: 'linux', architecture: 'amd64' }], 'ferry test', created);
 
 describe('bundleEntries', () => {
@@ -155,60 +95,81 @@ function tarDataOffsets(tar: Buffer): Map<string, number> {
   return out;
 }
 
-/** Packs entries with tar-stream exactly as writeBundle does (the headers are the oracle). */
-async function packEntries(es: readonly Entry[]): Promise<Buffer> {
+/** The header tar-stream writes for an entry as writeBundle names it (tar-stream is the oracle). */
+async function tarStreamHeader(name: string, size: number): Promise<Buffer> {
   const pack = tarPack();
   const chunks: Buffer[] = [];
   const done = (async () => {
     for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
   })();
-  for (const e of es) {
-    const data = Buffer.isBuffer(e.data) ? e.data : blobs.get(e.data.digest)!;
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ name: e.name, size: e.size, mode: 0o644, mtime: created, type: 'file', uid: 0, gid: 0, uname: '', gname: '' }, data, (err) => (err ? reject(err) : resolve())),
-    );
-  }
+  pack.entry({ name, size, mode: 0o644, mtime: created, type: 'file', uid: 0, gid: 0, uname: '', gname: '' }, Buffer.alloc(size));
   pack.finalize();
   await done;
-  return Buffer.concat(chunks);
+  return Buffer.concat(chunks).subarray(0, 512);
 }
 
-describe('levelSwitches', () => {
-  it('stores exactly the data of compressed entries: switches at their data offsets in the tar', async () => {
-    const tar = await packEntries(entries);
-    const offsets = tarDataOffsets(tar);
-    const want: { offset: number; level: number }[] = [];
-    let level = DEFAULT_LEVEL;
-    for (const e of entries) {
-      const l = e.compressed ? 0 : DEFAULT_LEVEL;
-      if (l !== level) want.push({ offset: offsets.get(e.name)!, level: l });
-      level = l;
-    }
-    expect(want.length).toBeGreaterThan(0);
-    expect(levelSwitches(entries)).toEqual(want);
-    // And each stored range starts with the entry's own bytes.
-    for (const s of want.filter((w) => w.level === 0)) {
-      const e = entries.find((x) => offsets.get(x.name) === s.offset)!;
-      const data = Buffer.isBuffer(e.data) ? e.data : blobs.get(e.data.digest)!;
-      expect(tar.subarray(s.offset, s.offset + e.size).equals(data)).toBe(true);
-    }
+describe('tarHeader', () => {
+  it.each([0, 1, 511, 512, 1234567])('equals tar-stream\'s header for a file of %i bytes', async (size) => {
+    const want = await tarStreamHeader('blobs/sha256/' + 'a'.repeat(64), size);
+    expect(tarHeader('blobs/sha256/' + 'a'.repeat(64), size, created).equals(want)).toBe(true);
   });
 
-  it('computes offsets from 512-byte headers and 512-byte padding', () => {
-    const mk = (name: string, size: number, compressed: boolean): Entry => ({ name, size, compressed, data: Buffer.alloc(size) });
-    const es = [mk('a', 0, false), mk('b', 1, true), mk('c', 512, false), mk('d', 513, true), mk('e', 1024, true), mk('f', 5, false)];
-    // a: header 0, no data | b: header 512, data 1024, padded to 1536 | c: header 1536, data 2048..2560
-    // d: header 2560, data 3072, padded to 4096 | e: header 4096, data 4608..5632 | f: header 5632, data 6144
-    expect(levelSwitches(es)).toEqual([
-      { offset: 1024, level: 0 },
-      { offset: 2048, level: DEFAULT_LEVEL },
-      { offset: 3072, level: 0 },
-      { offset: 6144, level: DEFAULT_LEVEL },
-    ]);
+  it('round-trips sizes past 8 GiB through the base-256 field', () => {
+    const size = 9 * 1024 ** 3 + 7;
+    const h = tarHeader('big', size, created);
+    expect(h[124]).toBe(0x80);
+    expect(parseTarHeader(h, 'test')).toEqual({ name: 'big', size, type: '0' });
   });
 
-  it('has no switches when nothing is compressed', () => {
-    expect(levelSwitches(entries.filter((e) => !e.compressed))).toEqual([]);
+  it('rejects a header with a broken checksum', () => {
+    const h = tarHeader('x', 5, created);
+    h[0] = 0x79;
+    expect(() => parseTarHeader(h, 'entry x')).toThrow(/entry x: not a tar header \(bad checksum\)/);
+  });
+});
+
+describe('writeBundle members (format 2)', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  });
+
+  it.each(['gzip', 'none'] as const)('%s: every entry of the table of contents is where it says, from its member alone', async (compression) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-writer-'));
+    dirs.push(dir);
+    const store = new BlobStore(join(dir, 'cache'));
+    await store.init();
+    for (const [d, data] of blobs) await store.putBuffer(d, data, d);
+    const out = join(dir, 'b.tar');
+    await writeBundle(plans, store, { out, compression, prefer: [{ os: 'linux', architecture: 'amd64' }], tool: 'ferry test', created });
+    const file = await readFile(out);
+    const tocMember = compression === 'gzip' ? parseTocFooter(file.subarray(file.length - FOOTER_SIZE)) : undefined;
+    if (compression === 'gzip') expect(tocMember).toBeGreaterThan(0);
+    const whole = compression === 'gzip' ? gunzipSync(file) : file;
+    // The TOC is the last entry, followed by the end of the tar.
+    const tocText = (() => {
+      const end = whole.length - 1024;
+      const start = whole.lastIndexOf(Buffer.from(TOC_ENTRY), end) ;
+      const h = parseTarHeader(whole.subarray(start, start + 512), 'toc');
+      return whole.subarray(start + 512, start + 512 + h.size).toString();
+    })();
+    const toc = parseToc(tocText, 'test');
+    expect(toc.entries.map((e) => e.name)).toEqual(entries.map((e) => e.name));
+    const members = [...new Set(toc.entries.map((e) => e.member)), tocMember ?? file.length].sort((x, y) => x - y);
+    for (const e of toc.entries) {
+      const next = members.find((m) => m > e.member)!;
+      // One member inflated on its own (gzip) or the raw bytes (plain) hold the entry.
+      const bytes = compression === 'gzip' ? gunzipSync(file.subarray(e.member, next)) : file.subarray(e.member);
+      const at = e.offset - e.memberOffset;
+      expect(parseTarHeader(bytes.subarray(at, at + 512), e.name)).toMatchObject({ name: e.name, size: e.size });
+      const want = entries.find((x) => x.name === e.name)!;
+      const data = Buffer.isBuffer(want.data) ? want.data : blobs.get(want.data.digest)!;
+      expect(bytes.subarray(at + 512, at + 512 + e.size).equals(data)).toBe(true);
+      // And the same offset in the whole tar stream.
+      expect(whole.subarray(e.offset + 512, e.offset + 512 + e.size).equals(data)).toBe(true);
+    }
+    // Blobs start members of their own; the documents share the first.
+    for (const e of toc.entries) expect(e.name.startsWith('blobs/') ? e.memberOffset === e.offset : e.member === 0).toBe(true);
   });
 });
 
@@ -242,11 +203,12 @@ describe('writeBundle round trip', () => {
     })();
     Readable.from([tar]).pipe(ex as unknown as NodeJS.WritableStream);
     await reading;
-    expect(got.map(([n]) => n)).toEqual(entries.map((e) => e.name));
+    expect(got.map(([n]) => n)).toEqual([...entries.map((e) => e.name), TOC_ENTRY]);
     // GNU tar, an independent reader, sees the same entries.
     const listed = execFileSync('tar', [compression === 'gzip' ? '-tzf' : '-tf', out], { encoding: 'utf8' }).trim().split('\n');
-    expect(listed).toEqual(entries.map((e) => e.name));
+    expect(listed).toEqual([...entries.map((e) => e.name), TOC_ENTRY]);
     for (const [name, data] of got) {
+      if (name === TOC_ENTRY) continue;
       const e = entries.find((x) => x.name === name)!;
       if (Buffer.isBuffer(e.data)) {
         expect(data.equals(e.data)).toBe(true);

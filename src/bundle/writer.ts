@@ -1,16 +1,15 @@
 /**
  * Writes a bundle: one tar (gzip by default) that is an OCI image layout and a `docker load`
- * archive at once (docs/bundle-format.md). Entry order: oci-layout, ferry.json, index.json,
- * manifest.json, repositories, then manifests and indexes, configs, and layers — each blob once.
+ * archive at once, and seekable (docs/bundle-format.md). Entry order: oci-layout, ferry.json,
+ * index.json, manifest.json, repositories, then manifests and indexes, configs, and layers —
+ * each blob once — and last the table of contents, ferry-toc.json.
  * Blobs are streamed from the verified store through a verifying stream (the store's content is
  * checked again as it is copied). Written to `<out>.partial`, renamed to `<out>` when complete,
  * then `<out>.sha256` is written the same way. On failure the partial file is removed.
  */
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { sidecarPath, sidecarText } from './sidecar.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { ioError, isFsError } from '../fs/io-error.js';
@@ -23,9 +22,11 @@ import { isCompressedMediaType } from '../oci/media-types.js';
 import type { PlatformSpec } from '../oci/platform.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { carriedLayers, planManifestImages, type ImagePlan } from '../content/plan.js';
-import { DEFAULT_LEVEL, GzipLevelSwitcher, type LevelSwitch } from './gzip-switcher.js';
-import { type BundleSettings, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
-import { pipeTo, writeChunk } from '../util/streams.js';
+import { DEFLATE_LEVEL, MemberOutput, STORED_LEVEL } from './member-output.js';
+import { TAR_END, tarHeader, tarPadding } from './tar-header.js';
+import { TOC_ENTRY, TOC_VERSION, tocFooter, type Toc, type TocEntry } from './toc.js';
+import { BUNDLE_DOCUMENTS, type BundleSettings, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
+import { pipeTo } from '../util/streams.js';
 
 export type Compression = 'gzip' | 'none';
 
@@ -58,9 +59,6 @@ interface Entry {
   data: Buffer | { digest: string; subject: string };
 }
 
-const BLOCK = 512;
-const padded = (n: number): number => Math.ceil(n / BLOCK) * BLOCK;
-
 /** The entries of a bundle in write order, each blob once. */
 export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly PlatformSpec[], tool: string, created: Date, lock?: string, settings?: BundleSettings): Entry[] {
   const docker = dockerManifestJson(plans, prefer);
@@ -92,105 +90,80 @@ export function bundleEntries(plans: readonly ImagePlan[], prefer: readonly Plat
   return [...entries, ...layers];
 }
 
-/** Offsets at which the deflate level changes: stored for compressed entries' data, deflated elsewhere. */
-export function levelSwitches(entries: readonly Entry[]): LevelSwitch[] {
-  const out: LevelSwitch[] = [];
-  let pos = 0;
-  let level = DEFAULT_LEVEL;
-  const set = (offset: number, l: number): void => {
-    if (l !== level) out.push({ offset, level: l });
-    level = l;
-  };
-  for (const e of entries) {
-    pos += BLOCK; // header; names are under 100 bytes, so no extended headers
-    set(pos, e.compressed ? 0 : DEFAULT_LEVEL);
-    pos += padded(e.size);
-  }
-  return out;
+/** A tar entry's header, data and padding, as buffers (documents, manifests). */
+function entryBytes(e: Entry, data: Buffer, created: Date): Buffer[] {
+  return [tarHeader(e.name, e.size, created), data, Buffer.alloc(tarPadding(e.size))];
+}
+
+/** Which entries share the first member: the JSON documents, read together. */
+function isDocument(e: Entry): boolean {
+  return BUNDLE_DOCUMENTS.has(e.name);
 }
 
 /**
- * Streams `src` into a new tar entry with backpressure; resolves when the entry is complete.
- * Errors of `src` (a digest mismatch) reject.
- */
-async function copyEntry(pack: Pack, header: Partial<Header> & { name: string }, src: Readable, onBytes?: (n: number) => void): Promise<void> {
-  let settle!: (err?: Error | null) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    settle = (err) => (err ? reject(err) : resolve());
-  });
-  // Observed at once: when the output fails while this waits for the source, the entry is
-  // destroyed and `done` rejects before anyone awaits it (the caller reports the output's error).
-  done.catch(() => undefined);
-  const entry = pack.entry(header, (err) => settle(err));
-  entry.on('error', (err: Error) => settle(err));
-  try {
-    for await (const chunk of src as AsyncIterable<Buffer>) {
-      onBytes?.(chunk.length);
-      await writeChunk(entry, chunk);
-    }
-  } catch (err) {
-    done.catch(() => undefined);
-    entry.destroy();
-    throw err;
-  }
-  (entry as unknown as { end(): void }).end();
-  await done;
-}
-
-/**
- * Writes the bundle to `opts.out` atomically. Throws (leaving nothing at `out` and no partial
- * file) on any failure: a FerryError as it is (digest mismatch), anything else as an IO error
- * naming the file and the OS reason. Every wait is raced against the output stream failing, so
- * a full or read-only file system ends the write at once instead of stalling it.
+ * Writes the bundle to `opts.out` atomically (format 2, docs/bundle-format.md): the JSON
+ * documents in one gzip member, then one member per blob (its tar header, data and padding),
+ * then the table of contents with the tar's end, then the footer that points at it. Throws
+ * (leaving nothing at `out` and no partial file) on any failure: a FerryError as it is (digest
+ * mismatch), anything else as an IO error naming the file and the OS reason. Every wait is
+ * raced against the output stream failing, so a full or read-only file system ends the write
+ * at once instead of stalling it.
  */
 export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore, opts: WriteBundleOptions): Promise<WrittenBundle> {
   const created = opts.created ?? new Date(0);
   const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock, opts.settings);
+  const gzip = opts.compression === 'gzip';
   const partial = `${opts.out}.partial`;
   const forget = removeOnInterrupt(partial);
   const tap = new HashingTap();
   const file = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
-  const pack = tarPack();
-  let sink: Writable;
-  let outDone: Promise<void>;
-  if (opts.compression === 'gzip') {
-    const switcher = new GzipLevelSwitcher(levelSwitches(entries));
-    sink = switcher;
-    outDone = pipeline(switcher.output, tap, file);
-  } else {
-    sink = tap;
-    outDone = pipeline(tap, file);
-  }
-  // tar-stream's streams are streamx streams: bridge them to Node streams through iteration.
-  const packDone = pipeline(Readable.from(pack), sink);
-  // Settles (rejecting) as soon as either end fails; every wait below races it.
-  const failed = Promise.race([packDone, outDone]).then(() => new Promise<never>(() => undefined));
+  const outDone = pipeline(tap, file);
+  // Settles (rejecting) as soon as the output fails; every wait below races it.
+  const failed = outDone.then(() => new Promise<never>(() => undefined));
   failed.catch(() => undefined);
-  packDone.catch(() => undefined);
   outDone.catch(() => undefined);
   const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
+  const out = new MemberOutput(tap, gzip, guard);
+  const toc: TocEntry[] = [];
+  const place = (e: Entry, memberStart: { file: number; tar: number }): void => {
+    toc.push({ name: e.name, size: e.size, offset: out.tarOffset, member: memberStart.file, memberOffset: memberStart.tar });
+  };
   try {
+    const docs = entries.filter(isDocument);
+    const head = { file: out.fileOffset, tar: out.tarOffset };
+    const headBytes: Buffer[] = [];
+    for (const e of docs) {
+      toc.push({ name: e.name, size: e.size, offset: head.tar + headBytes.reduce((n, b) => n + b.length, 0), member: head.file, memberOffset: head.tar });
+      headBytes.push(...entryBytes(e, e.data as Buffer, created));
+    }
+    await out.memberOf(DEFLATE_LEVEL, headBytes);
     for (const e of entries) {
-      const header: Partial<Header> & { name: string } = { name: e.name, size: e.size, mode: 0o644, mtime: created, type: 'file', uid: 0, gid: 0, uname: '', gname: '' };
+      if (isDocument(e)) continue;
+      const start = { file: out.fileOffset, tar: out.tarOffset };
+      place(e, start);
+      const level = e.compressed ? STORED_LEVEL : DEFLATE_LEVEL;
       if (Buffer.isBuffer(e.data)) {
-        await guard(new Promise<void>((resolve, reject) => pack.entry(header, e.data as Buffer, (err) => (err ? reject(err) : resolve()))));
+        await out.memberOf(level, entryBytes(e, e.data, created));
       } else {
         const { digest, subject } = e.data;
-        await guard(copyEntry(pack, header, pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject)), opts.onBytes));
+        const body = pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject));
+        await out.memberStreaming(level, tarHeader(e.name, e.size, created), body, Buffer.alloc(tarPadding(e.size)), opts.onBytes);
       }
     }
-    pack.finalize();
-    await guard(packDone);
+    const tocMember = out.fileOffset;
+    const tocJson = Buffer.from(JSON.stringify({ ferryTocVersion: TOC_VERSION, entries: toc } satisfies Toc));
+    await out.memberOf(DEFLATE_LEVEL, [tarHeader(TOC_ENTRY, tocJson.length, created), tocJson, Buffer.alloc(tarPadding(tocJson.length)), TAR_END]);
+    if (gzip) await out.trailer(tocFooter(tocMember));
+    tap.end();
     await outDone;
     // The old checksum goes first: an interruption between the two renames must not leave the
     // new bundle beside the previous bundle's checksum.
     await rm(sidecarPath(opts.out), { force: true });
     await rename(partial, opts.out);
   } catch (err) {
-    pack.destroy();
-    sink.destroy(err as Error);
+    tap.destroy();
     file.destroy();
-    await Promise.allSettled([packDone, outDone]);
+    await outDone.catch(() => undefined);
     await rm(partial, { force: true }).catch(() => undefined);
     // The output file's own error (ENOSPC) says more than the broken pipe it caused upstream.
     const outErr = await outDone.then(() => undefined, (e: unknown) => e);

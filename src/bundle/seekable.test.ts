@@ -1,0 +1,104 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { blobPath } from '../digest/digest.js';
+import { DigestMismatchError } from '../errors.js';
+import { blobs, created, fixtureStore, gzA, plans, shared } from './bundle.fixture.js';
+import { readArchive } from './reader.js';
+import { openSeekable } from './seekable.js';
+import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
+import { TAR_END, parseTarHeader, tarHeader, tarPadding } from './tar-header.js';
+import { writeBundle, type Compression } from './writer.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function bundle(compression: Compression): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-seekable-'));
+  dirs.push(dir);
+  const store = await fixtureStore(dir);
+  const out = join(dir, compression === 'gzip' ? 'b.tar.gz' : 'b.tar');
+  await writeBundle(plans, store, { out, compression, prefer: [], tool: 't', created });
+  return out;
+}
+
+async function text(s: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+describe('openSeekable', () => {
+  it.each(['gzip', 'none'] as const)('%s: gives the same files and documents as the full reader', async (compression) => {
+    const path = await bundle(compression);
+    const s = (await openSeekable(path))!;
+    expect(s).toBeDefined();
+    const full = await readArchive(path, async () => undefined);
+    expect([...s.contents.files.keys()].sort()).toEqual([...full.files.keys()].sort());
+    for (const [name, f] of full.files) expect(s.contents.files.get(name)?.size).toBe(f.size);
+    // Every manifest, index and config is read (verified); layers are not.
+    for (const p of plans) for (const m of p.manifests) expect(s.contents.small.get(blobPath(m.digest))?.equals(m.raw)).toBe(true);
+    for (const p of plans) for (const i of p.images) expect(s.contents.small.has(blobPath(i.config.digest))).toBe(true);
+    expect(s.contents.small.has(blobPath(gzA.digest))).toBe(false);
+    expect(s.contents.small.get('index.json')?.equals(full.small.get('index.json')!)).toBe(true);
+  });
+
+  it.each(['gzip', 'none'] as const)('%s: opens any byte range of a blob', async (compression) => {
+    const s = (await openSeekable(await bundle(compression)))!;
+    const data = blobs.get(shared.digest)!;
+    const name = blobPath(shared.digest);
+    expect((await text(s.open(name))).equals(data)).toBe(true);
+    expect((await text(s.open(name, 100, 399))).equals(data.subarray(100, 400))).toBe(true);
+    expect((await text(s.open(name, 999, 999))).equals(data.subarray(999))).toBe(true);
+    expect((await text(s.open(name, 0, 10_000))).equals(data)).toBe(true);
+  });
+
+  it('is undefined for a gzip archive without a table of contents (an older bundle)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-seekable-'));
+    dirs.push(dir);
+    const plain = await readFile(await bundle('none'));
+    const old = join(dir, 'old.tar.gz');
+    await writeFile(old, gzipSync(plain));
+    expect(await openSeekable(old)).toBeUndefined();
+  });
+
+  it('refuses a footer that points outside the file', async () => {
+    const path = await bundle('gzip');
+    const file = await readFile(path);
+    const footer = file.subarray(file.length - FOOTER_SIZE);
+    footer.write('0000ffffffffffff', 16, 'ascii');
+    await writeFile(path, file);
+    await expect(openSeekable(path)).rejects.toThrow(/the table of contents lies outside the file/);
+  });
+
+  it('a manifest that does not match its name fails the open; a layer fails whoever streams it', async () => {
+    const path = await bundle('none');
+    const file = await readFile(path);
+    const m = plans[0]!.manifests[0]!;
+    const at = file.indexOf(m.raw);
+    file[at + 5] = file[at + 5]! ^ 0x20;
+    await writeFile(path, file);
+    await expect(openSeekable(path)).rejects.toBeInstanceOf(DigestMismatchError);
+  });
+
+  it('checks the tar header the table of contents points at', async () => {
+    const path = await bundle('gzip');
+    const file = await readFile(path);
+    const tocMember = parseTocFooter(file.subarray(file.length - FOOTER_SIZE))!;
+    const tar = gunzipSync(file.subarray(tocMember, file.length - FOOTER_SIZE));
+    const h = parseTarHeader(tar, 'toc');
+    const toc = JSON.parse(tar.subarray(512, 512 + h.size).toString()) as { entries: { name: string; member: number; offset: number; memberOffset: number }[] };
+    const a = toc.entries.find((e) => e.name === blobPath(shared.digest))!;
+    const b = toc.entries.find((e) => e.name === blobPath(gzA.digest))!;
+    [a.member, a.offset, a.memberOffset, b.member, b.offset, b.memberOffset] = [b.member, b.offset, b.memberOffset, a.member, a.offset, a.memberOffset];
+    const json = Buffer.from(JSON.stringify(toc));
+    const member = gzipSync(Buffer.concat([tarHeader(TOC_ENTRY, json.length, created), json, Buffer.alloc(tarPadding(json.length)), TAR_END]));
+    await writeFile(path, Buffer.concat([file.subarray(0, tocMember), member, tocFooter(tocMember)]));
+    const s = (await openSeekable(path))!;
+    await expect(text(s.open(blobPath(shared.digest)))).rejects.toThrow(/the table of contents says "blobs\/sha256\/[a-f0-9]+" \(1000 bytes\) is here, but the tar header says "blobs\/sha256\/[a-f0-9]+" \(513 bytes\)/);
+  });
+});

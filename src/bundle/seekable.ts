@@ -1,0 +1,246 @@
+/**
+ * Random access to a bundle without reading it through: a format-2 gzip bundle through its
+ * table of contents (toc.ts), a plain tar (any OCI layout tar: ferry's `--compression none`,
+ * Docker 25+ `docker save`) by walking its headers with seeks. Opening reads the footer, the
+ * TOC and the small documents the interpretation needs (index.json, ferry.json, manifests,
+ * indexes and configs, each checked against its digest as it is read); layers are read only
+ * when opened, unverified: whoever streams them checks them (the copy engine, the registry
+ * server). Archives this cannot index (older gzip bundles, legacy `docker save` with layer
+ * links) give undefined: the caller reads them through once (reader.ts).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createGunzip, gunzipSync } from 'node:zlib';
+import pLimit from 'p-limit';
+import { DigestMismatchError, FerryError } from '../errors.js';
+import { checkEntryName, checkEntryType } from './entry-name.js';
+import { archiveError, JSON_DOCUMENT_LIMIT, SMALL_FILE_LIMIT, type ArchiveContents, type ArchiveFile } from './reader.js';
+import { BUNDLE_DOCUMENTS, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMetadata } from './layout.js';
+import { TAR_BLOCK, parseTarHeader, tarEntryLength } from './tar-header.js';
+import { FOOTER_SIZE, TOC_ENTRY, parseToc, parseTocFooter, type TocEntry } from './toc.js';
+
+const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
+
+export interface SeekableArchive {
+  path: string;
+  /** Every regular file, as the full reader gives them; a blob's digest is its name (checked when it is read). */
+  contents: ArchiveContents;
+  /** Streams bytes [start, end] (inclusive) of an entry's data, unverified. */
+  open(name: string, start?: number, end?: number): Readable;
+  /** Reads a whole entry into memory and checks it against its name (blobs). */
+  read(name: string): Promise<Buffer>;
+}
+
+const damaged = (path: string, why: string): FerryError =>
+  new FerryError('BUNDLE_FORMAT', `${path}: ${why}`, { hint: 'the file is truncated or corrupted; copy it again and check it against its .sha256 file' });
+
+/** Reads `length` bytes at `position`; throws when the file is shorter. */
+async function readAt(fh: FileHandle, position: number, length: number, path: string): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) throw damaged(path, `the file ends early (wanted ${length} bytes at offset ${position})`);
+    got += bytesRead;
+  }
+  return buf;
+}
+
+/** The TOC of a format-2 gzip bundle, or undefined when the file has no ferry footer. */
+async function gzipToc(fh: FileHandle, size: number, path: string): Promise<{ entries: TocEntry[]; tocMember: number } | undefined> {
+  if (size < FOOTER_SIZE + 20) return undefined;
+  const tocMember = parseTocFooter(await readAt(fh, size - FOOTER_SIZE, FOOTER_SIZE, path));
+  if (tocMember === undefined) return undefined;
+  if (tocMember >= size - FOOTER_SIZE) throw damaged(path, 'the table of contents lies outside the file');
+  const compressed = await readAt(fh, tocMember, size - FOOTER_SIZE - tocMember, path);
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(compressed, { maxOutputLength: JSON_DOCUMENT_LIMIT + 4 * TAR_BLOCK });
+  } catch (err) {
+    throw archiveError(path, err, TOC_ENTRY);
+  }
+  const h = parseTarHeader(tar, `${path}: ${TOC_ENTRY}`);
+  if (h.name !== TOC_ENTRY || tar.length < TAR_BLOCK + h.size) throw damaged(path, `the footer does not point at ${TOC_ENTRY}`);
+  const toc = parseToc(tar.subarray(TAR_BLOCK, TAR_BLOCK + h.size).toString('utf8'), path);
+  for (const e of toc.entries) if (e.member >= tocMember) throw damaged(path, `${TOC_ENTRY} places "${e.name}" after the table of contents`);
+  // The TOC itself starts its member (its tar offset is not needed, only the one within the member).
+  return { entries: [...toc.entries, { name: TOC_ENTRY, size: h.size, offset: 0, member: tocMember, memberOffset: 0 }], tocMember };
+}
+
+/** The entries of a plain tar, by walking its headers (no data is read); undefined when it holds anything but regular files ferry can index. */
+async function plainTarEntries(fh: FileHandle, size: number, path: string): Promise<TocEntry[] | undefined> {
+  const entries: TocEntry[] = [];
+  let pos = 0;
+  while (pos + TAR_BLOCK <= size) {
+    const block = await readAt(fh, pos, TAR_BLOCK, path);
+    if (block.every((b) => b === 0)) return entries;
+    const h = parseTarHeader(block, `${path} at offset ${pos}`);
+    const kind = checkEntryType(h.name, h.type === '\0' ? 'file' : tarType(h.type));
+    if (kind === 'symlink') return undefined; // legacy docker save: layer links; the full reader resolves them
+    if (kind === 'file') entries.push({ name: checkEntryName(h.name), size: h.size, offset: pos, member: pos, memberOffset: pos });
+    else if (h.type !== '5') return undefined; // PAX or GNU long-name headers: leave them to the full reader
+    pos += tarEntryLength(h.size);
+  }
+  throw damaged(path, 'the tar ends early (no end-of-archive blocks)');
+}
+
+function tarType(flag: string): string {
+  return ({ '0': 'file', '1': 'link', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo', '7': 'contiguous-file', x: 'pax-header', g: 'pax-global-header', L: 'gnu-long-path', K: 'gnu-long-link-path' } as Record<string, string>)[flag] ?? 'unknown';
+}
+
+/**
+ * Opens `path` for random access, or resolves undefined when it cannot be indexed without a
+ * full pass. Throws BUNDLE_FORMAT for a damaged table of contents or document, and
+ * DigestMismatchError for a manifest or config that does not match its name.
+ */
+export async function openSeekable(path: string): Promise<SeekableArchive | undefined> {
+  const st = await stat(path);
+  if (!st.isFile()) return undefined;
+  const fh = await open(path, 'r');
+  let index: { entries: TocEntry[]; gzip: boolean; ends: Map<number, number> } | undefined;
+  try {
+    const magic = await readAt(fh, 0, Math.min(2, st.size), path);
+    const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
+    if (gzip) {
+      const t = await gzipToc(fh, st.size, path);
+      if (t) {
+        const starts = [...new Set(t.entries.map((e) => e.member)), st.size - FOOTER_SIZE].sort((a, b) => a - b);
+        const ends = new Map(starts.slice(0, -1).map((s, i) => [s, starts[i + 1]!]));
+        index = { entries: t.entries, gzip, ends };
+      }
+    } else {
+      const entries = await plainTarEntries(fh, st.size, path);
+      if (entries) index = { entries, gzip, ends: new Map() };
+    }
+  } finally {
+    await fh.close();
+  }
+  if (!index) return undefined;
+  const byName = new Map<string, TocEntry>();
+  for (const e of index.entries) {
+    const name = checkEntryName(e.name);
+    if (byName.has(name)) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" appears twice`);
+    if (name !== TOC_ENTRY && !BUNDLE_DOCUMENTS.has(name) && !BLOB_NAME.test(name)) return undefined; // not an OCI layout: the full reader knows more
+    if (BUNDLE_DOCUMENTS.has(name) && e.size > JSON_DOCUMENT_LIMIT) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is ${e.size} bytes, more than the ${JSON_DOCUMENT_LIMIT} allowed for it`);
+    byName.set(name, e);
+  }
+  const { gzip, ends } = index;
+
+  const openEntry = (name: string, start = 0, end?: number): Readable => {
+    const e = byName.get(name);
+    if (!e) throw new FerryError('NOT_FOUND', `${path} holds no entry "${name}"`);
+    const last = Math.min(end ?? e.size - 1, e.size - 1);
+    if (!gzip) {
+      if (last < start) return Readable.from([]);
+      return createReadStream(path, { start: e.offset + TAR_BLOCK + start, end: e.offset + TAR_BLOCK + last, highWaterMark: 1024 * 1024 });
+    }
+    const memberEnd = ends.get(e.member);
+    const raw = createReadStream(path, { start: e.member, ...(memberEnd !== undefined ? { end: memberEnd - 1 } : {}), highWaterMark: 1024 * 1024 });
+    const inflated = raw.pipe(createGunzip({ chunkSize: 256 * 1024 }));
+    raw.on('error', (err) => inflated.destroy(err));
+    return Readable.from(entryBytes(inflated, e, start, last, path), { objectMode: false });
+  };
+
+  const readEntry = async (name: string): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    for await (const c of openEntry(name) as AsyncIterable<Buffer>) parts.push(c);
+    const data = Buffer.concat(parts);
+    const m = BLOB_NAME.exec(name);
+    if (m) {
+      const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+      if (got !== `sha256:${m[1]}`) throw new DigestMismatchError(`bundle entry ${name}`, `sha256:${m[1]}`, got);
+    }
+    return data;
+  };
+
+  const files = new Map<string, ArchiveFile>();
+  const small = new Map<string, Buffer>();
+  for (const [name, e] of byName) {
+    const m = BLOB_NAME.exec(name);
+    files.set(name, { name, size: e.size, digest: m ? `sha256:${m[1]}` : '' });
+  }
+  for (const name of BUNDLE_DOCUMENTS) {
+    if (!byName.has(name)) continue;
+    const data = await readEntry(name);
+    small.set(name, data);
+    files.set(name, { name, size: data.length, digest: `sha256:${createHash('sha256').update(data).digest('hex')}` });
+  }
+  await readDocuments(small, byName, readEntry);
+  return { path, contents: { files, small }, open: openEntry, read: readEntry };
+}
+
+/** The data bytes [start, last] of entry `e` from the inflated member that begins at `e.memberOffset`, after checking its header. */
+async function* entryBytes(inflated: AsyncIterable<Buffer> & { destroy(): void }, e: TocEntry, start: number, last: number, path: string): AsyncGenerator<Buffer> {
+  const headerAt = e.offset - e.memberOffset;
+  const dataAt = headerAt + TAR_BLOCK;
+  let pos = 0;
+  let header: Buffer[] = [];
+  let headerLen = 0;
+  try {
+    for await (const c of inflated) {
+      const cEnd = pos + c.length;
+      if (headerLen < TAR_BLOCK && cEnd > headerAt) {
+        const part = c.subarray(Math.max(0, headerAt - pos), Math.min(c.length, dataAt - pos));
+        header.push(part);
+        headerLen += part.length;
+        if (headerLen === TAR_BLOCK) {
+          const h = parseTarHeader(Buffer.concat(header), `${path}: entry "${e.name}"`);
+          if (h.name !== e.name || h.size !== e.size) throw damaged(path, `the table of contents says "${e.name}" (${e.size} bytes) is here, but the tar header says "${h.name}" (${h.size} bytes)`);
+          header = [];
+        }
+      }
+      const from = dataAt + start;
+      const to = dataAt + last + 1;
+      if (cEnd > from && pos < to) yield c.subarray(Math.max(0, from - pos), Math.min(c.length, to - pos));
+      pos = cEnd;
+      if (pos >= to) return;
+    }
+    if (last >= start) throw damaged(path, `entry "${e.name}" ends early`);
+  } catch (err) {
+    throw archiveError(path, err, e.name);
+  } finally {
+    inflated.destroy();
+  }
+}
+
+/**
+ * Reads every manifest, index and config reachable from index.json, manifest.json and
+ * ferry.json (its referrers) into `small`, checked against their names. A missing or
+ * oversized one is left out: the interpretation then reports it, as for any archive.
+ */
+async function readDocuments(small: Map<string, Buffer>, entries: ReadonlyMap<string, TocEntry>, read: (name: string) => Promise<Buffer>): Promise<void> {
+  const limit = pLimit(8);
+  const seen = new Set<string>();
+  const parse = (buf: Buffer | undefined): unknown => {
+    try {
+      return buf ? JSON.parse(buf.toString('utf8')) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const digestsIn = (doc: unknown): string[] => {
+    const d = doc as { manifests?: { digest?: unknown }[]; config?: { digest?: unknown }; subject?: unknown } | undefined;
+    const out: string[] = [];
+    for (const m of Array.isArray(d?.manifests) ? d.manifests : []) if (typeof m?.digest === 'string') out.push(m.digest);
+    if (typeof d?.config?.digest === 'string') out.push(d.config.digest);
+    return out;
+  };
+  const visit = async (digest: string): Promise<void> => {
+    const name = `blobs/${digest.replace(':', '/')}`;
+    if (seen.has(name)) return;
+    seen.add(name);
+    const e = entries.get(name);
+    if (!e || e.size > SMALL_FILE_LIMIT) return;
+    const data = await limit(() => read(name));
+    small.set(name, data);
+    await Promise.all(digestsIn(parse(data)).map(visit));
+  };
+  const roots = digestsIn(parse(small.get(INDEX_JSON)));
+  const docker = parse(small.get(MANIFEST_JSON)) as { Config?: unknown }[] | undefined;
+  for (const d of Array.isArray(docker) ? docker : []) if (typeof d?.Config === 'string') roots.push(d.Config.replace(/^blobs\/sha256\//, 'sha256:'));
+  const meta = parse(small.get(FERRY_JSON)) as FerryMetadata | undefined;
+  for (const img of Array.isArray(meta?.images) ? meta.images : []) for (const r of img.referrers ?? []) roots.push(r.digest);
+  await Promise.all(roots.filter((d) => /^sha256:[a-f0-9]{64}$/.test(d)).map(visit));
+}
