@@ -3,7 +3,7 @@
  * with every blob verified, manifests synthesized for legacy archives, pushPlans), but all or
  * nothing: any image not pushed fails the bundle, and nothing is written beside it.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
@@ -14,7 +14,7 @@ import { pushPlans } from '../registry/push.js';
 import type { Registries } from '../registry/registries.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { JournalImage } from '../import/journal.js';
-import { readIntoStore } from './read-into-store.js';
+import { openBundle } from './open-bundle.js';
 import type { Output } from './output.js';
 import { judge, rejectedError, type Policy } from './policy-check.js';
 
@@ -25,9 +25,15 @@ import { judge, rejectedError, type Policy } from './policy-check.js';
  */
 export async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output, policy?: Policy): Promise<JournalImage[]> {
   const name = basename(path);
-  out.start(`read:${name}`, `reading ${name}`, (await stat(path)).size);
-  const it = await readIntoStore(path, store, (n) => out.progress(`read:${name}`, n));
-  out.done(`read:${name}`);
+  const size = (await stat(path)).size;
+  let reading = false;
+  const opened = await openBundle(path, store, () => {
+    reading = true;
+    out.start(`read:${name}`, `reading ${name} into the cache`, size);
+    return (n) => out.progress(`read:${name}`, n);
+  });
+  if (reading) out.done(`read:${name}`);
+  const it = opened.interpretation;
   const named = it.images.filter((i) => i.name || i.plan.ref.registry !== 'unnamed');
   if (named.length === 0) throw new UsageError(`${name} holds no named images to push`);
   const compressed = new Map<string, Promise<Descriptor>>();
@@ -35,12 +41,12 @@ export async function pushBundle(path: string, store: BlobStore, registries: Reg
   const plans = named.map((i) => i.plan);
   if (policy) {
     // All or nothing, as the rest of the bundle: one rejected image rejects the bundle before any upload.
-    const verdicts = await judge(policy, plans, (d) => readFile(store.path(d)).catch(() => undefined), out);
+    const verdicts = await judge(policy, plans, (d) => opened.readSmall(d), out);
     if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, `; nothing of ${name} was pushed`);
   }
   for (const p of plans) for (const n of p.notes) out.warn(n);
   for (const p of plans) out.start(`${name}:${p.request}`, p.request, planSize(p));
-  const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
+  const { results, fatal } = await pushPlans(plans, opened.blobs, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
   results.forEach((r, i) => out.done(`${name}:${plans[i]!.request}`, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
   out.stop();
   const failed = results.filter((r) => r.error);

@@ -3,7 +3,7 @@
  * with its original bytes (same digests). Exit 0 all pushed, 1 failure, 2 invalid input,
  * 3 some images pushed and some not.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { setInterruptMessage } from '../process/interrupt.js';
@@ -16,7 +16,7 @@ import { pushPlans } from '../registry/push.js';
 import { planSize } from '../content/plan.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { errorJson } from './report.js';
-import { readIntoStore } from './read-into-store.js';
+import { openBundle } from './open-bundle.js';
 import { judge, loadPolicy, rejectedError, type Verdict } from './policy-check.js';
 import type { PushArgs } from './commands.js';
 import { pruneTags, type PrunedTag } from './push-prune.js';
@@ -58,19 +58,25 @@ export async function runPush(a: PushArgs): Promise<number> {
     const store = await openStore(a);
     out.info(`reading ${a.bundle}`);
     let pushed = 0;
-    setInterruptMessage(() => `interrupted: nothing was pushed (reading ${a.bundle} into the cache)`);
+    setInterruptMessage(() => `interrupted: nothing was pushed (reading ${a.bundle})`);
     // A missing file is reported by the reader, with its hint.
     const size = (await stat(a.bundle).catch(() => undefined))?.size;
-    if (size !== undefined) out.start('read', `reading ${a.bundle}`, size);
-    const it = await readIntoStore(a.bundle, store, (n) => out.progress('read', n));
-    out.done('read');
+    let reading = false;
+    const opened = await openBundle(a.bundle, store, () => {
+      if (size === undefined) return undefined;
+      reading = true;
+      out.start('read', `reading ${a.bundle} into the cache`, size);
+      return (n) => out.progress('read', n);
+    });
+    if (reading) out.done('read');
+    const it = opened.interpretation;
     const unnamed = it.images.filter((i) => !i.name && i.plan.ref.registry === 'unnamed');
     if (unnamed.length === it.images.length) throw new UsageError(`${a.bundle} holds no named images to push`);
     let plans = it.images.filter((i) => !unnamed.includes(i)).map((i) => i.plan);
     // The policy judges before anything reaches the target: a rejected image is never pushed.
     let rejected: Verdict[] = [];
     if (policy) {
-      const verdicts = await judge(policy, plans, (d) => readFile(store.path(d)).catch(() => undefined), out);
+      const verdicts = await judge(policy, plans, (d) => opened.readSmall(d), out);
       rejected = verdicts.filter((v) => v.verdict === 'rejected');
       if (rejected.length && (!a['keep-going'] || rejected.length === plans.length)) throw rejectedError(verdicts, policy, '; nothing was pushed');
       plans = plans.filter((_, i) => verdicts[i]!.verdict === 'accepted');
@@ -80,7 +86,7 @@ export async function runPush(a: PushArgs): Promise<number> {
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
     setInterruptMessage(() => `interrupted: ${pushed} of ${plans.length} images pushed to ${target.host}; push again to finish (blobs already there are skipped)`);
-    const { results, fatal } = await pushPlans(plans, store, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n), onDone: () => pushed++ });
+    const { results, fatal } = await pushPlans(plans, opened.blobs, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n), onDone: () => pushed++ });
     // pushPlans returns one result per plan, in the plans' order.
     results.forEach((r, i) => out.done(plans[i]!.request, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
     out.stop();

@@ -6,7 +6,7 @@ import { sha256Digest } from './digest.js';
 import { VerifyingStream } from './verifying-stream.js';
 
 /** Pipes `chunks` through a VerifyingStream; resolves the bytes that came out, or the error. */
-async function run(chunks: Buffer[], digest: string, size: number | undefined): Promise<{ out: Buffer; err?: unknown }> {
+async function run(chunks: Buffer[], digest: string, size: number | undefined, opts: { holdLast?: boolean } = {}): Promise<{ out: Buffer; err?: unknown }> {
   const got: Buffer[] = [];
   const sink = new Writable({
     write(c: Buffer, _e, cb) {
@@ -15,7 +15,7 @@ async function run(chunks: Buffer[], digest: string, size: number | undefined): 
     },
   });
   try {
-    await pipeline(Readable.from(chunks), new VerifyingStream(digest, size, 'layer X of img'), sink);
+    await pipeline(Readable.from(chunks), new VerifyingStream(digest, size, 'layer X of img', opts), sink);
     return { out: Buffer.concat(got) };
   } catch (err) {
     return { out: Buffer.concat(got), err };
@@ -31,6 +31,19 @@ const split = (b: Buffer, n: number): Buffer[] => {
 };
 
 describe('VerifyingStream', () => {
+  it('holdLast: passes everything once the digest matches', async () => {
+    const { out, err } = await run(split(data, 777), digest, data.length, { holdLast: true });
+    expect(err).toBeUndefined();
+    expect(out.equals(data)).toBe(true);
+  });
+
+  it('holdLast: a wrong blob never gets through whole (its last chunk is kept back)', async () => {
+    const chunks = split(data, 1000);
+    const { out, err } = await run(chunks, sha256Digest('other'), data.length, { holdLast: true });
+    expect(err).toBeInstanceOf(DigestMismatchError);
+    expect(out.length).toBeLessThanOrEqual(data.length - chunks[chunks.length - 1]!.length);
+  });
+
   it('passes the bytes through unchanged when size and digest match', async () => {
     const { out, err } = await run(split(data, 777), digest, data.length);
     expect(err).toBeUndefined();

@@ -1,6 +1,8 @@
 /**
  * A pass-through stream that hashes what flows through it and, at the end, fails unless the
  * content has exactly the expected size and digest ("expected X, calculated Y", as regclient).
+ * With `holdLast`, the last chunk is passed on only after the digest matched, so a consumer
+ * (an upload, an HTTP response) never receives the whole of a blob that is wrong.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -9,12 +11,14 @@ import { DigestMismatchError } from '../errors.js';
 export class VerifyingStream extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private seen = 0;
+  private held: Buffer | undefined;
 
   /** `subject` names the content in errors, e.g. "layer sha256:… of nginx:1.27". */
   constructor(
     private readonly expectedDigest: string,
     private readonly expectedSize: number | undefined,
     private readonly subject: string,
+    private readonly opts: { holdLast?: boolean } = {},
   ) {
     super();
   }
@@ -26,7 +30,10 @@ export class VerifyingStream extends Transform {
       return;
     }
     this.hash.update(chunk);
-    cb(null, chunk);
+    if (!this.opts.holdLast) return cb(null, chunk);
+    const previous = this.held;
+    this.held = chunk;
+    cb(null, previous);
   }
 
   override _flush(cb: TransformCallback): void {
@@ -39,6 +46,6 @@ export class VerifyingStream extends Transform {
       cb(new DigestMismatchError(this.subject, this.expectedDigest, actual));
       return;
     }
-    cb();
+    cb(null, this.held);
   }
 }

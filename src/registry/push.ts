@@ -12,7 +12,7 @@
  */
 import pLimit from 'p-limit';
 import { FerryError, wrap } from '../errors.js';
-import type { BlobStore } from '../store/blob-store.js';
+import type { Readable } from 'node:stream';
 import { planBlobs, type ImagePlan } from '../content/plan.js';
 import type { Registries } from './registries.js';
 import { publishReferrers } from './referrers-publish.js';
@@ -41,6 +41,16 @@ export interface PushOutcome {
   fatal?: FerryError;
 }
 
+/**
+ * Where the bytes of the blobs come from: the verified store, or a bundle read in place. A
+ * reader that streams unverified bytes (a bundle) MUST fail the stream when they do not match
+ * the digest, before the stream ends (VerifyingStream with holdLast).
+ */
+export interface BlobReader {
+  /** Bytes [start, end] (inclusive) of a blob. */
+  readRange(digest: string, start: number, end: number): Readable;
+}
+
 export interface PushOptions {
   concurrency: number;
   onBytes?: (plan: ImagePlan, n: number) => void;
@@ -52,7 +62,7 @@ export interface PushOptions {
  * Pushes each plan; an image's failure is recorded in its result and the others go on, unless
  * it is a connection failure (see the file comment). Never throws for a registry failure.
  */
-export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, registries: Registries, target: PushTarget, opts: PushOptions): Promise<PushOutcome> {
+export async function pushPlans(plans: readonly ImagePlan[], blobs: BlobReader, registries: Registries, target: PushTarget, opts: PushOptions): Promise<PushOutcome> {
   const client = registries.client(target.host);
   const resultOf = (plan: ImagePlan): PushResult => {
     const repository = targetRepository(target, plan.ref);
@@ -84,13 +94,26 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
   const stopIfFatal = (): void => {
     if (fatal) throw fatal;
   };
+  // Every image's blobs first; manifests only when no blob anywhere turned out damaged (a
+  // bundle read in place is verified as it is uploaded: one bad blob means a damaged bundle,
+  // and no manifest of it may reach the target).
+  const failure = (result: PushResult, plan: ImagePlan, targetName: string, err: unknown, blobPhase: boolean): void => {
+    if (err === fatal || (fatal && isConnectionFailure(err))) {
+      result.error = fatal;
+      return;
+    }
+    result.error = wrap(`pushing ${plan.name ?? plan.request} to ${targetName}`, err, 'REGISTRY');
+    if (isConnectionFailure(err) || (blobPhase && isDamage(err))) fatal = result.error;
+  };
+  const jobs = plans.map((plan) => {
+    const repository = targetRepository(target, plan.ref);
+    const tag = plan.name ? plan.ref.tag : undefined;
+    const result = resultOf(plan);
+    results.push(result);
+    return { plan, repository, tag, targetName: `${target.host}/${repository}`, result };
+  });
   await Promise.all(
-    plans.map(async (plan) => {
-      const repository = targetRepository(target, plan.ref);
-      const tag = plan.name ? plan.ref.tag : undefined;
-      const targetName = `${target.host}/${repository}`;
-      const result = resultOf(plan);
-      results.push(result);
+    jobs.map(async ({ plan, repository, targetName, result }) => {
       try {
         await Promise.all(
           planBlobs(plan).map((d) =>
@@ -101,7 +124,7 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
               const from = holders.get(d.digest);
               const p = uploadBlob(client, repository, d, {
                 ...(from ? { mountFrom: from } : {}),
-                open: (start, end) => store.readRange(d.digest, start, end),
+                open: (start, end) => blobs.readRange(d.digest, start, end),
                 onBytes: (n) => opts.onBytes?.(plan, n),
               });
               inflight.set(d.digest, p);
@@ -111,6 +134,19 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
             }),
           ),
         );
+      } catch (err) {
+        failure(result, plan, targetName, err, true);
+      }
+    }),
+  );
+  await Promise.all(
+    jobs.map(async ({ plan, repository, tag, targetName, result }) => {
+      if (result.error) return;
+      if (fatal) {
+        result.error = fatal;
+        return;
+      }
+      try {
         // Referrers published under a tag (cosign's .sig/.att/.sbom, the fallback sha256-<hex>
         // index) go back under that tag; the others by digest.
         const referrerTag = new Map((plan.referrers ?? []).flatMap((r) => (r.tag ? [[r.digest, r.tag] as const] : [])));
@@ -126,16 +162,17 @@ export async function pushPlans(plans: readonly ImagePlan[], store: BlobStore, r
         if (plan.referrers?.length) await publishReferrers(client, repository, plan, `pushing the referrers of ${targetName}`);
         opts.onDone?.(plan);
       } catch (err) {
-        if (err === fatal || (fatal && isConnectionFailure(err))) {
-          result.error = fatal;
-          return;
-        }
-        result.error = wrap(`pushing ${plan.name ?? plan.request} to ${targetName}`, err, 'REGISTRY');
-        if (isConnectionFailure(err)) fatal = result.error;
+        failure(result, plan, targetName, err, false);
       }
     }),
   );
   return fatal ? { results, fatal } : { results };
+}
+
+/** A blob of the source that is not what its digest says: the source is damaged, stop everything. */
+function isDamage(err: unknown): boolean {
+  const code = (err as FerryError)?.code;
+  return code === 'DIGEST_MISMATCH' || code === 'BUNDLE_FORMAT';
 }
 
 /** The expected blobs (differential bundles) the target does not hold, by repository. */
