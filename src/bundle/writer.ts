@@ -43,6 +43,11 @@ export interface WriteBundleOptions {
   settings?: BundleSettings;
   /** Called with the number of blob bytes copied since the last call. */
   onBytes?: (n: number) => void;
+  /**
+   * Resolves when a blob is in the store (a pull still running beside the write); rejects to
+   * abandon the write. Without it every blob must be in the store already.
+   */
+  ready?: (digest: string) => Promise<void>;
 }
 
 export interface WrittenBundle {
@@ -146,6 +151,7 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
         await out.memberOf(level, entryBytes(e, e.data, created));
       } else {
         const { digest, subject } = e.data;
+        if (opts.ready) await guard(opts.ready(digest));
         const body = pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject));
         await out.memberStreaming(level, tarHeader(e.name, e.size, created), body, Buffer.alloc(tarPadding(e.size)), opts.onBytes);
       }

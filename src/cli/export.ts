@@ -16,8 +16,9 @@ import { lockDigest, lockedDigests, lockFromPlans, lockPath, readLock, writeLock
 import { formatReference } from '../reference/parse-reference.js';
 import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
-import { resolveRequest, pullImages, type PullResult } from '../transfer/pull.js';
-import { planSize, uniqueBlobBytes } from '../content/plan.js';
+import { resolveRequest, type PullResult } from '../transfer/pull.js';
+import { pullIntoBundle } from './pull-into-bundle.js';
+import { planSize, uniqueBlobBytes, type ImagePlan } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
 import { claimOutput } from './claim-output.js';
 import { readHave } from '../content/have.js';
@@ -144,11 +145,34 @@ export async function runExport(a: ExportArgs): Promise<number> {
       ? (r: ManifestImage) => resolveRequest(registries, { ...r, ref: { ...r.ref, digest: lockedFor(lock, r)!.upstreamDigest } })
       : (r: ManifestImage) => resolveRequest(registries, r);
     const requests = manifest.images.map((i) => ({ ...i, ...(a.referrers === false ? { referrers: false as const } : {}), allowNondistributable: a['allow-nondistributable'], ...(haveSet ? { have: haveSet } : {}) }));
-    const results: PullResult[] = await pullImages(requests, registries, store, concurrency, {
+    const prefer = preferredPlatforms([]);
+    /** The bundle's plans (each image's docker-load view prefers its own platforms) and its lock. */
+    const shape = (ok: PullResult[], plansOf: (r: PullResult) => ImagePlan) => {
+      const newLock = lockFromPlans(ok.map((r) => {
+        const i = r.request as ManifestImage;
+        return { ref: formatReference(i.ref), name: i.name ? formatReference(i.name) : null, platforms: i.platformStrings, ...(i.selection ? { selectedBy: i.selection.key } : {}), plan: plansOf(r) };
+      }));
+      const plans = ok.map((r) => ({ ...plansOf(r), prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
+      return { newLock, plans };
+    };
+    const write = async (plans: ImagePlan[], lock: ReturnType<typeof lockFromPlans>, ready?: (d: string) => Promise<void>) => {
+      for (const p of plans) for (const n of p.notes) output.warn(n);
+      const zstd = dockerLoadZstdNote(plans, prefer);
+      if (zstd) output.warn(zstd);
+      output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
+      return writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(lock), onBytes: (n) => output.progress('bundle', n), ...(ready ? { ready } : {}) });
+    };
+    // The bundle is written while the layers download (pull-into-bundle.ts).
+    const pulled = await pullIntoBundle(requests, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),
       onDone: (r) => output.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
-    }, (r) => resolver(r as ManifestImage));
+    }, (r) => resolver(r as ManifestImage), async (plans, ready) => {
+      const byRequest = new Map(plans.map((p, i) => [requests[i]!, p] as const));
+      const { newLock, plans: shaped } = shape(requests.map((r) => ({ request: r, plan: byRequest.get(r)! })), (x) => x.plan!);
+      return write(shaped, newLock, ready);
+    });
+    const results: PullResult[] = pulled.results;
     output.stop();
     const failed = results.filter((r) => r.error);
     const ok = results.filter((r) => !r.error);
@@ -157,18 +181,13 @@ export async function runExport(a: ExportArgs): Promise<number> {
       for (const f of failed.slice(1)) output.warn(f.error!.message);
       throw failed[0]!.error!;
     }
-    const newLock = lockFromPlans(ok.map((r) => {
-      const i = r.request as ManifestImage;
-      return { ref: formatReference(i.ref), name: i.name ? formatReference(i.name) : null, platforms: i.platformStrings, ...(i.selection ? { selectedBy: i.selection.key } : {}), plan: r.plan! };
-    }));
-    // Each image's docker-load view prefers its own platforms (the manifest file's per-image list).
-    const plans = ok.map((r) => ({ ...r.plan!, prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
-    for (const p of plans) for (const n of p.notes) output.warn(n);
-    const zstd = dockerLoadZstdNote(plans, preferredPlatforms([]));
-    if (zstd) output.warn(zstd);
-    const prefer = preferredPlatforms([]);
-    output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
-    const written = await writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(newLock), onBytes: (n) => output.progress('bundle', n) });
+    const { newLock } = shape(ok, (r) => r.plan!);
+    let written = pulled.written;
+    if (!written) {
+      if (pulled.writeError !== undefined) throw pulled.writeError;
+      // --keep-going: the images that arrived, from the cache.
+      written = await write(shape(ok, (r) => r.plan!).plans, newLock);
+    }
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
     for (const r of ok) output.info(`exported ${r.request.request} ${r.plan!.root.digest}`);

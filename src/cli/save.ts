@@ -8,7 +8,8 @@ import { parseReference } from '../reference/parse-reference.js';
 import { dockerLoadZstdNote } from '../bundle/layout.js';
 import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
-import { pullImages, type ImageRequest } from '../transfer/pull.js';
+import type { ImageRequest } from '../transfer/pull.js';
+import { pullIntoBundle } from './pull-into-bundle.js';
 import { planSize, uniqueBlobBytes } from '../content/plan.js';
 import { TOOL } from '../version.js';
 import { claimOutput } from './claim-output.js';
@@ -45,29 +46,31 @@ export async function runSave(a: SaveArgs): Promise<number> {
   try {
     const store = await openStore(a);
     const started = Date.now();
-    const results = await pullImages(requests, registries, store, concurrency, {
+    const { results, written, writeError } = await pullIntoBundle(requests, registries, store, concurrency, {
       onResolved: (p) => out.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => out.progress(p.request, n),
       onDone: (r) => out.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
+    }, undefined, async (plans, ready) => {
+      for (const p of plans) for (const n of p.notes) out.warn(n);
+      const zstd = dockerLoadZstdNote(plans, preferredPlatforms(a.platform));
+      if (zstd) out.warn(zstd);
+      out.start('bundle', `writing ${a.output}`, uniqueBlobBytes(plans));
+      return writeBundle(plans, store, {
+        created: await bundleTime(plans, store),
+        out: a.output,
+        compression: a.compression as Compression,
+        prefer: preferredPlatforms(a.platform),
+        tool: TOOL,
+        onBytes: (n) => out.progress('bundle', n),
+        ready,
+      });
     });
     const failed = results.filter((r) => r.error);
     if (failed.length) {
       out.stop();
       throw failed[0]!.error!;
     }
-    const plans = results.map((r) => r.plan!);
-    for (const p of plans) for (const n of p.notes) out.warn(n);
-    const zstd = dockerLoadZstdNote(plans, preferredPlatforms(a.platform));
-    if (zstd) out.warn(zstd);
-    out.start('bundle', `writing ${a.output}`, uniqueBlobBytes(plans));
-    const written = await writeBundle(plans, store, {
-      created: await bundleTime(plans, store),
-      out: a.output,
-      compression: a.compression as Compression,
-      prefer: preferredPlatforms(a.platform),
-      tool: TOOL,
-      onBytes: (n) => out.progress('bundle', n),
-    });
+    if (!written) throw writeError;
     out.stop();
     const secs = (Date.now() - started) / 1000;
     for (const r of results) out.info(`saved ${r.request.request} ${r.plan!.root.digest}`);

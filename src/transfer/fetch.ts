@@ -19,6 +19,10 @@ export interface FetchOptions {
   platforms?: PlatformSelection;
   opener: (plan: ImagePlan, blob: Descriptor) => BlobOpener;
   onBytes?: (plan: ImagePlan, n: number) => void;
+  /** Called once the plan's manifests and configs are in the store and its platforms known (before any layer). */
+  onConfigs?: (plan: ImagePlan) => void;
+  /** Called when a blob is in the store (downloaded or already there). */
+  onBlob?: (digest: string) => void;
 }
 
 export interface FetchResult {
@@ -39,17 +43,18 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
         result.downloaded++;
         result.downloadedBytes += d.size;
       } else result.cached++;
+      opts.onBlob?.(d.digest);
     });
-  let blobs = planBlobs(plan);
+  const configs = new Set(planManifestImages(plan).map((i) => i.config.digest));
+  const blobs = planBlobs(plan);
+  // Configs first (small): the platform of a single-manifest image is in its config, checked
+  // against the request before any layer moves; and a bundle writer can start on them.
   const single = plan.images.length === 1 && !plan.images[0]!.platform && plan.images[0]!.kind === 'image' ? plan.images[0]! : undefined;
-  if (single && opts.platforms) {
-    await one(single.config);
-    await fillPlatforms(plan, store);
-    requirePlatform(single.platform, opts.platforms);
-    blobs = blobs.filter((d) => d.digest !== single.config.digest);
-  }
-  await Promise.all(blobs.map(one));
+  await Promise.all(blobs.filter((d) => configs.has(d.digest)).map(one));
   await fillPlatforms(plan, store);
+  if (single && opts.platforms) requirePlatform(single.platform, opts.platforms);
+  opts.onConfigs?.(plan);
+  await Promise.all(blobs.filter((d) => !configs.has(d.digest)).map(one));
   return result;
 }
 

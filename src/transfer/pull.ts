@@ -40,6 +40,10 @@ export interface PullResult {
 
 export interface PullEvents {
   onResolved?: (plan: ImagePlan) => void;
+  /** The plan's manifests and configs are in the store, its platforms known; layers follow. */
+  onConfigs?: (plan: ImagePlan) => void;
+  /** A blob is in the store. */
+  onBlob?: (digest: string) => void;
   onBytes?: (plan: ImagePlan, n: number) => void;
   onDone?: (result: PullResult) => void;
 }
@@ -95,6 +99,8 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
               platforms: r.platforms,
               opener: (p, d) => source.blob(p.ref.repository, d, `fetching ${d.digest} from ${formatReference(p.ref)}`),
               onBytes: (p, n) => events.onBytes?.(p, n),
+              ...(events.onConfigs ? { onConfigs: events.onConfigs } : {}),
+              ...(events.onBlob ? { onBlob: events.onBlob } : {}),
             },
             blobLimitFor(r.ref.registry),
           );

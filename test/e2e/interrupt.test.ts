@@ -83,6 +83,17 @@ async function held(bg: BackgroundFerry, digest: string): Promise<void> {
 }
 
 /** Files in `dir` that a finished run must not leave: partials, locks, ingest temps. */
+let oldBundle: string | undefined;
+/** The big bundle as an older (format 1 style) gzip bundle: one gzip member, no table of contents, so push reads it through the cache. */
+async function oldFormat(): Promise<string> {
+  if (!oldBundle) {
+    const out = tmp.join('big-old.tar.gz');
+    await runOk('sh', ['-c', `gzip -dc '${bigBundle}' | gzip -1 -n > '${out}'`]);
+    oldBundle = out;
+  }
+  return oldBundle;
+}
+
 const debris = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => /\.partial$|\.lock$|^ingest-|\.\d+\.\d+$/.test(f)) : []);
 
 describe('ferry save interrupted', () => {
@@ -173,24 +184,38 @@ describe('ferry export interrupted', () => {
 });
 
 describe('ferry push and load interrupted', () => {
-  it('SIGTERM while push reads the bundle: exit 143, no ingest file left in the cache; the rerun pushes the registry\'s digest', async () => {
+  it('SIGTERM while push streams a bundle from the file: exit 143, no manifest pushed, nothing in the cache; the rerun pushes the registry\'s digest', async () => {
     const ws = workspace('push-term');
     const bg = start(['push', bigBundle, '--to', `${reg.host}/pushed`], ws);
     await stopMidway(bg.pid, bigBundle, 8 * MiB, () => bg.output());
-    expect(readdirSync(ws.partialDir).some((f) => f.startsWith('ingest-')), 'an ingest file is being written').toBe(true);
     signalStopped(bg.pid, 'SIGTERM');
     expect(await bg.exited, bg.output()).toBe(143);
     expect(bg.output()).toMatch(/^interrupted/m);
     expect(debris(ws.partialDir)).toEqual([]);
+    const tags = await fetch(`http://${reg.host}/v2/pushed/test/big/tags/list`);
+    expect(tags.status, 'no manifest reached the registry').toBe(404);
     const again = await runFerry(['push', bigBundle, '--to', `${reg.host}/pushed`], { env: ws.env, cwd: ws.dir });
     expect(again.code, describeRun(again)).toBe(0);
     expect(await registryDigest(`${reg.host}/pushed/test/big:1`)).toBe(big.digest);
   });
 
-  it('kill -9 while push reads the bundle leaves an ingest file that the next run reclaims', async () => {
+  it('SIGTERM while push reads an older bundle into the cache: exit 143, no ingest file left', async () => {
+    const ws = workspace('push-term-old');
+    const old = await oldFormat();
+    const bg = start(['push', old, '--to', `${reg.host}/pushed-old`], ws);
+    await stopMidway(bg.pid, old, 8 * MiB, () => bg.output());
+    expect(readdirSync(ws.partialDir).some((f) => f.startsWith('ingest-')), 'an ingest file is being written').toBe(true);
+    signalStopped(bg.pid, 'SIGTERM');
+    expect(await bg.exited, bg.output()).toBe(143);
+    expect(bg.output()).toMatch(/^interrupted/m);
+    expect(debris(ws.partialDir)).toEqual([]);
+  });
+
+  it('kill -9 while push reads an older bundle into the cache leaves an ingest file that the next run reclaims', async () => {
     const ws = workspace('push-kill9');
-    const bg = start(['push', bigBundle, '--to', `${reg.host}/pushed9`], ws);
-    await stopMidway(bg.pid, bigBundle, 8 * MiB, () => bg.output());
+    const old = await oldFormat();
+    const bg = start(['push', old, '--to', `${reg.host}/pushed9`], ws);
+    await stopMidway(bg.pid, old, 8 * MiB, () => bg.output());
     process.kill(bg.pid, 'SIGKILL');
     await bg.exited;
     expect(readdirSync(ws.partialDir).filter((f) => f.startsWith('ingest-')).length, 'kill -9 cannot clean up').toBeGreaterThan(0);

@@ -36,7 +36,9 @@ export async function inTerminal(shellCommand: string, env: NodeJS.ProcessEnv, o
     .map(([k, v]) => shQuote(`${k}=${v}`))
     .join(' ');
   const ferry = `env -i ${envArgs} ${shQuote(process.execPath)} ${shQuote(FERRY_BIN)}`;
-  const cmd = `cd ${shQuote(opts.cwd ?? REPO_ROOT)} && ${shellCommand.replaceAll('FERRY', ferry)}; echo EXIT=$?; sleep 60`;
+  // A moment for tmux to give the pane its size before the first byte is drawn (a frame drawn
+  // earlier, on a loaded machine, lands in a pane of another width and is not erased right).
+  const cmd = `sleep 0.5; cd ${shQuote(opts.cwd ?? REPO_ROOT)} && ${shellCommand.replaceAll('FERRY', ferry)}; echo EXIT=$?; sleep 60`;
   const tmux = (...args: string[]) => ['-L', socket, '-f', '/dev/null', ...args];
   await runOk('tmux', tmux('-u', 'new-session', '-d', '-s', 'ferry', '-x', '160', '-y', '40', cmd));
   try {
