@@ -32,6 +32,7 @@ import type { ExportArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
 import { runExportDryRun } from './export-dry-run.js';
 import { expandByListing, expandFromLock } from './tag-selection.js';
+import { judgeBeforeBundle, policyForBundling } from './policy-check.js';
 
 
 /** The key an image has in the lock: its reference and bundle name. */
@@ -103,6 +104,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
   if (a['dry-run']) return runExportDryRun(a, manifest, (i) => (a.locked ? lockedFor(lock, i)!.upstreamDigest : undefined));
   const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
   sourceDateEpoch(); // validated before any work
+  const policy = await policyForBundling(a.policy, a.referrers);
   if (!a.locked) await checkOutputPath(lockFile, 'the lock file', 'the lock file goes beside the manifest file: run from a copy in a writable directory, or use --locked');
   const runLock = await claimOutput(out);
   const output = makeOutput(a);
@@ -123,7 +125,8 @@ export async function runExport(a: ExportArgs): Promise<number> {
       // A differential bundle is "unchanged" only against the same inventory.
       ...(haveDoc ? { have: sha256Digest(Buffer.from(JSON.stringify(haveDoc))) } : {}),
     };
-    const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
+    // With a policy, signatures are judged afresh: they can change while the tags stay put.
+    const same: Unchanged = a.force || policy ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
     if (same.ok) {
       // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
       const store = await openStore(a);
@@ -163,6 +166,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     }));
     // Each image's docker-load view prefers its own platforms (the manifest file's per-image list).
     const plans = ok.map((r) => ({ ...r.plan!, prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
+    if (policy) await judgeBeforeBundle(policy, plans, store, output);
     for (const p of plans) for (const n of p.notes) output.warn(n);
     const zstd = dockerLoadZstdNote(plans, preferredPlatforms([]));
     if (zstd) output.warn(zstd);

@@ -17,6 +17,7 @@ import { concurrencyOption, makeOutput, makeRegistries, openStore } from './comm
 import { formatBytes } from './output.js';
 import { imageReport, runReport } from './report.js';
 import type { SaveArgs } from './commands.js';
+import { judgeBeforeBundle, policyForBundling } from './policy-check.js';
 
 
 /** Preferred platforms for the docker-load view: the requested ones, then linux/amd64. */
@@ -39,6 +40,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     seen.add(key);
   }
   sourceDateEpoch(); // validated before any work
+  const policy = await policyForBundling(a.policy, a.referrers);
   const outputLock = await claimOutput(a.output);
   const out = makeOutput(a);
   const registries = makeRegistries(a);
@@ -56,6 +58,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
       throw failed[0]!.error!;
     }
     const plans = results.map((r) => r.plan!);
+    if (policy) await judgeBeforeBundle(policy, plans, store, out);
     for (const p of plans) for (const n of p.notes) out.warn(n);
     const zstd = dockerLoadZstdNote(plans, preferredPlatforms(a.platform));
     if (zstd) out.warn(zstd);
