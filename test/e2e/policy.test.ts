@@ -168,12 +168,12 @@ describe('verify --policy (offline)', () => {
     expect(r.stderr).toMatch(/error: 1 of 5 images rejected/);
   });
 
-  it('a policy that names a missing key, or asks for keyless trust, is exit 2 before any work', async () => {
+  it('a policy that names a missing key, or keyless trust without identities, is exit 2 before any work', async () => {
     const f = tmp.join('bad.yaml');
     writeFileSync(f, ['trust:', '  ci: { trustedRoot: roots/trusted_root.json }', ''].join('\n'));
     const r = await offline(['verify', bundle, '--policy', f]);
     expect(r.code, describeRun(r)).toBe(2);
-    expect(r.stderr).toMatch(/keyless trust .* is not supported yet/);
+    expect(r.stderr).toMatch(/trust\.ci: a trustedRoot needs identities/);
     writeFileSync(f, ['trust:', '  release: { key: missing.pub }', ''].join('\n'));
     const m = await offline(['verify', bundle, '--policy', f]);
     expect(m.code, describeRun(m)).toBe(2);
