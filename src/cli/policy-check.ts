@@ -31,7 +31,7 @@ export async function judge(policy: Policy, plans: readonly ImagePlan[], blob: (
 export function rejectedError(verdicts: readonly Verdict[], policy: Policy, what: string): FerryError {
   const rejected = verdicts.filter((v) => v.verdict === 'rejected');
   return new FerryError('POLICY', `${rejected.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} rejected by the policy ${policy.path}${what}:\n  - ${rejected.map((v) => `${v.image}: ${v.reason}`).join('\n  - ')}`, {
-    hint: 'sign the images with a trusted key (cosign sign --key), or change the policy',
+    hint: 'sign the images with a trusted key or identity (cosign sign), or change the policy',
   });
 }
 
