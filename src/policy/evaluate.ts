@@ -6,11 +6,13 @@
  * and its payload names that same digest. A key's signature counts with its transparency-log
  * evidence checked when the trust entry names the log's key (and required with `tlog:
  * required`); a keyless signature counts when its certificate, SET and identity check out
- * (keyless.ts). Pure: no network, no clock (certificates are checked at the log's time).
+ * (keyless.ts). cosign v3's sigstore bundles (OCI 1.1 referrers, sigstore-bundle.ts) count the
+ * same way. Pure: no network, no clock (certificates are checked at the log's time).
  */
 import type { ImagePlan } from '../content/plan.js';
 import { attestationValid, attestationsOf, signatureValid, signaturesOf, signedDigest, type Attestation, type SimpleSignature } from './cosign-signature.js';
 import { checkKeyless } from './keyless.js';
+import { bundlesOf, checkBundleKey, checkBundleKeyless, type BundleCheck, type BundleSignature } from './sigstore-bundle.js';
 import type { Policy, PolicyRule } from './policy-file.js';
 import { checkBody, checkSet, parseRekorBundle } from './rekor-set.js';
 
@@ -38,6 +40,8 @@ export interface ImageEvidence {
   digests: string[];
   signatures: SimpleSignature[];
   attestations: Attestation[];
+  /** cosign v3's sigstore bundles (OCI 1.1 referrers). */
+  bundles?: BundleSignature[];
 }
 
 /** The cosign signatures a plan carries; `blob` returns a verified blob's bytes (from the bundle or the cache). */
@@ -45,26 +49,39 @@ export async function evidenceOf(plan: ImagePlan, blob: (digest: string) => Prom
   const digests = [...new Set([plan.root.digest, plan.upstreamDigest])];
   const signatures: SimpleSignature[] = [];
   const attestations: Attestation[] = [];
+  const bundles: BundleSignature[] = [];
   for (const r of plan.referrers ?? []) {
     if (!digests.includes(r.subject)) continue;
     const raw = plan.manifests.find((m) => m.digest === r.digest)?.raw;
     if (!raw) continue;
     if (r.tag?.endsWith('.sig')) signatures.push(...(await signaturesOf(raw, blob)));
     else if (r.tag?.endsWith('.att')) attestations.push(...(await attestationsOf(raw, blob)));
+    else bundles.push(...(await bundlesOf(raw, blob)));
   }
-  return { reference: plan.name ?? plan.request, digests, signatures, attestations };
+  return { reference: plan.name ?? plan.request, digests, signatures, attestations, bundles };
 }
 
 export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
   const rule = policy.rules.find((r) => r.matches(ev.reference));
-  const base = { image: ev.reference, evidence: ev.signatures.map((s) => s.digest) };
+  const bundles = ev.bundles ?? [];
+  const base = { image: ev.reference, evidence: [...ev.signatures, ...bundles].map((s) => s.digest) };
   if (!rule) {
     return policy.defaultVerdict === 'allow'
       ? { ...base, verdict: 'accepted', rule: 'default', reason: 'no rule matches it; the default is allow' }
       : { ...base, verdict: 'rejected', rule: 'default', reason: 'no rule matches it and the default is reject' };
   }
   if (rule.allow) return { ...base, verdict: 'accepted', rule: rule.pattern, reason: 'the rule allows it without signatures' };
-  if (ev.signatures.length === 0) return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `it has no signature (needs one by ${rule.signedBy.join(' or ')})` };
+  if (ev.signatures.length === 0 && bundles.length === 0) return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `it has no signature (needs one by ${rule.signedBy.join(' or ')})` };
+  const accept = (c: { by: string; identity?: string; checked: string[] }, digest: string): Verdict => {
+    const extra = { signedBy: c.by, checked: c.checked, ...(c.identity ? { identity: c.identity } : {}) };
+    const missing = rule.attestations.filter((type) => !attested(policy, rule.signedBy, ev, type));
+    if (missing.length) {
+      return { ...base, ...extra, verdict: 'rejected', rule: rule.pattern, reason: `signed by ${c.by}, but it has no attestation of ${missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest` };
+    }
+    const att = rule.attestations.length ? `; attested: ${rule.attestations.join(', ')}` : '';
+    const who = c.identity ? `; identity ${c.identity}` : '';
+    return { ...base, ...extra, verdict: 'accepted', rule: rule.pattern, reason: `signed by ${c.by} (signature ${digest.slice(0, 19)}${who}; checked: ${c.checked.join(', ')})${att}` };
+  };
   const why: string[] = [];
   for (const sig of ev.signatures) {
     const named = signedDigest(sig.payload);
@@ -77,20 +94,27 @@ export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
       continue;
     }
     const c = checkSignature(policy, rule, sig);
-    if (c.ok) {
-      const by = c.by;
-      const extra = { signedBy: by, checked: c.checked, ...(c.identity ? { identity: c.identity } : {}) };
-      const missing = rule.attestations.filter((type) => !attested(policy, rule.signedBy, ev, type));
-      if (missing.length) {
-        return { ...base, ...extra, verdict: 'rejected', rule: rule.pattern, reason: `signed by ${by}, but it has no attestation of ${missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest` };
-      }
-      const att = rule.attestations.length ? `; attested: ${rule.attestations.join(', ')}` : '';
-      const who = c.identity ? `; identity ${c.identity}` : '';
-      return { ...base, ...extra, verdict: 'accepted', rule: rule.pattern, reason: `signed by ${by} (signature ${sig.digest.slice(0, 19)}${who}; checked: ${c.checked.join(', ')})${att}` };
-    }
+    if (c.ok) return accept(c, sig.digest);
     why.push(`${sig.digest.slice(0, 19)}: ${c.why}`);
   }
+  for (const b of bundles) {
+    const c = checkSigstoreBundle(policy, rule, b, ev.digests);
+    if (c.ok) return accept(c, b.digest);
+    why.push(`${b.digest.slice(0, 19)} (sigstore bundle): ${c.why}`);
+  }
   return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `no signature verifies: ${why.join('; ')}` };
+}
+
+/** Checks one cosign v3 sigstore bundle against each trust name of the rule; the first that accepts it wins. */
+function checkSigstoreBundle(policy: Policy, rule: PolicyRule, b: BundleSignature, digests: readonly string[]): SignatureCheck {
+  const why: string[] = [];
+  for (const name of rule.signedBy) {
+    const keyless = policy.keyless.get(name);
+    const r: BundleCheck = keyless ? checkBundleKeyless(b, keyless, digests) : checkBundleKey(b, policy.keys.get(name)!, policy.logs.get(name), rule.tlogRequired, digests);
+    if (r.ok) return { ok: true, by: name, checked: r.checked, ...(r.identity ? { identity: r.identity } : {}) };
+    why.push(`${name}: ${r.reason}`);
+  }
+  return { ok: false, why: why.join('; ') };
 }
 
 /** Whether an attestation of `type` for the image's digest verifies with one of `keys`. */

@@ -115,7 +115,7 @@ function pemCertificates(pem: string): Buffer[] {
 }
 
 /** @sigstore/verify's error codes in words. */
-function because(err: unknown): string {
+export function because(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { message?: string } };
   const detail = `${e.message ?? String(err)}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
   switch (e.code) {
@@ -125,6 +125,10 @@ function because(err: unknown): string {
       return 'its SET does not verify with the key of a log of the trusted root';
     case 'TLOG_BODY_ERROR':
       return `its log entry does not record this signature: ${detail}`;
+    case 'TLOG_ERROR':
+      return `it has no transparency-log entry, which the rule requires (${detail})`;
+    case 'TLOG_INCLUSION_PROOF_ERROR':
+      return `its log inclusion proof does not verify: ${detail}`;
     case 'SIGNATURE_ERROR':
       return "its signature does not verify over the payload with the certificate's key";
     default:
@@ -133,7 +137,7 @@ function because(err: unknown): string {
 }
 
 /** Whether the identity is one of the trusted ones. */
-function identityMatches(ids: readonly Identity[], issuer: string | undefined, subject: string | undefined): boolean {
+export function identityMatches(ids: readonly Identity[], issuer: string | undefined, subject: string | undefined): boolean {
   return ids.some((i) => i.issuer === issuer && subject !== undefined && (i.subject !== undefined ? i.subject === subject : i.subjectRegExp!.test(subject)));
 }
 

@@ -12,9 +12,9 @@ import { describeRun, FERRY_BIN, ferryEnv, runFerry } from './helpers/ferry.js';
 import { pushLayoutImage, type LayoutImage } from './helpers/layout-image.js';
 import { createNetns, type Netns } from './helpers/netns.js';
 import { runOk } from './helpers/processes.js';
-import { OCI_MANIFEST, putBlob, putManifest } from './helpers/raw-push.js';
+import { EMPTY_CONFIG, OCI_INDEX, OCI_MANIFEST, getManifestRaw, putBlob, putManifest, sha256 } from './helpers/raw-push.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
-import { GITHUB_ISSUER, makeTestCa, makeTestLog, opensslSign, rekorBundle, writeTrustedRoot, type TestLog } from './helpers/test-sigstore.js';
+import { GITHUB_ISSUER, makeTestCa, makeTestLog, opensslSign, rekorBundle, sigstoreBundleV03, writeTrustedRoot, type TestLog } from './helpers/test-sigstore.js';
 import { suiteTempDir } from './helpers/tmp.js';
 
 const tmp = suiteTempDir('policy-keyless');
@@ -60,7 +60,20 @@ async function signKeyless(name: string, s: Signing): Promise<void> {
   await publish(name, s.flipPayload ? payload.replace('cosign container image signature', 'cosign container image signaturE') : payload, annotations);
 }
 
-const NAMES = ['good', 'othersubject', 'otherissuer', 'expired', 'otherca', 'flipped', 'badset', 'noset', 'keyset', 'keynoset'];
+const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+/** Publishes a sigstore bundle as cosign v3 does: an OCI 1.1 referrer of the image, listed in the referrers tag schema's index (distribution 2.8 has no referrers API). */
+async function publishBundle(name: string, bundleJson: string): Promise<void> {
+  const repo = `src/${name}`;
+  const empty = await putBlob(reg.host, repo, EMPTY_CONFIG, '{}');
+  const layer = await putBlob(reg.host, repo, BUNDLE_TYPE, bundleJson);
+  const subject = { mediaType: OCI_MANIFEST, digest: images[name]!.digest, size: (await getManifestRaw(reg.host, repo, '1')).length };
+  const doc = { schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: BUNDLE_TYPE, config: empty, layers: [layer], subject, annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': 'https://sigstore.dev/cosign/sign/v1' } };
+  const ref = await putManifest(reg.host, repo, sha256(JSON.stringify(doc)), doc, { artifactType: BUNDLE_TYPE });
+  await putManifest(reg.host, repo, `sha256-${hex(images[name]!.digest)}`, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: ref.digest, size: ref.size, artifactType: BUNDLE_TYPE }] });
+}
+
+const NAMES = ['good', 'othersubject', 'otherissuer', 'expired', 'otherca', 'flipped', 'badset', 'noset', 'keyset', 'keynoset', 'v3good', 'v3evil', 'v3badproof', 'v3attest'];
 
 beforeAll(async () => {
   [reg, netns] = await Promise.all([startRegistry(), createNetns('policykl')]);
@@ -80,6 +93,14 @@ beforeAll(async () => {
   await signKeyless('flipped', { leaf, chainPem, log, flipPayload: true });
   await signKeyless('badset', { leaf, chainPem, log, corruptSet: true });
   await signKeyless('noset', { leaf, chainPem, log, noSet: true });
+  // cosign v3's sigstore bundles, as OCI referrers.
+  const v3 = (name: string, extra: { leafPem?: string; leafKey?: string; predicateType?: string; corruptProof?: boolean } = {}) =>
+    sigstoreBundleV03(log, { leafPem: leaf.pem, leafKey: leaf.key, digest: images[name]!.digest, integratedTime: T0, work: tmp.path, ...extra }).then((b) => publishBundle(name, b));
+  await v3('v3good');
+  const evil = await ca.leaf('v3evil', { subject: 'https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main', issuer: GITHUB_ISSUER, ...LEAF });
+  await v3('v3evil', { leafPem: evil.pem, leafKey: evil.key });
+  await v3('v3badproof', { corruptProof: true });
+  await v3('v3attest', { predicateType: 'https://slsa.dev/provenance/v1' });
   // Key trust with a log key: signed with a P-256 key, logged (or not) in the test log.
   await runOk('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', tmp.join('release.key')]);
   await runOk('openssl', ['pkey', '-in', tmp.join('release.key'), '-pubout', '-out', tmp.join('release.pub')]);
@@ -148,6 +169,9 @@ describe('verify --policy with keyless trust and transparency-log evidence (offl
     ['badset', /rejected .*\/src\/badset:1 .*ci: its SET does not verify with the key of a log of the trusted root/],
     ['noset', /rejected .*\/src\/noset:1 .*ci: it has no transparency-log entry \(SET\)/],
     ['keynoset', /rejected .*\/src\/keynoset:1 .*release: it has no transparency-log entry \(SET\), which the rule requires/],
+    ['v3evil', /rejected .*\/src\/v3evil:1 .*\(sigstore bundle\): ci: its certificate is for https:\/\/github\.com\/evil\/\S* from issuer https:\/\/token\.actions\.githubusercontent\.com, not a trusted identity/],
+    ['v3badproof', /rejected .*\/src\/v3badproof:1 .*\(sigstore bundle\): ci: its log inclusion proof does not verify: calculated root hash does not match/],
+    ['v3attest', /rejected .*\/src\/v3attest:1 .*\(sigstore bundle\): ci: an attestation of https:\/\/slsa\.dev\/provenance\/v1, not a cosign signature/],
   ])('%s is rejected, naming the image and why', (name, want) => {
     expect(line(name)).toMatch(want);
     expect(report.policy.find((v) => v.image.endsWith(`/src/${name}:1`))).toMatchObject({ verdict: 'rejected' });
@@ -157,8 +181,13 @@ describe('verify --policy with keyless trust and transparency-log evidence (offl
     expect(line('keyset')).toMatch(/accepted .*\/src\/keyset:1 .*signed by release .*checked: signature \(key release\), SET \(log index 9, 2025-01-01T00:05:00\.000Z\)/);
   });
 
-  it('exactly good and keyset pass; the error counts the rejected', () => {
-    expect(report.policy.filter((v) => v.verdict === 'accepted').map((v) => v.image.replace(/.*\/src\//, '')).sort()).toEqual(['good:1', 'keyset:1']);
-    expect(stderr).toMatch(/error: 8 of 10 images rejected by the policy/);
+  it('a cosign v3 sigstore bundle (OCI 1.1 referrer) by the right identity is accepted, its SET and inclusion proof checked', () => {
+    expect(line('v3good')).toContain(`accepted ${reg.host}/src/v3good:1`);
+    expect(line('v3good')).toMatch(/signed by ci \(signature sha256:\S+; identity https:\/\/github\.com\/acme\/\S+ \(issuer https:\/\/token\.actions\.githubusercontent\.com\); checked: signature \(sigstore bundle\), certificate chain \(trusted_root\.json, at 2025-01-01T00:05:00\.000Z\), log entry 0 \(SET, inclusion proof\), identity\)/);
+  });
+
+  it('exactly good, keyset and v3good pass; the error counts the rejected', () => {
+    expect(report.policy.filter((v) => v.verdict === 'accepted').map((v) => v.image.replace(/.*\/src\//, '')).sort()).toEqual(['good:1', 'keyset:1', 'v3good:1']);
+    expect(stderr).toMatch(/error: 11 of 14 images rejected by the policy/);
   });
 });

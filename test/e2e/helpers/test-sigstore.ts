@@ -8,7 +8,7 @@
  * Certificates are issued with `openssl ca`, which takes explicit start and end dates, so a
  * leaf can be valid only for ten minutes in the past, as Fulcio's are.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOk } from './processes.js';
@@ -170,4 +170,56 @@ export async function rekorBundle(log: TestLog, o: { payload: Buffer | string; s
   let set = await opensslSign(log.key, canonical(payload), o.work);
   if (o.corruptSet) set = await opensslSign(log.key, canonical({ ...payload, logIndex: o.logIndex + 1 }), o.work);
   return JSON.stringify({ SignedEntryTimestamp: set, Payload: payload });
+}
+
+const sha256hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A cosign v3 image signature: a sigstore bundle v0.3 whose DSSE envelope holds an in-toto
+ * statement (subject: `digest`, predicateType https://sigstore.dev/cosign/sign/v1) signed by the
+ * leaf, with the certificate and one Rekor `dsse` 0.0.1 entry carrying both its inclusion
+ * promise (SET) and an inclusion proof: a one-leaf tree (index 0, size 1, root = the RFC 6962
+ * leaf hash of the body) and a checkpoint signed by the log as a signed note.
+ */
+export async function sigstoreBundleV03(log: TestLog, o: { leafPem: string; leafKey: string; digest: string; integratedTime: number; work: string; predicateType?: string; corruptProof?: boolean }): Promise<string> {
+  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'image', digest: { sha256: o.digest.slice('sha256:'.length) } }], predicateType: o.predicateType ?? 'https://sigstore.dev/cosign/sign/v1', predicate: {} }));
+  const type = 'application/vnd.in-toto+json';
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${statement.length} `), statement]);
+  const sig = await opensslSign(o.leafKey, pae, o.work);
+  const envelope = { payload: statement.toString('base64'), payloadType: type, signatures: [{ sig, keyid: '' }] };
+  const body = Buffer.from(JSON.stringify({
+    apiVersion: '0.0.1',
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: sha256hex(JSON.stringify(envelope)) },
+      payloadHash: { algorithm: 'sha256', value: sha256hex(statement) },
+      signatures: [{ signature: sig, verifier: Buffer.from(o.leafPem).toString('base64') }],
+    },
+  }));
+  const setPayload = { body: body.toString('base64'), integratedTime: o.integratedTime, logIndex: 0, logID: log.id };
+  const set = await opensslSign(log.key, canonical(setPayload), o.work);
+  let root = createHash('sha256').update(Buffer.concat([Buffer.from([0]), body])).digest();
+  if (o.corruptProof) root = createHash('sha256').update('another tree').digest();
+  const note = `rekor.test.invalid - 1\n1\n${root.toString('base64')}\n`;
+  const noteSig = Buffer.concat([Buffer.from(log.id, 'hex').subarray(0, 4), Buffer.from(await opensslSign(log.key, note, o.work), 'base64')]);
+  const checkpoint = `${note}\n\u2014 rekor.test.invalid ${noteSig.toString('base64')}\n`;
+  return JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: {
+      certificate: { rawBytes: new X509Certificate(o.leafPem).raw.toString('base64') },
+      tlogEntries: [
+        {
+          logIndex: '0',
+          logId: { keyId: Buffer.from(log.id, 'hex').toString('base64') },
+          kindVersion: { kind: 'dsse', version: '0.0.1' },
+          integratedTime: String(o.integratedTime),
+          inclusionPromise: { signedEntryTimestamp: set },
+          inclusionProof: { logIndex: '0', rootHash: root.toString('base64'), treeSize: '1', hashes: [], checkpoint: { envelope: checkpoint } },
+          canonicalizedBody: body.toString('base64'),
+        },
+      ],
+      timestampVerificationData: {},
+    },
+    dsseEnvelope: envelope,
+  });
 }
