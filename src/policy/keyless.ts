@@ -120,6 +120,7 @@ export function because(err: unknown): string {
   const detail = `${e.message ?? String(err)}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
   switch (e.code) {
     case 'CERTIFICATE_ERROR':
+      if (/\bSCTs?\b/.test(detail)) return `its certificate has no valid SCT from a CT log of the trusted root: ${detail}`;
       return `its certificate does not chain to a certificate authority of the trusted root valid at the log's time: ${detail}`;
     case 'TLOG_INCLUSION_PROMISE_ERROR':
       return 'its SET does not verify with the key of a log of the trusted root';
