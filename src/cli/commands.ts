@@ -40,6 +40,7 @@ const concurrency = { type: 'string', default: '4', describe: 'parallel blob dow
 const compression = { type: 'string', choices: ['gzip', 'none'], default: 'gzip', describe: 'outer compression of the bundle' } as const;
 const referrers = { type: 'boolean', default: true, describe: 'carry signatures, attestations and SBOMs (referrers API, sha256-<hex> tags, cosign .sig/.att/.sbom); --no-referrers to leave them' } as const;
 const policy = { type: 'string', describe: 'signature policy file: judge every image by the signatures the bundle carries, offline (docs/policy.md)' } as const;
+const savePolicy = { type: 'string', describe: 'signature policy file: refuse to write the bundle when an image fails it, judged by the signatures fetched with it (docs/policy.md)' } as const;
 const have = { type: 'string', describe: 'have.json from `ferry inventory` on the receiving side: write a differential bundle without the layers it already has' } as const;
 const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
@@ -52,6 +53,7 @@ export function saveOptions(y: Argv<GlobalArgs>) {
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
     .option('have', have)
+    .option('policy', savePolicy)
     .option('concurrency', concurrency);
 }
 
@@ -67,6 +69,7 @@ export function exportOptions(y: Argv<GlobalArgs>) {
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
     .option('have', have)
+    .option('policy', savePolicy)
     .option('concurrency', concurrency);
 }
 

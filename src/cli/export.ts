@@ -18,7 +18,7 @@ import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
 import { resolveRequest, type PullResult } from '../transfer/pull.js';
 import { pullIntoBundle } from './pull-into-bundle.js';
-import { planSize, uniqueBlobBytes, type ImagePlan } from '../content/plan.js';
+import { planBlobs, planSize, uniqueBlobBytes, type ImagePlan } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
 import { claimOutput } from './claim-output.js';
 import { readHave } from '../content/have.js';
@@ -33,6 +33,7 @@ import type { ExportArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
 import { runExportDryRun } from './export-dry-run.js';
 import { expandByListing, expandFromLock } from './tag-selection.js';
+import { judgeBeforeBundle, policyForBundling } from './policy-check.js';
 
 
 /** The key an image has in the lock: its reference and bundle name. */
@@ -104,6 +105,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
   if (a['dry-run']) return runExportDryRun(a, manifest, (i) => (a.locked ? lockedFor(lock, i)!.upstreamDigest : undefined));
   const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
   sourceDateEpoch(); // validated before any work
+  const policy = await policyForBundling(a.policy, a.referrers);
   if (!a.locked) await checkOutputPath(lockFile, 'the lock file', 'the lock file goes beside the manifest file: run from a copy in a writable directory, or use --locked');
   const runLock = await claimOutput(out);
   const output = makeOutput(a);
@@ -124,7 +126,8 @@ export async function runExport(a: ExportArgs): Promise<number> {
       // A differential bundle is "unchanged" only against the same inventory.
       ...(haveDoc ? { have: sha256Digest(Buffer.from(JSON.stringify(haveDoc))) } : {}),
     };
-    const same: Unchanged = a.force ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
+    // With a policy, signatures are judged afresh: they can change while the tags stay put.
+    const same: Unchanged = a.force || policy ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
     if (same.ok) {
       // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
       const store = await openStore(a);
@@ -156,6 +159,11 @@ export async function runExport(a: ExportArgs): Promise<number> {
       return { newLock, plans };
     };
     const write = async (plans: ImagePlan[], lock: ReturnType<typeof lockFromPlans>, ready?: (d: string) => Promise<void>) => {
+      if (policy) {
+        // The policy judges the signatures the pull brings: wait for every blob, then judge.
+        if (ready) await Promise.all(plans.flatMap(planBlobs).map((d) => ready(d.digest)));
+        await judgeBeforeBundle(policy, plans, store, output);
+      }
       for (const p of plans) for (const n of p.notes) output.warn(n);
       const zstd = dockerLoadZstdNote(plans, prefer);
       if (zstd) output.warn(zstd);

@@ -10,7 +10,7 @@ import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
 import { writeBundle, type Compression } from '../bundle/writer.js';
 import type { ImageRequest } from '../transfer/pull.js';
 import { pullIntoBundle } from './pull-into-bundle.js';
-import { planSize, uniqueBlobBytes } from '../content/plan.js';
+import { planBlobs, planSize, uniqueBlobBytes } from '../content/plan.js';
 import { TOOL } from '../version.js';
 import { claimOutput } from './claim-output.js';
 import { readHave } from '../content/have.js';
@@ -18,6 +18,7 @@ import { concurrencyOption, makeOutput, makeRegistries, openStore } from './comm
 import { formatBytes } from './output.js';
 import { imageReport, runReport } from './report.js';
 import type { SaveArgs } from './commands.js';
+import { judgeBeforeBundle, policyForBundling } from './policy-check.js';
 
 
 /** Preferred platforms for the docker-load view: the requested ones, then linux/amd64. */
@@ -40,6 +41,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     seen.add(key);
   }
   sourceDateEpoch(); // validated before any work
+  const policy = await policyForBundling(a.policy, a.referrers);
   const outputLock = await claimOutput(a.output);
   const out = makeOutput(a);
   const registries = makeRegistries(a);
@@ -51,6 +53,11 @@ export async function runSave(a: SaveArgs): Promise<number> {
       onBytes: (p, n) => out.progress(p.request, n),
       onDone: (r) => out.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
     }, undefined, async (plans, ready) => {
+      if (policy) {
+        // The policy judges the signatures the pull brings: wait for every blob, then judge.
+        await Promise.all(plans.flatMap(planBlobs).map((d) => ready(d.digest)));
+        await judgeBeforeBundle(policy, plans, store, out);
+      }
       for (const p of plans) for (const n of p.notes) out.warn(n);
       const zstd = dockerLoadZstdNote(plans, preferredPlatforms(a.platform));
       if (zstd) out.warn(zstd);

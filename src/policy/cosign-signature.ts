@@ -11,6 +11,11 @@ import { parseManifest, type Descriptor } from '../oci/manifest.js';
 
 export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+/** Keyless signatures: the Fulcio leaf (PEM) and its chain (PEM, leaf's issuer first). */
+export const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
+export const CHAIN_ANNOTATION = 'dev.sigstore.cosign/chain';
+/** The Rekor bundle (SET): `{"SignedEntryTimestamp", "Payload": {body, integratedTime, logIndex, logID}}` (cosign pkg/cosign/bundle/rekor.go). */
+export const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 
 /** One signature: the payload bytes and the decoded signature. */
 export interface SimpleSignature {
@@ -18,6 +23,12 @@ export interface SimpleSignature {
   digest: string;
   payload: Buffer;
   signature: Buffer;
+  /** The signing certificate (PEM) of a keyless signature. */
+  certificate?: string;
+  /** Its chain (PEM), as cosign stores it; the trust root decides, not this. */
+  chain?: string;
+  /** The Rekor bundle annotation as stored (JSON text), when the signature was logged. */
+  rekorBundle?: string;
 }
 
 /** The layers of `mediaType` in a signature or attestation manifest, each with its (verified) blob bytes; layers without bytes are skipped. */
@@ -47,7 +58,16 @@ export async function signaturesOf(raw: Buffer, blob: (digest: string) => Promis
   const out: SimpleSignature[] = [];
   for (const { layer, bytes } of await layersOf(raw, SIMPLE_SIGNING, 'signature manifest', blob)) {
     const b64 = layer.annotations?.[SIGNATURE_ANNOTATION];
-    if (b64) out.push({ digest: layer.digest, payload: bytes, signature: Buffer.from(b64, 'base64') });
+    if (!b64) continue;
+    const a = layer.annotations ?? {};
+    out.push({
+      digest: layer.digest,
+      payload: bytes,
+      signature: Buffer.from(b64, 'base64'),
+      ...(a[CERTIFICATE_ANNOTATION] ? { certificate: a[CERTIFICATE_ANNOTATION] } : {}),
+      ...(a[CHAIN_ANNOTATION] ? { chain: a[CHAIN_ANNOTATION] } : {}),
+      ...(a[REKOR_BUNDLE_ANNOTATION] ? { rekorBundle: a[REKOR_BUNDLE_ANNOTATION] } : {}),
+    });
   }
   return out;
 }

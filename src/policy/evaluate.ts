@@ -3,11 +3,18 @@
  * image's source reference decides; with none, the policy's default. A rule that requires
  * `signedBy` accepts the image when at least one cosign signature published for its digest
  * (`sha256-<hex>.sig`, carried in the bundle as a referrer) verifies with one of the named keys
- * and its payload names that same digest. Pure: no network, no clock.
+ * and its payload names that same digest. A key's signature counts with its transparency-log
+ * evidence checked when the trust entry names the log's key (and required with `tlog:
+ * required`); a keyless signature counts when its certificate, SET and identity check out
+ * (keyless.ts). cosign v3's sigstore bundles (OCI 1.1 referrers, sigstore-bundle.ts) count the
+ * same way. Pure: no network, no clock (certificates are checked at the log's time).
  */
 import type { ImagePlan } from '../content/plan.js';
 import { attestationValid, attestationsOf, signatureValid, signaturesOf, signedDigest, type Attestation, type SimpleSignature } from './cosign-signature.js';
-import type { Policy } from './policy-file.js';
+import { checkKeyless } from './keyless.js';
+import { bundlesOf, checkBundleKey, checkBundleKeyless, type BundleCheck, type BundleSignature } from './sigstore-bundle.js';
+import type { Policy, PolicyRule } from './policy-file.js';
+import { checkBody, checkSet, parseRekorBundle } from './rekor-set.js';
 
 export interface Verdict {
   image: string;
@@ -18,6 +25,10 @@ export interface Verdict {
   signedBy?: string;
   /** What was checked: signature layers by digest. */
   evidence: string[];
+  /** Keyless: the certificate's identity (SAN and issuer) that was accepted. */
+  identity?: string;
+  /** The evidence that was checked for the accepting signature: signature, certificate chain, SET. */
+  checked?: string[];
   /** Why, in words. */
   reason: string;
 }
@@ -29,6 +40,8 @@ export interface ImageEvidence {
   digests: string[];
   signatures: SimpleSignature[];
   attestations: Attestation[];
+  /** cosign v3's sigstore bundles (OCI 1.1 referrers). */
+  bundles?: BundleSignature[];
 }
 
 /** The cosign signatures a plan carries; `blob` returns a verified blob's bytes (from the bundle or the cache). */
@@ -36,26 +49,39 @@ export async function evidenceOf(plan: ImagePlan, blob: (digest: string) => Prom
   const digests = [...new Set([plan.root.digest, plan.upstreamDigest])];
   const signatures: SimpleSignature[] = [];
   const attestations: Attestation[] = [];
+  const bundles: BundleSignature[] = [];
   for (const r of plan.referrers ?? []) {
     if (!digests.includes(r.subject)) continue;
     const raw = plan.manifests.find((m) => m.digest === r.digest)?.raw;
     if (!raw) continue;
     if (r.tag?.endsWith('.sig')) signatures.push(...(await signaturesOf(raw, blob)));
     else if (r.tag?.endsWith('.att')) attestations.push(...(await attestationsOf(raw, blob)));
+    else bundles.push(...(await bundlesOf(raw, blob)));
   }
-  return { reference: plan.name ?? plan.request, digests, signatures, attestations };
+  return { reference: plan.name ?? plan.request, digests, signatures, attestations, bundles };
 }
 
 export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
   const rule = policy.rules.find((r) => r.matches(ev.reference));
-  const base = { image: ev.reference, evidence: ev.signatures.map((s) => s.digest) };
+  const bundles = ev.bundles ?? [];
+  const base = { image: ev.reference, evidence: [...ev.signatures, ...bundles].map((s) => s.digest) };
   if (!rule) {
     return policy.defaultVerdict === 'allow'
       ? { ...base, verdict: 'accepted', rule: 'default', reason: 'no rule matches it; the default is allow' }
       : { ...base, verdict: 'rejected', rule: 'default', reason: 'no rule matches it and the default is reject' };
   }
   if (rule.allow) return { ...base, verdict: 'accepted', rule: rule.pattern, reason: 'the rule allows it without signatures' };
-  if (ev.signatures.length === 0) return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `it has no signature (needs one by ${rule.signedBy.join(' or ')})` };
+  if (ev.signatures.length === 0 && bundles.length === 0) return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `it has no signature (needs one by ${rule.signedBy.join(' or ')})` };
+  const accept = (c: { by: string; identity?: string; checked: string[] }, digest: string): Verdict => {
+    const extra = { signedBy: c.by, checked: c.checked, ...(c.identity ? { identity: c.identity } : {}) };
+    const missing = rule.attestations.filter((type) => !attested(policy, rule.signedBy, ev, type));
+    if (missing.length) {
+      return { ...base, ...extra, verdict: 'rejected', rule: rule.pattern, reason: `signed by ${c.by}, but it has no attestation of ${missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest` };
+    }
+    const att = rule.attestations.length ? `; attested: ${rule.attestations.join(', ')}` : '';
+    const who = c.identity ? `; identity ${c.identity}` : '';
+    return { ...base, ...extra, verdict: 'accepted', rule: rule.pattern, reason: `signed by ${c.by} (signature ${digest.slice(0, 19)}${who}; checked: ${c.checked.join(', ')})${att}` };
+  };
   const why: string[] = [];
   for (const sig of ev.signatures) {
     const named = signedDigest(sig.payload);
@@ -67,21 +93,70 @@ export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
       why.push(`${sig.digest.slice(0, 19)}: signs ${named}, not this image`);
       continue;
     }
-    const by = rule.signedBy.find((name) => signatureValid(sig, policy.keys.get(name)!));
-    if (by) {
-      const missing = rule.attestations.filter((type) => !attested(policy, rule.signedBy, ev, type));
-      if (missing.length) {
-        return { ...base, verdict: 'rejected', rule: rule.pattern, signedBy: by, reason: `signed by ${by}, but it has no attestation of ${missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest` };
-      }
-      const att = rule.attestations.length ? `; attested: ${rule.attestations.join(', ')}` : '';
-      return { ...base, verdict: 'accepted', rule: rule.pattern, signedBy: by, reason: `signed by ${by} (signature ${sig.digest.slice(0, 19)})${att}` };
-    }
-    why.push(`${sig.digest.slice(0, 19)}: does not verify with ${rule.signedBy.join(' or ')}`);
+    const c = checkSignature(policy, rule, sig);
+    if (c.ok) return accept(c, sig.digest);
+    why.push(`${sig.digest.slice(0, 19)}: ${c.why}`);
+  }
+  for (const b of bundles) {
+    const c = checkSigstoreBundle(policy, rule, b, ev.digests);
+    if (c.ok) return accept(c, b.digest);
+    why.push(`${b.digest.slice(0, 19)} (sigstore bundle): ${c.why}`);
   }
   return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `no signature verifies: ${why.join('; ')}` };
+}
+
+/** Checks one cosign v3 sigstore bundle against each trust name of the rule; the first that accepts it wins. */
+function checkSigstoreBundle(policy: Policy, rule: PolicyRule, b: BundleSignature, digests: readonly string[]): SignatureCheck {
+  const why: string[] = [];
+  for (const name of rule.signedBy) {
+    const keyless = policy.keyless.get(name);
+    const r: BundleCheck = keyless ? checkBundleKeyless(b, keyless, digests) : checkBundleKey(b, policy.keys.get(name)!, policy.logs.get(name), rule.tlogRequired, digests);
+    if (r.ok) return { ok: true, by: name, checked: r.checked, ...(r.identity ? { identity: r.identity } : {}) };
+    why.push(`${name}: ${r.reason}`);
+  }
+  return { ok: false, why: why.join('; ') };
 }
 
 /** Whether an attestation of `type` for the image's digest verifies with one of `keys`. */
 function attested(policy: Policy, keys: readonly string[], ev: ImageEvidence, type: string): boolean {
   return ev.attestations.some((a) => a.predicateType === type && a.subjects.some((d) => ev.digests.includes(d)) && keys.some((k) => attestationValid(a, policy.keys.get(k)!)));
+}
+
+type SignatureCheck = { ok: true; by: string; identity?: string; checked: string[] } | { ok: false; why: string };
+
+/** Checks one signature (its digest already matched) against each trust name of the rule; the first that accepts it wins. */
+function checkSignature(policy: Policy, rule: PolicyRule, sig: SimpleSignature): SignatureCheck {
+  const unverified: string[] = [];
+  const others: string[] = [];
+  for (const name of rule.signedBy) {
+    const keyless = policy.keyless.get(name);
+    if (keyless) {
+      const r = checkKeyless(sig, keyless);
+      if (r.ok) return { ok: true, by: name, identity: r.identity, checked: r.checked };
+      others.push(`${name}: ${r.reason}`);
+      continue;
+    }
+    const key = policy.keys.get(name)!;
+    if (!signatureValid(sig, key)) {
+      unverified.push(name);
+      continue;
+    }
+    const checked = [`signature (key ${name})`];
+    const logs = policy.logs.get(name);
+    if (sig.rekorBundle && logs) {
+      const e = parseRekorBundle(sig.rekorBundle);
+      const bad = e ? (checkSet(e, logs) ?? checkBody(e, sig, key)) : 'its transparency-log annotation is not a Rekor bundle';
+      if (bad) {
+        others.push(`${name}: ${bad}`);
+        continue;
+      }
+      checked.push(`SET (log index ${e!.logIndex}, ${new Date(e!.integratedTime * 1000).toISOString()})`);
+    } else if (rule.tlogRequired) {
+      others.push(`${name}: it has no transparency-log entry (SET), which the rule requires (tlog: required)`);
+      continue;
+    } else if (sig.rekorBundle) checked.push(`SET not checked (trust.${name} names no log key)`);
+    return { ok: true, by: name, checked };
+  }
+  const parts = [...(unverified.length ? [`does not verify with ${unverified.join(' or ')}`] : []), ...others];
+  return { ok: false, why: parts.join('; ') };
 }

@@ -1,12 +1,13 @@
 /**
- * The signature policy file (docs/policy.md): which keys are trusted, and per image pattern which
- * of them must have signed it. Loaded and checked whole before any work; every key file is read
- * and parsed up front. Throws MANIFEST_FILE-coded errors (exit 2) naming the file and the field.
+ * The signature policy file (docs/policy.md): which keys and keyless identities are trusted,
+ * and per image pattern which of them must have signed it. Loaded and checked whole before any
+ * work; every key file and trusted root is read and parsed up front. Throws MANIFEST_FILE-coded
+ * errors (exit 2) naming the file and the field.
  *
- * Supported now: public keys (PEM: ECDSA P-256/P-384, RSA, ed25519), cosign's simple-signing
- * signatures and cosign's attestations (DSSE envelopes of in-toto statements). Keyless trust
- * (`trustedRoot`, `identities`) and required transparency-log evidence are recognised and
- * refused as not supported yet (exit 2), never silently ignored.
+ * Trust entries: a public key (PEM: ECDSA P-256/P-384, RSA, ed25519), optionally with the key
+ * of the transparency log its signatures are logged in (`tlog: { key }`); or keyless, a sigstore
+ * trusted root (`trustedRoot`: Fulcio CAs, Rekor and CT log keys) with the accepted
+ * `identities`. Rules may require transparency-log evidence (`tlog: required`).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -14,12 +15,26 @@ import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { FerryError, describe } from '../errors.js';
+import { loadTrustedRoot, type Identity, type KeylessTrust } from './keyless.js';
+import { logIdOf, type LogKey } from './rekor-set.js';
 
 const trustSchema = z
   .object({
     key: z.string().min(1).optional().describe('PEM public key file, relative to the policy file'),
-    trustedRoot: z.string().min(1).optional().describe('sigstore trusted_root.json (keyless; not supported yet)'),
-    identities: z.array(z.object({ issuer: z.string(), subjectRegExp: z.string().optional(), subject: z.string().optional() }).strict()).optional(),
+    tlog: z.object({ key: z.string().min(1).describe('PEM public key of the transparency log (Rekor) whose SETs are checked') }).strict().optional(),
+    trustedRoot: z.string().min(1).optional().describe('keyless: a sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys), relative to the policy file; never fetched'),
+    identities: z
+      .array(
+        z
+          .object({
+            issuer: z.string().min(1).describe('the OIDC issuer in the certificate (extension 1.3.6.1.4.1.57264.1.8)'),
+            subject: z.string().min(1).optional().describe("the certificate's SAN (URI or email), exactly"),
+            subjectRegExp: z.string().min(1).optional().describe("a RegExp the certificate's SAN must match"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe('keyless: the accepted signers; one must match'),
   })
   .strict();
 
@@ -59,11 +74,18 @@ export interface PolicyRule {
   /** in-toto predicate types that must each be attested (cosign .att, DSSE) with one of `signedBy`. */
   attestations: string[];
   allow: boolean;
+  /** `tlog: required`: a signature counts only with valid transparency-log evidence. */
+  tlogRequired: boolean;
 }
 
 export interface Policy {
   path: string;
+  /** Key trust entries by name. */
   keys: Map<string, KeyObject>;
+  /** The transparency logs a key trust entry names (`tlog: { key }`). */
+  logs: Map<string, LogKey[]>;
+  /** Keyless trust entries by name. */
+  keyless: Map<string, KeylessTrust>;
   rules: PolicyRule[];
   defaultVerdict: 'reject' | 'allow';
 }
@@ -99,30 +121,72 @@ export async function loadPolicy(path: string): Promise<Policy> {
   }
   const p = parsed.data;
   const keys = new Map<string, KeyObject>();
+  const logs = new Map<string, LogKey[]>();
+  const keyless = new Map<string, KeylessTrust>();
   for (const [name, t] of Object.entries(p.trust)) {
-    if (t.trustedRoot || t.identities) throw fail(path, `trust.${name}: keyless trust (trustedRoot, identities) is not supported yet; use a public key`, 'sign with a key (cosign sign --key) and name its public key: trust: { NAME: { key: FILE.pub } }');
-    if (!t.key) throw fail(path, `trust.${name}: needs a key (a PEM public key file)`);
-    const file = resolve(dirname(path), t.key);
-    let pem: string;
-    try {
-      pem = await readFile(file, 'utf8');
-    } catch (err) {
-      throw fail(path, `trust.${name}.key: ${file} cannot be read (${describe(err)})`);
+    if (t.trustedRoot !== undefined || t.identities !== undefined) {
+      keyless.set(name, await keylessTrust(path, name, t));
+      continue;
     }
-    try {
-      keys.set(name, createPublicKey(pem));
-    } catch (err) {
-      throw fail(path, `trust.${name}.key: ${file} is not a PEM public key (${describe(err)})`, 'export it with `cosign public-key` or `openssl pkey -pubout`');
+    if (!t.key) throw fail(path, `trust.${name}: needs a key (a PEM public key file), or trustedRoot and identities (keyless)`);
+    keys.set(name, await readKey(path, `trust.${name}.key`, t.key));
+    if (t.tlog) {
+      const log = await readKey(path, `trust.${name}.tlog.key`, t.tlog.key);
+      logs.set(name, [{ id: logIdOf(log), key: log }]);
     }
   }
   const rules: PolicyRule[] = p.rules.map((r, i) => {
     if (r.require?.attestations?.length && !r.require.signedBy?.length) throw fail(path, `rules[${i}].require.attestations: needs signedBy too (the keys the attestations must be signed with)`);
-    if (r.require?.tlog === 'required') throw fail(path, `rules[${i}].require.tlog: requiring transparency-log evidence is not supported yet`);
     const signedBy = r.require?.signedBy ?? [];
-    for (const s of signedBy) if (!keys.has(s)) throw fail(path, `rules[${i}].require.signedBy: "${s}" is not a name under trust (known: ${[...keys.keys()].join(', ') || 'none'})`);
+    const known = [...keys.keys(), ...keyless.keys()];
+    for (const s of signedBy) if (!known.includes(s)) throw fail(path, `rules[${i}].require.signedBy: "${s}" is not a name under trust (known: ${known.join(', ') || 'none'})`);
+    const tlogRequired = r.require?.tlog === 'required';
+    for (const s of signedBy) {
+      if (tlogRequired && keys.has(s) && !logs.has(s)) throw fail(path, `rules[${i}].require.tlog: required, but trust.${s} names no log key to check the SET with`, `add the log's public key: trust: { ${s}: { key: ..., tlog: { key: rekor.pub } } }`);
+      if (r.require?.attestations?.length && keyless.has(s)) throw fail(path, `rules[${i}].require.attestations: keyless attestations (trust.${s}) are not supported yet; name key trust entries`);
+    }
     if (!signedBy.length && !r.allow) throw fail(path, `rules[${i}]: give require.signedBy, or allow: true`);
     const re = patternRegExp(r.images);
-    return { pattern: r.images, matches: (ref) => re.test(ref), signedBy, attestations: r.require?.attestations ?? [], allow: r.allow === true && !signedBy.length };
+    return { pattern: r.images, matches: (ref) => re.test(ref), signedBy, attestations: r.require?.attestations ?? [], allow: r.allow === true && !signedBy.length, tlogRequired };
   });
-  return { path, keys, rules, defaultVerdict: p.default };
+  return { path, keys, logs, keyless, rules, defaultVerdict: p.default };
+}
+
+/** Reads a PEM public key named at `field`, relative to the policy file. */
+async function readKey(path: string, field: string, name: string): Promise<KeyObject> {
+  const file = resolve(dirname(path), name);
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw fail(path, `${field}: ${file} cannot be read (${describe(err)})`);
+  }
+  try {
+    return createPublicKey(pem);
+  } catch (err) {
+    throw fail(path, `${field}: ${file} is not a PEM public key (${describe(err)})`, 'export it with `cosign public-key` or `openssl pkey -pubout`');
+  }
+}
+
+/** A keyless trust entry: its trusted root read, its identities checked. */
+async function keylessTrust(path: string, name: string, t: z.infer<typeof trustSchema>): Promise<KeylessTrust> {
+  if (t.key !== undefined || t.tlog !== undefined) throw fail(path, `trust.${name}: give either key (and tlog) or trustedRoot and identities, not both`);
+  if (!t.trustedRoot) throw fail(path, `trust.${name}: identities need a trustedRoot (a sigstore trusted_root.json)`);
+  if (!t.identities?.length) throw fail(path, `trust.${name}: a trustedRoot needs identities: [{ issuer, subject | subjectRegExp }] (who may sign)`);
+  const identities: Identity[] = t.identities.map((id, j) => {
+    const at = `trust.${name}.identities[${j}]`;
+    if ((id.subject === undefined) === (id.subjectRegExp === undefined)) throw fail(path, `${at}: give one of subject or subjectRegExp`);
+    if (id.subject !== undefined) return { issuer: id.issuer, subject: id.subject };
+    try {
+      return { issuer: id.issuer, subjectRegExp: new RegExp(id.subjectRegExp!) };
+    } catch (err) {
+      throw fail(path, `${at}.subjectRegExp: not a valid RegExp (${describe(err)})`);
+    }
+  });
+  const file = resolve(dirname(path), t.trustedRoot);
+  try {
+    return { root: t.trustedRoot, identities, ...(await loadTrustedRoot(file)) };
+  } catch (err) {
+    throw fail(path, `trust.${name}.trustedRoot: ${file}: ${describe(err)}`, 'give the trusted_root.json of your sigstore instance (for the public one, trusted_root.json from its TUF repository), copied across the gap');
+  }
 }

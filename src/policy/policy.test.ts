@@ -71,9 +71,16 @@ describe('evaluate', () => {
     expect(evaluate(policy, ev([other])).reason).toContain(`signs ${OTHER}, not this image`);
   });
 
-  it('refuses what it cannot check yet, naming the field: keyless trust, tlog', async () => {
-    await expect(setup(['trust:', '  ci: { trustedRoot: r.json }', ''].join('\n'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('keyless trust') });
-    await expect(setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "**"', '    require: { signedBy: [release], tlog: required }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('transparency-log evidence is not supported yet') });
+  it('refuses what it cannot check, naming the field: keyless trust without identities, tlog required without a log key', async () => {
+    await expect(setup(['trust:', '  ci: { trustedRoot: r.json }', ''].join('\n'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('trust.ci: a trustedRoot needs identities') });
+    await expect(setup(['trust:', '  ci: { trustedRoot: r.json, identities: [{ issuer: "https://i" }] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('trust.ci.identities[0]: give one of subject or subjectRegExp') });
+    await expect(setup(['trust:', '  ci: { trustedRoot: missing.json, identities: [{ issuer: "https://i", subject: "s" }] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringMatching(/trust\.ci\.trustedRoot: .*missing\.json/) });
+    await expect(setup(['trust:', '  ci: { trustedRoot: k.pub, identities: [{ issuer: "https://i", subjectRegExp: "(" }] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('trust.ci.identities[0].subjectRegExp: not a valid RegExp') });
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-root-'));
+    await writeFile(join(dir, 'root.json'), JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [] }));
+    await writeFile(join(dir, 'p.yaml'), ['trust:', '  ci: { trustedRoot: root.json, identities: [{ issuer: "https://i", subject: "s" }] }', ''].join('\n'));
+    await expect(loadPolicy(join(dir, 'p.yaml'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('it names no certificateAuthorities') });
+    await expect(setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "**"', '    require: { signedBy: [release], tlog: required }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('trust.release names no log key') });
     await expect(setup(['rules:', '  - images: "**"', '    require: { signedBy: [nobody] }', ''].join('\n'))).rejects.toMatchObject({ message: expect.stringContaining('"nobody" is not a name under trust') });
   });
 

@@ -83,6 +83,22 @@ async function held(bg: BackgroundFerry, digest: string): Promise<void> {
 }
 
 /** Files in `dir` that a finished run must not leave: partials, locks, ingest temps. */
+/** The bytes of the largest upload in progress under a registry's storage for repositories starting with `repo`. */
+function uploadedBytes(data: string, repo: string): number {
+  const root = join(data, 'docker', 'registry', 'v2', 'repositories');
+  let most = 0;
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === 'data' && p.includes('/_uploads/')) most = Math.max(most, statSync(p).size);
+    }
+  };
+  walk(join(root, repo));
+  return most;
+}
+
 let oldBundle: string | undefined;
 /** The big bundle as an older (format 1 style) gzip bundle: one gzip member, no table of contents, so push reads it through the cache. */
 async function oldFormat(): Promise<string> {
@@ -187,7 +203,13 @@ describe('ferry push and load interrupted', () => {
   it('SIGTERM while push streams a bundle from the file: exit 143, no manifest pushed, nothing in the cache; the rerun pushes the registry\'s digest', async () => {
     const ws = workspace('push-term');
     const bg = start(['push', bigBundle, '--to', `${reg.host}/pushed`], ws);
-    await stopMidway(bg.pid, bigBundle, 8 * MiB, () => bg.output());
+    // Read in place with positioned reads, so no file offset moves: catch it by what the
+    // registry has received of the big layer's upload instead.
+    await waitFor(() => {
+      if (uploadedBytes(join(reg.dir, 'data'), 'pushed') < 8 * MiB) return false;
+      process.kill(bg.pid, 'SIGSTOP');
+      return true;
+    }, { what: 'the push halfway through its upload', timeoutMs: 60_000, intervalMs: 2, describe: () => bg.output() });
     signalStopped(bg.pid, 'SIGTERM');
     expect(await bg.exited, bg.output()).toBe(143);
     expect(bg.output()).toMatch(/^interrupted/m);

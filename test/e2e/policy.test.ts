@@ -5,7 +5,7 @@
  * inside a network namespace with nothing but loopback, and by `push --policy` and
  * `load --policy` before anything reaches the target (the registry's catalog is the oracle).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, FERRY_BIN, ferryEnv, runFerry } from './helpers/ferry.js';
 import { pushLayoutImage, type LayoutImage } from './helpers/layout-image.js';
@@ -168,16 +168,53 @@ describe('verify --policy (offline)', () => {
     expect(r.stderr).toMatch(/error: 1 of 5 images rejected/);
   });
 
-  it('a policy that names a missing key, or asks for keyless trust, is exit 2 before any work', async () => {
+  it('a policy that names a missing key, or keyless trust without identities, is exit 2 before any work', async () => {
     const f = tmp.join('bad.yaml');
     writeFileSync(f, ['trust:', '  ci: { trustedRoot: roots/trusted_root.json }', ''].join('\n'));
     const r = await offline(['verify', bundle, '--policy', f]);
     expect(r.code, describeRun(r)).toBe(2);
-    expect(r.stderr).toMatch(/keyless trust .* is not supported yet/);
+    expect(r.stderr).toMatch(/trust\.ci: a trustedRoot needs identities/);
     writeFileSync(f, ['trust:', '  release: { key: missing.pub }', ''].join('\n'));
     const m = await offline(['verify', bundle, '--policy', f]);
     expect(m.code, describeRun(m)).toBe(2);
     expect(m.stderr).toMatch(/trust\.release\.key: .*missing\.pub cannot be read/);
+  });
+});
+
+describe('save and export --policy refuse to bundle images that fail, on the internet side', () => {
+  it('save --policy with an unsigned and a tampered image writes nothing and names each (exit 1)', async () => {
+    const out = tmp.join('refused.tar.gz');
+    const r = await runFerry(['save', images.signed!.ref, images.unsigned!.ref, images.tampered!.ref, '-o', out, '--policy', tmp.join('policy.yaml')], { env: ferryEnv(tmp.join('home-save-policy')) });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/error: 2 of 3 images rejected by the policy .*; no bundle was written/);
+    expect(r.stderr).toMatch(/- .*\/src\/unsigned:1: it has no signature/);
+    expect(r.stderr).toMatch(/- .*\/src\/tampered:1: no signature verifies: .*does not verify with release/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('save --policy with signed images writes the bundle (exit 0); --no-referrers with --policy is exit 2', async () => {
+    const out = tmp.join('accepted.tar.gz');
+    const r = await runFerry(['save', images.signed!.ref, images.edsigned!.ref, '-o', out, '--policy', tmp.join('policy.yaml')], { env: ferryEnv(tmp.join('home-save-policy')) });
+    expect(r.code, describeRun(r)).toBe(0);
+    expect(r.stderr).toMatch(/policy: accepted .*\/src\/signed:1/);
+    expect(existsSync(out)).toBe(true);
+    const n = await runFerry(['save', images.signed!.ref, '-o', tmp.join('noref.tar.gz'), '--policy', tmp.join('policy.yaml'), '--no-referrers'], { env: ferryEnv(tmp.join('home-save-policy')) });
+    expect(n.code, describeRun(n)).toBe(2);
+    expect(n.stderr).toContain('--no-referrers');
+  });
+
+  it('export --policy with a rejected image writes neither bundle nor lock (exit 1), even with --keep-going', async () => {
+    const m = tmp.join('exp', 'nightly.yaml');
+    mkdirSync(tmp.join('exp'), { recursive: true });
+    writeFileSync(m, ['bundle: nightly', 'images:', `  - ${images.signed!.ref}`, `  - ${images.wrongdigest!.ref}`, ''].join('\n'));
+    const r = await runFerry(['export', m, '-o', tmp.join('exp', 'nightly.tar.gz'), '--policy', tmp.join('policy.yaml'), '--keep-going'], { env: ferryEnv(tmp.join('home-export-policy')) });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toMatch(/- .*\/src\/wrongdigest:1: no signature verifies: .*signs sha256:[a-f0-9]+, not this image/);
+    expect(readdirSync(tmp.join('exp'))).toEqual(['nightly.yaml']);
+    writeFileSync(m, ['bundle: nightly', 'images:', `  - ${images.signed!.ref}`, ''].join('\n'));
+    const ok = await runFerry(['export', m, '-o', tmp.join('exp', 'nightly.tar.gz'), '--policy', tmp.join('policy.yaml')], { env: ferryEnv(tmp.join('home-export-policy')) });
+    expect(ok.code, describeRun(ok)).toBe(0);
+    expect(existsSync(tmp.join('exp', 'nightly.tar.gz'))).toBe(true);
   });
 });
 
