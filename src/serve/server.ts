@@ -36,12 +36,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let inFlight = 0;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
+    const client = req.socket.remoteAddress ?? '?';
     inFlight++;
     const finish = (rec: { status: number; bytes: number; user: string | undefined; error: string | undefined }): void => {
       inFlight--;
       const e: AccessEntry = {
         time: new Date().toISOString(),
-        client: req.socket.remoteAddress ?? '?',
+        client,
         method: req.method ?? '?',
         path: loggedPath(req.url),
         status: rec.status,

