@@ -16,6 +16,7 @@ import { run, runOk } from './helpers/processes.js';
 import { OCI_INDEX, OCI_MANIFEST, EMPTY_CONFIG, getManifestRaw, putBlob, putManifest, type Desc } from './helpers/raw-push.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { startServe, type Served } from './helpers/serve.js';
+import { pushLayoutImage, randomFile, type LayoutImage } from './helpers/layout-image.js';
 import { suiteTempDir } from './helpers/tmp.js';
 
 const tmp = suiteTempDir('serve');
@@ -31,6 +32,8 @@ let bundle: string;
 /** docker save of an image named docker.io/library/ferrybox:1. */
 let dockerTar: string;
 let served: Served;
+let big: LayoutImage;
+let plain: string;
 
 beforeAll(async () => {
   [reg, dockerd] = await Promise.all([startRegistry(), startDockerd()]);
@@ -50,6 +53,11 @@ beforeAll(async () => {
   bundle = tmp.join('images.tar.gz');
   const r = await runFerry(['save', fx.app.ref, fx.busybox.ref, fx.multi.ref, '--platform', 'all', '-o', bundle], { env });
   expect(r.code, describeRun(r)).toBe(0);
+  // A big plain (--compression none) bundle: slow enough to stop a server mid-pull, and easy to corrupt.
+  big = await pushLayoutImage(`${h}/test/big:1`, { 'big.bin': randomFile(48 << 20) }, tmp.join('big'));
+  plain = tmp.join('big.tar');
+  const p = await runFerry(['save', big.ref, '--compression', 'none', '-o', plain], { env });
+  expect(p.code, describeRun(p)).toBe(0);
   await dockerd.dockerOk(['tag', fx.busybox.ref, 'ferrybox:1']);
   dockerTar = tmp.join('ferrybox.tar');
   await dockerd.dockerOk(['save', '-o', dockerTar, 'ferrybox:1']);
@@ -277,10 +285,17 @@ describe('start-up, damage and stopping', () => {
   });
 
   it('a corrupted --compression none bundle is refused at start-up (exit 1, the blob named) and nothing is served', async () => {
-    const plain = tmp.join('plain.tar');
-    const s = await runFerry(['save', `${regHost}/test/app:1`, '--compression', 'none', '-o', plain], { env: ferryEnv(tmp.join('plain-home')) });
-    // The registry is gone: save from the cache is not possible, so build the plain bundle from the served copy instead.
-    void s;
+    const bytes = readFileSync(plain);
+    const layer = readFileSync(`${env.XDG_CACHE_HOME}/ferry/blobs/sha256/${big.layer.digest.slice(7)}`);
+    const at = bytes.indexOf(layer.subarray(0, 4096));
+    expect(at).toBeGreaterThan(0);
+    bytes[at + (layer.length >> 1)] ^= 0xff;
+    const bad = tmp.join('big-corrupt.tar');
+    writeFileSync(bad, bytes);
+    const r = await runFerry(['serve', bad, '--listen', '127.0.0.1:0'], { env: ferryEnv(tmp.join('corrupt-home')) });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain(big.layer.digest.slice(7));
+    expect(r.stderr).not.toMatch(/serving \d+ image/);
   });
 
   it('a blob that goes bad in the cache after start-up is refused at the blob: the answer is cut before its end, later ones are 500', async () => {
@@ -307,8 +322,8 @@ describe('start-up, damage and stopping', () => {
   });
 
   it('SIGTERM during a slow pull lets it finish, then exit 0', async () => {
-    const srv = await startServe([bundle], ferryEnv(tmp.join('term-home')), tmp.join('term.log'));
-    const res = await fetch(`${srv.url}/v2/test/app/blobs/${fx.app.bigLayer}`);
+    const srv = await startServe([plain], ferryEnv(tmp.join('term-home')), tmp.join('term.log'));
+    const res = await fetch(`${srv.url}/v2/test/big/blobs/${big.layer.digest}`);
     const reader = res.body!.getReader();
     const first = await reader.read();
     srv.daemon.child.kill('SIGTERM');
@@ -319,7 +334,7 @@ describe('start-up, damage and stopping', () => {
       if (done) break;
       chunks.push(Buffer.from(value));
     }
-    expect(sha(Buffer.concat(chunks))).toBe(fx.app.bigLayer);
+    expect(sha(Buffer.concat(chunks))).toBe(big.layer.digest);
     expect(await srv.daemon.exited).toBe(0);
     expect(srv.log()).toMatch(/SIGTERM: stopping; 1 request in flight/);
     expect(srv.log()).toMatch(/stopped\n?$/);
