@@ -321,6 +321,26 @@ describe('start-up, damage and stopping', () => {
     }
   });
 
+  it('--tls-cert/--tls-key serve HTTPS and --htpasswd (htpasswd -B) requires Basic auth; the log carries no password', async () => {
+    const d = tmp.join('tls');
+    mkdirSync(d, { recursive: true });
+    await runOk('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${d}/key.pem`, '-out', `${d}/cert.pem`, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    await runOk('htpasswd', ['-cbB', `${d}/htpasswd`, 'puller', 's3cret-pw']);
+    const srv = await startServe([dockerTar, '--tls-cert', `${d}/cert.pem`, '--tls-key', `${d}/key.pem`, '--htpasswd', `${d}/htpasswd`], ferryEnv(tmp.join('tls-home')), tmp.join('tls.log'));
+    try {
+      expect(srv.url).toMatch(/^https:/);
+      const anon = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${srv.host}/library/ferrybox:1`]);
+      expect(anon.code).not.toBe(0);
+      const raw = await runOk('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', 'puller:s3cret-pw', `docker://${srv.host}/library/ferrybox:1`]);
+      expect((JSON.parse(raw) as { schemaVersion: number }).schemaVersion).toBe(2);
+      expect(srv.log()).toMatch(/GET \/v2\/ 401 /);
+      expect(srv.log()).toMatch(/GET \/v2\/library\/ferrybox\/manifests\/1 200 \d+B \d+ms user=puller/);
+      expect(srv.log()).not.toContain('s3cret');
+    } finally {
+      await srv.daemon.stop();
+    }
+  });
+
   it('SIGTERM during a slow pull lets it finish, then exit 0', async () => {
     const srv = await startServe([plain], ferryEnv(tmp.join('term-home')), tmp.join('term.log'));
     const res = await fetch(`${srv.url}/v2/test/big/blobs/${big.layer.digest}`);
