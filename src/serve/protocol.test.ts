@@ -122,7 +122,7 @@ describe('Verifier', () => {
 
   it('holds back the last chunk of a bad blob: the stream errors before it ends, and the blob is refused after', async () => {
     const bad = Buffer.from(good);
-    bad[bad.length - 1] ^= 1;
+    bad[bad.length - 1]! ^= 1;
     const damage: string[] = [];
     const v = new Verifier(content(bad, sha(good)), (d) => damage.push(d));
     const b = (await v.blob(sha(good)))!;

@@ -286,10 +286,10 @@ describe('start-up, damage and stopping', () => {
 
   it('a corrupted --compression none bundle is refused at start-up (exit 1, the blob named) and nothing is served', async () => {
     const bytes = readFileSync(plain);
-    const layer = readFileSync(`${env.XDG_CACHE_HOME}/ferry/blobs/sha256/${big.layer.digest.slice(7)}`);
+    const layer = readFileSync(`${env.XDG_CACHE_HOME!}/ferry/blobs/sha256/${big.layer.digest.slice(7)}`);
     const at = bytes.indexOf(layer.subarray(0, 4096));
     expect(at).toBeGreaterThan(0);
-    bytes[at + (layer.length >> 1)] ^= 0xff;
+    bytes[at + (layer.length >> 1)]! ^= 0xff;
     const bad = tmp.join('big-corrupt.tar');
     writeFileSync(bad, bytes);
     const r = await runFerry(['serve', bad, '--listen', '127.0.0.1:0'], { env: ferryEnv(tmp.join('corrupt-home')) });
@@ -305,7 +305,7 @@ describe('start-up, damage and stopping', () => {
       const layer = fx.app.bigLayer;
       const file = `${home}/cache/ferry/blobs/sha256/${layer.slice(7)}`;
       const bytes = readFileSync(file);
-      bytes[bytes.length >> 1] ^= 0xff;
+      bytes[bytes.length >> 1]! ^= 0xff;
       writeFileSync(file, bytes);
       const res = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`);
       expect(res.status).toBe(200);
