@@ -51,7 +51,10 @@ const LAYERS: Record<string, readonly string[]> = {
   // The import job's own decisions and files (which bundles of a drop directory are complete,
   // waiting or already imported; the journal; moves): file-system work over value types only.
   import: VALUES,
-  cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer', 'import'],
+  // `ferry serve`: the distribution API over a small content interface; its first content is
+  // the blob cache filled from bundles (store, and bundle for legacy archives' manifests).
+  serve: [...BELOW_PLACES, 'content', 'store', 'bundle'],
+  cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer', 'import', 'serve'],
 };
 
 /** npm packages that mark a layer: only these layers may import them. */

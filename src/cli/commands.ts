@@ -196,6 +196,17 @@ export function searchOptions(y: Argv<GlobalArgs>) {
     .option('trunc', { type: 'boolean', default: true, describe: 'shorten descriptions to 45 characters; --no-trunc prints them whole' });
 }
 
+export function serveOptions(y: Argv<GlobalArgs>) {
+  return withCacheOption(y)
+    .positional('bundles', { type: 'string', array: true, demandOption: true, describe: 'bundles or image archives to serve as one registry' })
+    .option('listen', { type: 'string', default: '127.0.0.1:5000', describe: 'HOST:PORT to listen on (0.0.0.0:5000 for every interface; port 0: any free port)' })
+    .option('prefix', { type: 'string', describe: 'serve the repositories below this path (P/library/nginx)' })
+    .option('tls-cert', { type: 'string', describe: 'PEM certificate (chain) file: serve HTTPS (with --tls-key)' })
+    .option('tls-key', { type: 'string', describe: 'PEM private key file of --tls-cert' })
+    .option('htpasswd', { type: 'string', describe: 'require HTTP Basic authentication against this htpasswd file (bcrypt `htpasswd -B` or {SHA} entries)' })
+    .option('print-mirror-config', { type: 'string', choices: ['containerd', 'cri-o', 'k3s'], describe: 'print the mirror configuration for the bundles\' registries (hosts.toml, registries.conf, registries.yaml) and exit' });
+}
+
 export type SaveArgs = ArgsOf<typeof saveOptions>;
 export type ExportArgs = ArgsOf<typeof exportOptions>;
 export type VerifyArgs = ArgsOf<typeof verifyOptions>;
@@ -216,3 +227,4 @@ export type CatalogArgs = ArgsOf<typeof catalogOptions>;
 export type SearchArgs = ArgsOf<typeof searchOptions>;
 export type TagArgs = ArgsOf<typeof tagOptions>;
 export type DeleteArgs = ArgsOf<typeof deleteOptions>;
+export type ServeArgs = ArgsOf<typeof serveOptions>;

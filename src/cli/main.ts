@@ -27,6 +27,7 @@ import {
   lsOptions,
   pushOptions,
   saveOptions,
+  serveOptions,
   tagOptions,
   verifyOptions,
   versionOptions,
@@ -142,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('search <term>', 'search Docker Hub (or filter another registry\'s catalog) as docker search does', searchOptions, run(lazy(() => import('./search.js'), (m) => m.runSearch)))
     .command('inventory [bundles..]', 'write have.json: the blobs this side holds (a registry, or bundles), for differential bundles', inventoryOptions, run(lazy(() => import('./inventory.js'), (m) => m.runInventory)))
     .command('import <sources..>', 'import the bundles of a drop directory (or the bundles named) into a registry or a Docker engine, once each', importOptions, run(lazy(() => import('./import.js'), (m) => m.runImport)))
+    .command('serve <bundles..>', 'serve bundles as a read-only registry (OCI distribution API), straight to docker, podman, containerd and k3s', serveOptions, run(lazy(() => import('./serve.js'), (m) => m.runServe)))
     .command('login <host>', 'store registry credentials in the Docker config', loginOptions, run(lazy(() => import('./login.js'), (m) => m.runLogin)))
     .command('logout <host>', 'remove registry credentials from the Docker config', logoutOptions, run(lazy(() => import('./login.js'), (m) => m.runLogout)))
     .command('version', "print ferry's version, commit, the Node.js inside, and whether it is a release", versionOptions, run(lazy(() => import('./version.js'), (m) => m.runVersion)))

@@ -11,8 +11,11 @@ import type { BlobStore } from '../store/blob-store.js';
 import { BUNDLE_DOCUMENTS } from '../bundle/layout.js';
 
 
-/** Reads the archive at `path` into `store`; `onBytes` sees the archive-file bytes as they are read. */
-export async function readIntoStore(path: string, store: BlobStore, onBytes?: (n: number) => void): Promise<Interpretation> {
+/**
+ * Reads the archive at `path` into `store`; `onBytes` sees the archive-file bytes as they are
+ * read; `outcome` ends the failed-checks message (what did not happen because of it).
+ */
+export async function readIntoStore(path: string, store: BlobStore, onBytes?: (n: number) => void, outcome = 'nothing was pushed'): Promise<Interpretation> {
   const pending = new Set<{ discard(): Promise<void> }>();
   try {
     const contents = await readArchive(path, async (file, body) => {
@@ -41,7 +44,7 @@ export async function readIntoStore(path: string, store: BlobStore, onBytes?: (n
     const it = interpret(contents);
     const problems = [...it.problems, ...imageProblems(it, contents).problems];
     if (problems.length) {
-      throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, nothing was pushed:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+      throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, ${outcome}:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
     }
     return it;
   } finally {

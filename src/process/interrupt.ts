@@ -63,6 +63,20 @@ export function runCleanups(): void {
   }
 }
 
+let takeover: ((sig: keyof typeof SIGNAL_EXIT) => void) | undefined;
+
+/**
+ * Lets a long-running command (`ferry serve`) handle the first SIGINT, SIGTERM or SIGHUP itself
+ * (a graceful stop) instead of the exit above; a second signal exits at once as usual. Returns
+ * the removal.
+ */
+export function takeOverSignals(fn: (sig: keyof typeof SIGNAL_EXIT) => void): () => void {
+  takeover = fn;
+  return () => {
+    if (takeover === fn) takeover = undefined;
+  };
+}
+
 let installed = false;
 
 /** Installs the handlers for SIGINT, SIGTERM and SIGHUP (once per process). */
@@ -71,6 +85,12 @@ export function installSignalHandlers(): void {
   installed = true;
   for (const sig of Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[]) {
     process.on(sig, () => {
+      const own = takeover;
+      if (own) {
+        takeover = undefined;
+        own(sig);
+        return;
+      }
       const exitCode = SIGNAL_EXIT[sig];
       runCleanups();
       const line = describeInterruption();
