@@ -33,8 +33,7 @@ export interface ScenarioData {
   fixtureInfo?: Record<string, unknown>;
 }
 
-// `any` for prep: each variant has its own, and only its own functions see it.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// `any` for prep: each variant has its own, and only that variant's functions see it.
 export interface Variant<D, P = any> {
   name: string;
   note: string;

@@ -7,7 +7,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runOk } from '../../test/e2e/helpers/processes.js';
 import { manifestFiles, type PushedImages } from '../context.js';
-import { defineScenario, pick, type Target, type Variant } from '../scenario.js';
+import { defineScenario, pick, type Scenario, type Target, type Variant } from '../scenario.js';
 import { ferryExportSteps, ferryReport } from './common.js';
 import { smallInfo } from './fixture-info.js';
 
@@ -24,10 +24,11 @@ const sizes = (small: boolean): [number, number] => (small ? [25, 100] : [100, 4
 const cold = (n: number): string => `ferry export cold x${n}`;
 const warm = (n: number): string => `ferry export warm x${n}`;
 
-function coldVariant(i: 0 | 1): Variant<Data> {
+/** A cold export of the first counts[i] images. */
+function coldVariant(i: 0 | 1, name: string, note: string): Variant<Data> {
   return {
-    name: '',
-    note: '',
+    name,
+    note,
     prepare: async ({ yaml, counts }, dir) => writeFile(join(dir, 'scale.yaml'), yaml[counts[i]]!),
     steps: ({ ferry }, dir) => ferryExportSteps(ferry, dir, 'scale'),
     async inspect(dir, _t, { counts }) {
@@ -38,10 +39,11 @@ function coldVariant(i: 0 | 1): Variant<Data> {
   };
 }
 
-function warmVariant(i: 0 | 1): Variant<Data> {
+/** The same export again right after a cold one (untimed), nothing changed. */
+function warmVariant(i: 0 | 1, name: string, note: string): Variant<Data> {
   return {
-    name: '',
-    note: '',
+    name,
+    note,
     async prepare({ yaml, counts, ferry }, dir) {
       await writeFile(join(dir, 'scale.yaml'), yaml[counts[i]]!);
       for (const s of ferryExportSteps(ferry, dir, 'scale')) await runOk(s.cmd, s.args, { cwd: dir, timeoutMs: 1800_000 });
@@ -57,9 +59,8 @@ function warmVariant(i: 0 | 1): Variant<Data> {
 }
 
 /** The scenario for the sizes of this run (the names carry the counts). */
-export function scaleScenario(small: boolean) {
+export function scaleScenario(small: boolean): Scenario {
   const [a, b] = sizes(small);
-  const named = (v: Variant<Data>, name: string, note: string): Variant<Data> => ({ ...v, name, note });
   return defineScenario<Data>({
     name: 'scale',
     title: `export ${a} and ${b} small images of one manifest file, cold and warm (linear growth, flat RSS)`,
@@ -70,10 +71,10 @@ export function scaleScenario(small: boolean) {
       return { ...p, counts: [a, b], yaml, bytes: 0, what: `${a} / ${b} images (2 layers each, ${(p.images.compressedBytes / 1e6).toFixed(1)} MB gzip for ${b})`, fixtureInfo: smallInfo(p.images), ferry: ctx.ferry };
     },
     variants: [
-      named(coldVariant(0), cold(a), `ferry export of ${a} images, --cache-dir fresh`),
-      named(coldVariant(1), cold(b), `ferry export of ${b} images, --cache-dir fresh`),
-      named(warmVariant(0), warm(a), `the same export of ${a} again, nothing changed`),
-      named(warmVariant(1), warm(b), `the same export of ${b} again, nothing changed`),
+      coldVariant(0, cold(a), `ferry export of ${a} images, --cache-dir fresh`),
+      coldVariant(1, cold(b), `ferry export of ${b} images, --cache-dir fresh`),
+      warmVariant(0, warm(a), `the same export of ${a} again, nothing changed`),
+      warmVariant(1, warm(b), `the same export of ${b} again, nothing changed`),
     ],
     targets(m) {
       const k = b / a;
