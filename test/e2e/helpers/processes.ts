@@ -67,8 +67,12 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.stderr?.on('data', (b: Buffer) => err.push(b));
     const timer = setTimeout(() => {
-      if (opts.group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      else child.kill('SIGKILL');
+      try {
+        if (opts.group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
     }, opts.timeoutMs ?? 120_000);
     child.on('error', (e) => {
       clearTimeout(timer);
