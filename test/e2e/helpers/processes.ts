@@ -28,6 +28,15 @@ export interface RunOptions {
   /** Run as this user and group (the test runs as root; a fault test needs an ordinary user). */
   uid?: number;
   gid?: number;
+  /** Write stdout to this file instead of keeping it in memory (`stdout` is then ''). */
+  stdoutFile?: string;
+  /** Write stderr to this file instead of keeping it in memory (`stderr` is then ''). */
+  stderrFile?: string;
+  /**
+   * Run in a process group of its own; the exit hook then kills the whole group, so a wrapper
+   * (`/usr/bin/time -- cmd`) does not leave its command behind.
+   */
+  group?: boolean;
 }
 
 /**
@@ -36,19 +45,35 @@ export interface RunOptions {
  */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
-      cwd: opts.cwd,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      ...(opts.uid === undefined ? {} : { uid: opts.uid }),
-      ...(opts.gid === undefined ? {} : { gid: opts.gid }),
-    });
-    track(child);
+    const outFd = opts.stdoutFile === undefined ? undefined : openSync(opts.stdoutFile, 'w');
+    const errFd = opts.stderrFile === undefined ? undefined : openSync(opts.stderrFile, 'w');
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd, args, {
+        env: opts.env ?? process.env,
+        cwd: opts.cwd,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd ?? 'pipe', errFd ?? 'pipe'],
+        detached: opts.group ?? false,
+        ...(opts.uid === undefined ? {} : { uid: opts.uid }),
+        ...(opts.gid === undefined ? {} : { gid: opts.gid }),
+      });
+    } finally {
+      if (outFd !== undefined) closeSync(outFd);
+      if (errFd !== undefined) closeSync(errFd);
+    }
+    track(child, opts.group ?? false);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => {
+      try {
+        if (opts.group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }, opts.timeoutMs ?? 120_000);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new Error(`running ${cmd}: ${e.message}`, { cause: e }));
@@ -92,7 +117,8 @@ export interface Daemon {
   stop(graceMs?: number): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
+/** Live children; true for those in a process group of their own (killed as a group). */
+const live = new Map<ChildProcess, boolean>();
 const cleanups = new Set<() => void>();
 let hooked = false;
 
@@ -100,9 +126,10 @@ function hookExit(): void {
   if (hooked) return;
   hooked = true;
   process.on('exit', () => {
-    for (const c of live) {
+    for (const [c, group] of live) {
       try {
-        c.kill('SIGKILL');
+        if (group && c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+        else c.kill('SIGKILL');
       } catch {
         /* already gone */
       }
@@ -118,9 +145,9 @@ function hookExit(): void {
 }
 
 /** Keeps `child` in the kill-on-exit table until it exits. */
-function track(child: ChildProcess): void {
+function track(child: ChildProcess, group = false): void {
   hookExit();
-  live.add(child);
+  live.set(child, group);
   child.on('exit', () => live.delete(child));
   child.on('error', () => live.delete(child));
 }
