@@ -19,7 +19,10 @@ import { readFile } from 'node:fs/promises';
 
 export interface OpenedBundle {
   interpretation: Interpretation;
+  /** Blob bytes, each checked against its digest as it streams (a mismatch fails before the end). */
   blobs: BlobReader;
+  /** Blob bytes as they are stored, unchecked, for a reader that checks them itself (serve). */
+  rawBlobs: BlobReader;
   /** A small blob's bytes (a signature payload for the policy), or undefined. */
   readSmall(digest: string): Promise<Buffer | undefined>;
   /** Whether the bundle was copied into the cache (true) or is read in place. */
@@ -27,8 +30,8 @@ export interface OpenedBundle {
 }
 
 /** Throws BUNDLE_FORMAT listing what the interpretation found wrong. */
-function refuseProblems(path: string, problems: readonly string[]): void {
-  if (problems.length) throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, nothing was pushed:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+function refuseProblems(path: string, problems: readonly string[], outcome: string): void {
+  if (problems.length) throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, ${outcome}:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
 }
 
 /** Bytes [start, end] of a blob read in place, verified: the whole blob is hashed even for a range (a resumed upload), and a mismatch fails the stream before its last bytes. */
@@ -52,7 +55,7 @@ export function verifiedRange(s: SeekableArchive, digest: string, start: number,
 }
 
 /** Opens `path` for a push; `onBytes` sees the file's bytes when it has to be read through. */
-export async function openBundle(path: string, store: BlobStore, onReadThrough: () => ((n: number) => void) | undefined): Promise<OpenedBundle> {
+export async function openBundle(path: string, store: BlobStore, onReadThrough: () => ((n: number) => void) | undefined, outcome = 'nothing was pushed'): Promise<OpenedBundle> {
   const s = await openSeekable(path).catch((err: unknown) => {
     // A missing file, a directory: the full reader gives those their own messages.
     if ((err as NodeJS.ErrnoException)?.code) return undefined;
@@ -61,15 +64,16 @@ export async function openBundle(path: string, store: BlobStore, onReadThrough: 
   if (s) {
     const it = interpret(s.contents);
     if (!it.images.some((i) => i.synthesized)) {
-      refuseProblems(path, [...it.problems, ...imageProblems(it, s.contents).problems]);
+      refuseProblems(path, [...it.problems, ...imageProblems(it, s.contents).problems], outcome);
       return {
         interpretation: it,
         blobs: { readRange: (digest, start, end) => verifiedRange(s, digest, start, end) },
+        rawBlobs: { readRange: (digest, start, end) => s.open(blobPath(digest), start, end) },
         readSmall: async (d) => (s.contents.files.has(blobPath(d)) ? s.read(blobPath(d)).catch(() => undefined) : undefined),
         cached: false,
       };
     }
   }
-  const it = await readIntoStore(path, store, onReadThrough());
-  return { interpretation: it, blobs: store, readSmall: (d) => readFile(store.path(d)).catch(() => undefined), cached: true };
+  const it = await readIntoStore(path, store, onReadThrough(), outcome);
+  return { interpretation: it, blobs: store, rawBlobs: store, readSmall: (d) => readFile(store.path(d)).catch(() => undefined), cached: true };
 }

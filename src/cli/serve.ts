@@ -1,7 +1,8 @@
 /**
- * `ferry serve BUNDLE...`: the bundles as one read-only registry (src/serve/). Start-up reads
- * every bundle into the cache, verified (a damaged bundle is refused before the server listens),
- * then listens and logs each request on stderr. SIGINT/SIGTERM stop it gracefully: no new
+ * `ferry serve BUNDLE...`: the bundles as one read-only registry (src/serve/). Start-up opens
+ * each bundle: a seekable one (format 2, a plain OCI-layout tar) is served from the file, its
+ * manifests and configs checked now and each blob as it first streams; any other archive is
+ * read into the cache, verified (a damaged one is refused before the server listens). Then it listens and logs each request on stderr. SIGINT/SIGTERM stop it gracefully: no new
  * connections, the pulls in flight finish, exit 0. `--print-mirror-config` only prints.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { parseReference } from '../reference/parse-reference.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { osReason } from '../fs/io-error.js';
 import { takeOverSignals, setInterruptMessage } from '../process/interrupt.js';
-import { StoreContent } from '../serve/store-content.js';
+import { PlanContent } from '../serve/plan-content.js';
 import { MergedContent } from '../serve/merged-content.js';
 import { Repositories } from '../serve/repositories.js';
 import { Verifier } from '../serve/verifier.js';
@@ -23,7 +24,7 @@ import { startServer } from '../serve/server.js';
 import { formatAccess } from '../serve/access-log.js';
 import { authority, parseListen, type ListenAddress } from '../serve/listen-address.js';
 import { mirrorConfig, type MirrorFlavour } from '../serve/mirror-config.js';
-import { readIntoStore } from './read-into-store.js';
+import { openBundle } from './open-bundle.js';
 import { reportState } from './report-state.js';
 import { makeOutput, openStore } from './common.js';
 import type { ServeArgs } from './commands.js';
@@ -92,17 +93,24 @@ export async function runServe(a: ServeArgs): Promise<number> {
   if (a['print-mirror-config']) return printMirrorConfig(a, a['print-mirror-config'] as MirrorFlavour, listen, !!tls, prefix);
   const out = makeOutput(a);
   const store = await openStore(a);
-  const parts: StoreContent[] = [];
+  const parts: PlanContent[] = [];
   const compressed = new Map<string, Promise<Descriptor>>();
   setInterruptMessage(() => 'interrupted: stopped while reading the bundles; nothing was served');
   for (const b of a.bundles) {
     const size = (await stat(b).catch(() => undefined))?.size;
-    out.info(`reading ${b}`);
-    if (size !== undefined) out.start(`read:${b}`, `reading ${basename(b)}`, size);
-    const it = await readIntoStore(b, store, (n) => out.progress(`read:${b}`, n), 'nothing was served');
-    out.done(`read:${b}`);
-    const part = new StoreContent(store);
-    await part.add(it, basename(b), compressed);
+    // A seekable bundle is served from the file (only its table of contents and manifests are
+    // read now); any other archive is read through into the cache once, verified.
+    let reading = false;
+    const opened = await openBundle(b, store, () => {
+      if (size === undefined) return undefined;
+      reading = true;
+      out.info(`reading ${b} into the cache (an older or foreign archive: it has no table of contents)`);
+      out.start(`read:${b}`, `reading ${basename(b)}`, size);
+      return (n) => out.progress(`read:${b}`, n);
+    }, 'nothing was served');
+    if (reading) out.done(`read:${b}`);
+    const part = new PlanContent(opened.rawBlobs, opened.cached ? store : undefined);
+    await part.add(opened.interpretation, basename(b), compressed);
     parts.push(part);
   }
   out.stop();

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestMismatchError } from '../errors.js';
+import { DigestMismatchError, FerryError } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
 import type { ServedBlob, ServedContent, ServedManifest } from './content.js';
 
@@ -125,7 +125,11 @@ export class Verifier {
       if (mismatch === undefined) this.verified.add(digest);
       else this.markBad(digest, mismatch);
     });
-    source.on('error', (err) => tap.destroy(err));
+    source.on('error', (err) => {
+      // Damage the bundle's own framing finds first (a gzip CRC, a tar header that disagrees).
+      if (isDamage(err)) this.markBad(digest, (err as Error).message);
+      tap.destroy(err);
+    });
     return source.pipe(tap);
   }
 
@@ -151,12 +155,19 @@ export class Verifier {
         cb();
       },
     });
-    await pipeline(blob.size ? blob.open(0, blob.size - 1) : emptyStream(), sink);
+    await pipeline(blob.size ? blob.open(0, blob.size - 1) : emptyStream(), sink).catch((err: unknown) => {
+      throw isDamage(err) ? this.markBad(digest, (err as Error).message) : err;
+    });
     const actual = `sha256:${hash.digest('hex')}`;
     if (bytes !== blob.size) throw this.markBad(digest, `${bytes} bytes, expected ${blob.size}`);
     if (actual !== digest) throw this.markBad(digest, `calculated ${actual}`);
     this.verified.add(digest);
   }
+}
+
+/** A read failure that is damage in the bundle (its gzip or tar framing), not a passing I/O problem. */
+function isDamage(err: unknown): boolean {
+  return err instanceof FerryError && err.code === 'BUNDLE_FORMAT';
 }
 
 function emptyStream(): Readable {

@@ -6,7 +6,7 @@
  * digest a client gets equals the bundle's. The source registry is stopped before anything is
  * served, so nothing can come from it.
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './helpers/dockerd.js';
@@ -285,41 +285,62 @@ describe('start-up, damage and stopping', () => {
     expect(r.stderr).toMatch(/hint: .*--listen HOST:PORT/);
   });
 
-  it('a corrupted --compression none bundle is refused at start-up (exit 1, the blob named) and nothing is served', async () => {
-    const bytes = readFileSync(plain);
-    const layer = readFileSync(`${env.XDG_CACHE_HOME!}/ferry/blobs/sha256/${big.layer.digest.slice(7)}`);
-    const at = bytes.indexOf(layer.subarray(0, 4096));
-    expect(at).toBeGreaterThan(0);
-    bytes[at + (layer.length >> 1)]! ^= 0xff;
-    const bad = tmp.join('big-corrupt.tar');
-    writeFileSync(bad, bytes);
-    const r = await runFerry(['serve', bad, '--listen', '127.0.0.1:0'], { env: ferryEnv(tmp.join('corrupt-home')) });
-    expect(r.code, describeRun(r)).toBe(1);
-    expect(r.stderr).toContain(big.layer.digest.slice(7));
-    expect(r.stderr).not.toMatch(/serving \d+ image/);
-  });
-
-  it('a blob that goes bad in the cache after start-up is refused at the blob: the answer is cut before its end, later ones are 500', async () => {
-    const home = tmp.join('rot-home');
-    const srv = await startServe([bundle], ferryEnv(home), tmp.join('rot.log'));
+  /** Serves `file` and checks that its damaged big layer is refused at the blob while the rest is served. */
+  async function refusedAtTheBlob(file: string, label: string, layer: string, repo: string, damage?: () => void): Promise<void> {
+    const srv = await startServe([file], ferryEnv(tmp.join(`${label}-home`)), tmp.join(`${label}.log`));
     try {
-      const layer = fx.app.bigLayer;
-      const file = `${home}/cache/ferry/blobs/sha256/${layer.slice(7)}`;
-      const bytes = readFileSync(file);
-      bytes[bytes.length >> 1]! ^= 0xff;
-      writeFileSync(file, bytes);
-      const res = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`);
+      damage?.();
+      expect(srv.log(), 'a seekable bundle starts without reading its layers').toMatch(/serving \d+ image/);
+      const res = await fetch(`${srv.url}/v2/${repo}/blobs/${layer}`);
       expect(res.status).toBe(200);
-      await expect(res.arrayBuffer()).rejects.toThrow();
-      const again = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`);
+      await expect(res.arrayBuffer(), 'the answer is cut before its end').rejects.toThrow();
+      const again = await fetch(`${srv.url}/v2/${repo}/blobs/${layer}`);
       expect(again.status).toBe(500);
       expect(((await again.json()) as { errors: { message: string }[] }).errors[0]!.message).toContain(`${layer} is damaged in the bundle`);
-      const ranged = await fetch(`${srv.url}/v2/test/app/blobs/${layer}`, { headers: { range: 'bytes=0-9' } });
+      const ranged = await fetch(`${srv.url}/v2/${repo}/blobs/${layer}`, { headers: { range: 'bytes=0-9' } });
       expect(ranged.status).toBe(500);
-      expect(srv.log()).toContain(`error: ${layer} is damaged in the bundle`);
+      await waitFor(() => srv.log().includes(`error: ${layer} is damaged in the bundle`), { what: 'the error line', describe: () => srv.log() });
     } finally {
       await srv.daemon.stop();
     }
+  }
+
+  /** `file` with one byte flipped in the middle of `layerBytes` (stored as they are in the bundle). */
+  function flipped(file: string, layerBytes: Buffer): Buffer {
+    const bytes = readFileSync(file);
+    // A stored gzip member puts a 5-byte block header every 64 KiB: try a few places.
+    const mid = layerBytes.length >> 1;
+    const at = [0, 1000, 2000].map((d) => bytes.indexOf(layerBytes.subarray(mid + d, mid + d + 64))).find((x) => x > 0) ?? -1;
+    expect(at, 'the layer bytes are in the bundle as they are').toBeGreaterThan(0);
+    bytes[at + 10]! ^= 0xff;
+    return bytes;
+  }
+
+  it('a corrupted --compression none bundle is served, but its damaged blob never whole: cut before its end, then 500', async () => {
+    const layer = readFileSync(`${env.XDG_CACHE_HOME!}/ferry/blobs/sha256/${big.layer.digest.slice(7)}`);
+    const bad = tmp.join('big-corrupt.tar');
+    writeFileSync(bad, flipped(plain, layer));
+    await refusedAtTheBlob(bad, 'corrupt-plain', big.layer.digest, 'test/big');
+  });
+
+  it('a format-2 bundle damaged after start-up is refused at the blob the same way', async () => {
+    const layerDigest = fx.app.bigLayer;
+    const layer = readFileSync(`${env.XDG_CACHE_HOME!}/ferry/blobs/sha256/${layerDigest.slice(7)}`);
+    const copy = tmp.join('rot.tar.gz');
+    copyFileSync(bundle, copy);
+    await refusedAtTheBlob(copy, 'rot', layerDigest, 'test/app', () => writeFileSync(copy, flipped(copy, layer)));
+  });
+
+  it('an older (single-member gzip) bundle that is damaged is refused at start-up (exit 1, the blob named): it is read through the cache', async () => {
+    const layer = readFileSync(`${env.XDG_CACHE_HOME!}/ferry/blobs/sha256/${big.layer.digest.slice(7)}`);
+    const tar = tmp.join('old-corrupt.tar');
+    writeFileSync(tar, flipped(plain, layer));
+    const old = tmp.join('old-corrupt.tar.gz');
+    await runOk('sh', ['-c', `gzip -n -c '${tar}' > '${old}'`]);
+    const r = await runFerry(['serve', old, '--listen', '127.0.0.1:0'], { env: ferryEnv(tmp.join('corrupt-old-home')) });
+    expect(r.code, describeRun(r)).toBe(1);
+    expect(r.stderr).toContain(big.layer.digest.slice(7));
+    expect(r.stderr).not.toMatch(/serving \d+ image/);
   });
 
   it('--tls-cert/--tls-key serve HTTPS and --htpasswd (htpasswd -B) requires Basic auth; the log carries no password', async () => {

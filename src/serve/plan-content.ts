@@ -1,13 +1,15 @@
 /**
- * The first ServedContent: bundles read into the blob cache with readIntoStore (every file
- * hashed on the way in, for every archive kind ferry reads: ferry bundles gzip or plain, OCI
- * layouts, `docker save` tars, legacy ones included, whose manifests are synthesized as `ferry
- * push` does), then served from the cache by digest. Only the digests the bundles carry are
- * served, never anything else the cache holds.
+ * The ServedContent of one bundle's images (their plans), with the blobs read through a
+ * BlobReader: straight from the bundle file for a seekable bundle (format 2, plain OCI-layout
+ * tars: nothing copied, start-up reads only the table of contents and the manifests), or from
+ * the blob cache for archives read through once with readIntoStore (older gzip bundles,
+ * `docker save` tars, legacy ones included, whose manifests are synthesized as `ferry push`
+ * does). Only the digests the bundle carries are served, never anything else the cache holds.
  */
 import { synthesizeManifest } from '../bundle/synthesize.js';
 import { planBlobs, type ImagePlan } from '../content/plan.js';
 import type { Descriptor } from '../oci/manifest.js';
+import type { Readable } from 'node:stream';
 import type { BlobStore } from '../store/blob-store.js';
 import type { Interpretation } from '../bundle/contents.js';
 import type { ServedBlob, ServedContent, ServedManifest, ServedName } from './content.js';
@@ -27,23 +29,35 @@ export function referrerDescriptor(digest: string, mediaType: string, raw: Buffe
   return { subject, descriptor: { mediaType, digest, size: raw.length, ...(artifactType ? { artifactType } : {}), ...(annotations ? { annotations } : {}) } };
 }
 
-export class StoreContent implements ServedContent {
+/** Where the blob bytes come from (unverified: the Verifier checks them). */
+export interface BlobReader {
+  readRange(digest: string, start: number, end: number): Readable;
+}
+
+export class PlanContent implements ServedContent {
   private readonly served: ServedName[] = [];
   private readonly manifests = new Map<string, ServedManifest>();
   private readonly blobs = new Map<string, number>();
   private readonly bySubject = new Map<string, Descriptor[]>();
 
-  constructor(private readonly store: BlobStore) {}
+  /** `store` is needed only to synthesize the manifests of a legacy archive read into it. */
+  constructor(
+    private readonly reader: BlobReader,
+    private readonly store?: BlobStore,
+  ) {}
 
   /**
-   * Adds the images of a bundle that readIntoStore (cli/read-into-store.ts) has read into the
-   * cache, verified; `source` names the bundle in warnings. Synthesizes the manifests of a
+   * Adds the images of a bundle (its interpretation, checked); `source` names the bundle in
+   * warnings. Synthesizes the manifests of a
    * legacy archive into the cache (`compressed` shares their gzipped layers between bundles).
    */
   async add(it: Interpretation, source: string, compressed: Map<string, Promise<Descriptor>> = new Map()): Promise<void> {
     for (const img of it.images) {
       // A legacy archive has no manifests: built as `ferry push` builds them (their digest is new).
-      if (img.synthesized && (img.name || img.plan.ref.registry !== 'unnamed')) await synthesizeManifest(img.plan, this.store, compressed);
+      if (img.synthesized && (img.name || img.plan.ref.registry !== 'unnamed')) {
+        if (!this.store) throw new Error(`${source}: a legacy archive is served from the cache`);
+        await synthesizeManifest(img.plan, this.store, compressed);
+      }
       this.addPlan(img.plan, img.name ? source : undefined);
     }
   }
@@ -72,7 +86,7 @@ export class StoreContent implements ServedContent {
   async blob(digest: string): Promise<ServedBlob | undefined> {
     const size = this.blobs.get(digest);
     if (size === undefined) return undefined;
-    return { size, open: (start, end) => this.store.readRange(digest, start, end) };
+    return { size, open: (start, end) => this.reader.readRange(digest, start, end) };
   }
 
   referrers(subject: string): readonly Descriptor[] {
