@@ -25,6 +25,12 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 
 export interface SeekableArchive {
   path: string;
+  /** True for a gzip bundle (members), false for a plain tar. */
+  gzip: boolean;
+  /** Every entry (the TOC's, or the headers a plain tar walk found), the TOC entry itself included. */
+  entries: readonly TocEntry[];
+  /** Where the entries' bytes end in the file: the footer (gzip), the tar's end blocks (plain). */
+  end: number;
   /** Every regular file, as the full reader gives them; a blob's digest is its name (checked when it is read). */
   contents: ArchiveContents;
   /** Streams bytes [start, end] (inclusive) of an entry's data, unverified. */
@@ -70,12 +76,12 @@ async function gzipToc(fh: FileHandle, size: number, path: string): Promise<{ en
 }
 
 /** The entries of a plain tar, by walking its headers (no data is read); undefined when it holds anything but regular files ferry can index. */
-async function plainTarEntries(fh: FileHandle, size: number, path: string): Promise<TocEntry[] | undefined> {
+async function plainTarEntries(fh: FileHandle, size: number, path: string): Promise<{ entries: TocEntry[]; end: number } | undefined> {
   const entries: TocEntry[] = [];
   let pos = 0;
   while (pos + TAR_BLOCK <= size) {
     const block = await readAt(fh, pos, TAR_BLOCK, path);
-    if (block.every((b) => b === 0)) return entries;
+    if (block.every((b) => b === 0)) return { entries, end: pos };
     const h = parseTarHeader(block, `${path} at offset ${pos}`);
     const kind = checkEntryType(h.name, h.type === '\0' ? 'file' : tarType(h.type));
     if (kind === 'symlink') return undefined; // legacy docker save: layer links; the full reader resolves them
@@ -99,7 +105,7 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
   const st = await stat(path);
   if (!st.isFile()) return undefined;
   const fh = await open(path, 'r');
-  let index: { entries: TocEntry[]; gzip: boolean; ends: Map<number, number> } | undefined;
+  let index: { entries: TocEntry[]; gzip: boolean; ends: Map<number, number>; end: number } | undefined;
   try {
     const magic = await readAt(fh, 0, Math.min(2, st.size), path);
     const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
@@ -108,11 +114,11 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
       if (t) {
         const starts = [...new Set(t.entries.map((e) => e.member)), st.size - FOOTER_SIZE].sort((a, b) => a - b);
         const ends = new Map(starts.slice(0, -1).map((s, i) => [s, starts[i + 1]!]));
-        index = { entries: t.entries, gzip, ends };
+        index = { entries: t.entries, gzip, ends, end: st.size - FOOTER_SIZE };
       }
     } else {
-      const entries = await plainTarEntries(fh, st.size, path);
-      if (entries) index = { entries, gzip, ends: new Map() };
+      const walked = await plainTarEntries(fh, st.size, path);
+      if (walked) index = { entries: walked.entries, gzip, ends: new Map(), end: walked.end };
     }
   } finally {
     await fh.close();
@@ -168,7 +174,7 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     files.set(name, { name, size: data.length, digest: `sha256:${createHash('sha256').update(data).digest('hex')}` });
   }
   await readDocuments(small, byName, readEntry);
-  return { path, contents: { files, small }, open: openEntry, read: readEntry };
+  return { path, gzip, entries: index.entries, end: index.end, contents: { files, small }, open: openEntry, read: readEntry };
 }
 
 /** The data bytes [start, last] of entry `e` from the inflated member that begins at `e.memberOffset`, after checking its header. */

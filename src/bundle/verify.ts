@@ -12,6 +12,8 @@ import { interpret, type Interpretation } from './contents.js';
 import { readArchive, type ArchiveContents } from './reader.js';
 import { parseImageConfig } from '../oci/config.js';
 import { BUNDLE_DOCUMENTS } from './layout.js';
+import { openSeekable } from './seekable.js';
+import { verifySeekable } from './verify-seekable.js';
 
 export interface VerifyResult {
   interpretation: Interpretation;
@@ -70,8 +72,15 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
  * Throws only when it cannot be read at all (truncated, hostile).
  */
 export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: number) => void): Promise<VerifyResult> {
-  const diffIds = new Map<string, string | { error: string }>();
-  const contents = await readArchive(
+  // A seekable bundle is checked member by member on both cores (verify-seekable.ts); any other
+  // archive in one streaming pass.
+  const seekable = await openSeekable(path).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException)?.code) return undefined; // the full reader names it
+    throw err;
+  });
+  const fast = seekable ? await verifySeekable(seekable, deep, onBytes) : undefined;
+  const diffIds = fast?.diffIds ?? new Map<string, string | { error: string }>();
+  const contents = fast?.contents ?? await readArchive(
     path,
     async (file, body) => {
       if (!deep || BUNDLE_DOCUMENTS.has(file.name)) return;

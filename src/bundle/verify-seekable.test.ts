@@ -1,0 +1,65 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { blobPath } from '../digest/digest.js';
+import { created, fixtureStore, gzA, plans } from './bundle.fixture.js';
+import { openSeekable } from './seekable.js';
+import { TAR_END, parseTarHeader, tarHeader, tarPadding } from './tar-header.js';
+import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
+import { verifySeekable } from './verify-seekable.js';
+import { readArchive } from './reader.js';
+import { writeBundle, type Compression } from './writer.js';
+
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function bundle(compression: Compression): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-verify-seekable-'));
+  dirs.push(dir);
+  const out = join(dir, compression === 'gzip' ? 'b.tar.gz' : 'b.tar');
+  await writeBundle(plans, await fixtureStore(dir), { out, compression, prefer: [], tool: 't', created });
+  return out;
+}
+
+/** Rewrites the TOC of a gzip bundle with `edit`. */
+async function editToc(path: string, edit: (entries: { name: string }[]) => { name: string }[]): Promise<void> {
+  const file = await readFile(path);
+  const at = parseTocFooter(file.subarray(file.length - FOOTER_SIZE))!;
+  const tar = gunzipSync(file.subarray(at, file.length - FOOTER_SIZE));
+  const h = parseTarHeader(tar, 'toc');
+  const toc = JSON.parse(tar.subarray(512, 512 + h.size).toString()) as { ferryTocVersion: number; entries: { name: string }[] };
+  const json = Buffer.from(JSON.stringify({ ...toc, entries: edit(toc.entries) }));
+  const member = gzipSync(Buffer.concat([tarHeader(TOC_ENTRY, json.length, created), json, Buffer.alloc(tarPadding(json.length)), TAR_END]));
+  await writeFile(path, Buffer.concat([file.subarray(0, at), member, tocFooter(at)]));
+}
+
+describe('verifySeekable', () => {
+  it.each(['gzip', 'none'] as const)('%s: finds every file with the digest the full reader computes, and the file\'s sha256', async (compression) => {
+    const path = await bundle(compression);
+    const r = await verifySeekable((await openSeekable(path))!, true);
+    const full = await readArchive(path, async () => undefined, { hashFile: true });
+    expect(r.contents.fileSha256).toBe(full.fileSha256);
+    for (const [name, f] of full.files) expect(r.contents.files.get(name)?.digest, name).toBe(f.digest);
+    expect(r.diffIds.get(blobPath(gzA.digest))).toMatch(/^(sha256:|\{)/);
+  });
+
+  it('refuses a table of contents that hides an entry (its member would hold more than the table says)', async () => {
+    const path = await bundle('gzip');
+    await editToc(path, (es) => es.filter((e) => e.name !== blobPath(gzA.digest)));
+    await expect(verifySeekable((await openSeekable(path))!, false)).rejects.toThrow(/holds \d+ bytes of tar, the table of contents places \d+ there/);
+  });
+
+  it('refuses a layer whose bytes were changed (a gzip CRC or the digest)', async () => {
+    const path = await bundle('none');
+    const file = await readFile(path);
+    const data = (await import('./bundle.fixture.js')).blobs.get(gzA.digest)!;
+    const at = file.indexOf(data.subarray(100, 164));
+    file[at + 3] = file[at + 3]! ^ 0xff;
+    await writeFile(path, file);
+    await expect(verifySeekable((await openSeekable(path))!, false)).rejects.toThrow(/expected sha256:[a-f0-9]{64}, calculated/);
+  });
+});

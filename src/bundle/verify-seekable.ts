@@ -1,0 +1,172 @@
+/**
+ * The one-pass checks of `verify` for a seekable bundle (seekable.ts), using both cores: a
+ * worker thread hashes the file (for the `.sha256` sidecar) while the main thread inflates each
+ * gzip member on its own and hashes the entries in it. It checks as much as the full reader
+ * (reader.ts): the members tile the file with no gap or overlap, each inflates to exactly the
+ * tar bytes of the entries the table of contents places in it (so no entry can hide between
+ * them), every header is where the table says, and every blob hashes to its name.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { PassThrough, type Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { createGunzip } from 'node:zlib';
+import { DigestMismatchError, FerryError } from '../errors.js';
+import { layerDiffId, sniffLayerCompression } from '../oci/layer-diff-id.js';
+import { archiveError, type ArchiveContents } from './reader.js';
+import { BUNDLE_DOCUMENTS } from './layout.js';
+import type { SeekableArchive } from './seekable.js';
+import { TAR_BLOCK, TAR_END, parseTarHeader, tarEntryLength } from './tar-header.js';
+import { TOC_ENTRY, type TocEntry } from './toc.js';
+import { writeChunk } from '../util/streams.js';
+
+const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
+/** Entries up to this size are kept in memory (the full reader keeps up to SMALL_FILE_LIMIT; these are what --policy reads). */
+const KEEP_LIMIT = 1024 * 1024;
+
+/** sha256 hex of a whole file, computed on another thread. */
+function hashFileInWorker(path: string): Promise<string> {
+  const code = `
+    const { createHash } = require('node:crypto');
+    const { createReadStream } = require('node:fs');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const h = createHash('sha256');
+    createReadStream(workerData, { highWaterMark: 4 * 1024 * 1024 })
+      .on('data', (c) => h.update(c))
+      .on('error', (e) => parentPort.postMessage({ error: e.message }))
+      .on('end', () => parentPort.postMessage({ hex: h.digest('hex') }));`;
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData: path });
+    w.once('message', (m: { hex?: string; error?: string }) => (m.hex ? resolve(m.hex) : reject(new Error(m.error))));
+    w.once('error', reject);
+    w.once('exit', (code) => code !== 0 && reject(new Error(`the hashing thread exited with ${code}`)));
+  });
+}
+
+export interface SeekableVerifyResult {
+  contents: ArchiveContents;
+  /** Layer name -> its DiffID or why it does not decompress (deep). */
+  diffIds: Map<string, string | { error: string }>;
+}
+
+/** Checks `s` (see the file comment); `onBytes` sees file bytes as they are read. Throws BUNDLE_FORMAT or DigestMismatchError for damage. */
+export async function verifySeekable(s: SeekableArchive, deep: boolean, onBytes?: (n: number) => void): Promise<SeekableVerifyResult> {
+  const fileHash = hashFileInWorker(s.path);
+  fileHash.catch(() => undefined);
+  const diffIds = new Map<string, string | { error: string }>();
+  const members = new Map<number, TocEntry[]>();
+  for (const e of s.entries) members.set(e.member, [...(members.get(e.member) ?? []), e]);
+  const starts = [...members.keys()].sort((a, b) => a - b);
+  if (starts[0] !== 0) throw new FerryError('BUNDLE_FORMAT', `${s.path}: the table of contents does not start at the beginning of the file`);
+  const digests = new Map<string, string>();
+  for (const [i, start] of starts.entries()) {
+    const end = starts[i + 1] ?? s.end;
+    const inMember = members.get(start)!.sort((a, b) => a.offset - b.offset);
+    await checkMember(s, start, end, inMember, deep, diffIds, digests, onBytes);
+  }
+  const files = new Map(s.contents.files);
+  for (const [name, digest] of digests) files.set(name, { name, size: files.get(name)?.size ?? 0, digest });
+  return { contents: { ...s.contents, files, fileSha256: await fileHash }, diffIds };
+}
+
+/** One member (gzip) or one entry's bytes (plain tar): inflates it, checks its headers and length, hashes its entries. */
+async function checkMember(s: SeekableArchive, start: number, end: number, entries: readonly TocEntry[], deep: boolean, diffIds: Map<string, string | { error: string }>, digests: Map<string, string>, onBytes?: (n: number) => void): Promise<void> {
+  const memberOffset = entries[0]!.memberOffset;
+  const isToc = entries.some((e) => e.name === TOC_ENTRY);
+  const last = entries[entries.length - 1]!;
+  const expected = last.offset - memberOffset + tarEntryLength(last.size) + (isToc && s.gzip ? TAR_END.length : 0);
+  // A plain tar's header walk (seekable.ts) already placed every entry, directory entries
+  // between them included: read each entry's own bytes.
+  const stop = s.gzip ? end : start + expected;
+  const raw = createReadStream(s.path, { start, end: stop - 1, highWaterMark: 1024 * 1024 });
+  raw.on('data', (c) => onBytes?.((c as Buffer).length));
+  const body: Readable = s.gzip ? raw.pipe(createGunzip({ chunkSize: 1024 * 1024 })) : raw;
+  raw.on('error', (err) => body.destroy(err));
+  let pos = 0;
+  let k = 0;
+  let header: Buffer[] = [];
+  let cur: { e: TocEntry; hash: ReturnType<typeof createHash>; seen: number; keep?: Buffer[]; wantDeep?: boolean; deep?: { feed: PassThrough; done: Promise<void> } } | undefined;
+  const where = (e: TocEntry): string => `${s.path}: entry "${e.name}"`;
+  const finish = async (): Promise<void> => {
+    if (!cur) return;
+    const { e, hash } = cur;
+    if (cur.deep) {
+      cur.deep.feed.end();
+      await cur.deep.done;
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    // An uncompressed layer's DiffID is its digest: no second pass.
+    if (cur.wantDeep && !cur.deep) diffIds.set(e.name, digest);
+    const m = BLOB_NAME.exec(e.name);
+    if (m && digest !== `sha256:${m[1]}`) throw new DigestMismatchError(`bundle entry ${e.name}`, `sha256:${m[1]}`, digest);
+    digests.set(e.name, digest);
+    if (cur.keep && !s.contents.small.has(e.name)) s.contents.small.set(e.name, Buffer.concat(cur.keep));
+    cur = undefined;
+    k++;
+  };
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      let c = chunk;
+      while (c.length) {
+        const e = entries[k];
+        const headerAt = e ? e.offset - memberOffset : expected;
+        if (!e || pos + c.length <= headerAt) {
+          // Padding between entries, or the tar's end blocks (checked by length only).
+          const take = e ? Math.min(c.length, headerAt - pos) : c.length;
+          pos += take;
+          c = c.subarray(take);
+          continue;
+        }
+        if (pos < headerAt) {
+          const skip = headerAt - pos;
+          pos += skip;
+          c = c.subarray(skip);
+          continue;
+        }
+        const dataAt = headerAt + TAR_BLOCK;
+        if (pos < dataAt) {
+          const part = c.subarray(0, dataAt - pos);
+          header.push(part);
+          pos += part.length;
+          c = c.subarray(part.length);
+          if (pos === dataAt) {
+            const h = parseTarHeader(Buffer.concat(header), where(e));
+            header = [];
+            if (h.name !== e.name || h.size !== e.size || (h.type !== '0' && h.type !== '\0')) throw new FerryError('BUNDLE_FORMAT', `${s.path}: the table of contents says "${e.name}" (${e.size} bytes) is at offset ${e.offset}, but the tar header there says "${h.name}" (${h.size} bytes)`);
+            // Small blobs are kept, as the full reader keeps them (signature payloads for --policy).
+            cur = { e, hash: createHash('sha256'), seen: 0, ...(e.size <= KEEP_LIMIT ? { keep: [] } : {}) };
+            if (deep && BLOB_NAME.test(e.name) && !BUNDLE_DOCUMENTS.has(e.name)) cur.wantDeep = true;
+            if (e.size === 0) await finish();
+          }
+          continue;
+        }
+        // Data of the current entry.
+        const want = e.size - cur!.seen;
+        const part = c.subarray(0, want);
+        if (cur!.wantDeep && cur!.seen === 0 && ((part.length < 4 && e.size > part.length) || sniffLayerCompression(part) !== 'none')) {
+          // A compressed layer: decompress it beside the digest check (gunzip runs on libuv's threads).
+          const feed = new PassThrough({ highWaterMark: 1024 * 1024 });
+          const name = e.name;
+          const done = layerDiffId(feed).then(
+            (r) => void diffIds.set(name, r.diffId),
+            (err: unknown) => void diffIds.set(name, { error: err instanceof Error ? err.message : String(err) }),
+          );
+          cur!.deep = { feed, done };
+        }
+        cur!.hash.update(part);
+        cur!.keep?.push(Buffer.from(part));
+        if (cur!.deep) await writeChunk(cur!.deep.feed, part).catch(() => undefined);
+        cur!.seen += part.length;
+        pos += part.length;
+        c = c.subarray(part.length);
+        if (cur!.seen === e.size) await finish();
+      }
+    }
+  } catch (err) {
+    body.destroy();
+    throw archiveError(s.path, err, entries[k]?.name);
+  }
+  if (k < entries.length || pos !== expected) {
+    throw new FerryError('BUNDLE_FORMAT', `${s.path}: the gzip member at offset ${start} holds ${pos} bytes of tar, the table of contents places ${expected} there`, { hint: 'the file is damaged or was altered; copy it again and check it against its .sha256 file' });
+  }
+}
