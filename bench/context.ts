@@ -48,6 +48,8 @@ export interface Context {
   forty(): Promise<PushedImages>;
   /** `count` small images of the scale scenario, pushed. */
   scale(count: number): Promise<PushedImages>;
+  /** Runs `stop` at close (a server a scenario started in setup). */
+  atClose(stop: () => Promise<void>): void;
   /** Stops what was started (engine, registry). */
   close(): Promise<void>;
 }
@@ -123,6 +125,7 @@ export function createContext(opts: Options, tmp: string, ferry: string): Contex
         await rm(join(tmp, 'shared', `scale-${count}-dir`), { recursive: true, force: true });
         return { refs, registry, images, ...manifestFiles(refs, registry, `scale${count}`) };
       }),
+    atClose: (stop) => void stops.push(stop),
     async close() {
       for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => log(`bench: stopping: ${err.message}`));
     },

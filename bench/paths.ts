@@ -17,3 +17,5 @@ export const WORK = join(BENCH_DIR, '.work');
 export const RESULTS = join(BENCH_DIR, 'results.json');
 /** The compiled floor script (gunzip + sha256 of a file in Node). */
 export const FLOOR_SCRIPT = join(here, 'floor-gunzip-sha256.js');
+/** The compiled registry client of the serve scenarios. */
+export const PULL_SCRIPT = join(here, 'pull-clients.js');

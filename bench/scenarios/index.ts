@@ -6,11 +6,12 @@ import load from './load.js';
 import push from './push.js';
 import reexport from './reexport.js';
 import save from './save.js';
+import { serve, serve16 } from './serve.js';
 import { scaleScenario } from './scale.js';
 import startup from './startup.js';
 import verifyHuge from './verify-huge.js';
 import verify from './verify.js';
 
 export function allScenarios(opts: Pick<Options, 'size'>): Scenario[] {
-  return [startup, save, push, load, verify, exportScenario, reexport, scaleScenario(opts.size === 'small'), verifyHuge];
+  return [startup, save, push, load, verify, serve, serve16, exportScenario, reexport, scaleScenario(opts.size === 'small'), verifyHuge];
 }

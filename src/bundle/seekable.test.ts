@@ -5,7 +5,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobPath } from '../digest/digest.js';
 import { DigestMismatchError } from '../errors.js';
-import { blobs, created, fixtureStore, gzA, plans, shared } from './bundle.fixture.js';
+import { randomBytes } from 'node:crypto';
+import { MediaType } from '../oci/media-types.js';
+import { blob, blobs, created, fixtureStore, gzA, plans, shared, singlePlan } from './bundle.fixture.js';
+import { storedRuns } from './stored-runs.js';
 import { readArchive } from './reader.js';
 import { openSeekable } from './seekable.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
@@ -31,6 +34,38 @@ async function text(s: AsyncIterable<Buffer>): Promise<Buffer> {
   for await (const c of s) parts.push(c);
   return Buffer.concat(parts);
 }
+
+// A layer big enough to be read from its stored member's runs (no zlib).
+const bigLayer = blob(MediaType.ociLayerGzip, randomBytes(700_000));
+const bigPlan = singlePlan('127.0.0.1:5000/big/layer:1', [bigLayer]);
+
+describe('openSeekable, big stored blobs', () => {
+  it('reads any range of a blob in a stored member from its runs, equal to the bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-seekable-'));
+    dirs.push(dir);
+    const out = join(dir, 'big.tar.gz');
+    await writeBundle([bigPlan], await fixtureStore(dir), { out, compression: 'gzip', prefer: [], tool: 't', created });
+    const s = (await openSeekable(out))!;
+    const e = s.entries.find((x) => x.name === blobPath(bigLayer.digest))!;
+    const next = Math.min(...s.entries.filter((x) => x.member > e.member).map((x) => x.member));
+    const runs = await storedRuns(out, e.member, next);
+    expect(runs, 'the member is all stored blocks').toBeDefined();
+    expect(runs!.reduce((n, r) => n + r.length, 0)).toBe(512 + 700_000 + (512 - (700_000 % 512)));
+    const data = blobs.get(bigLayer.digest)!;
+    expect((await text(s.open(blobPath(bigLayer.digest)))).equals(data)).toBe(true);
+    for (const [a, b] of [[0, 0], [65530, 65540], [100_000, 699_999], [699_999, 699_999]] as const) {
+      expect((await text(s.open(blobPath(bigLayer.digest), a, b))).equals(data.subarray(a, b + 1)), `${a}-${b}`).toBe(true);
+    }
+  });
+
+  it('is undefined for a deflated member (read by inflating instead)', async () => {
+    const path = await bundle('gzip');
+    const s = (await openSeekable(path))!;
+    const doc = s.entries.find((x) => x.name === 'index.json')!;
+    const next = Math.min(...s.entries.filter((x) => x.member > doc.member).map((x) => x.member));
+    expect(await storedRuns(path, doc.member, next)).toBeUndefined();
+  });
+});
 
 describe('openSeekable', () => {
   it.each(['gzip', 'none'] as const)('%s: gives the same files and documents as the full reader', async (compression) => {

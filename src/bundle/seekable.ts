@@ -20,8 +20,17 @@ import { archiveError, JSON_DOCUMENT_LIMIT, SMALL_FILE_LIMIT, type ArchiveConten
 import { BUNDLE_DOCUMENTS, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMetadata } from './layout.js';
 import { TAR_BLOCK, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseToc, parseTocFooter, type TocEntry } from './toc.js';
+import { readRuns, storedRuns, type StoredRun } from './stored-runs.js';
 
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
+/** Blobs from this size on are read from a stored member's runs when they can be. */
+const STORED_READ_MIN = 256 * 1024;
+
+async function readAll(s: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c);
+  return Buffer.concat(parts);
+}
 
 export interface SeekableArchive {
   path: string;
@@ -133,6 +142,12 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     byName.set(name, e);
   }
   const { gzip, ends } = index;
+  const runsCache = new Map<number, Promise<StoredRun[] | undefined>>();
+  const runsOf = (member: number, end: number): Promise<StoredRun[] | undefined> => {
+    let p = runsCache.get(member);
+    if (!p) runsCache.set(member, (p = storedRuns(path, member, end)));
+    return p;
+  };
 
   const openEntry = (name: string, start = 0, end?: number): Readable => {
     const e = byName.get(name);
@@ -142,11 +157,33 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
       if (last < start) return Readable.from([]);
       return createReadStream(path, { start: e.offset + TAR_BLOCK + start, end: e.offset + TAR_BLOCK + last, highWaterMark: 1024 * 1024 });
     }
-    const memberEnd = ends.get(e.member);
-    const raw = createReadStream(path, { start: e.member, ...(memberEnd !== undefined ? { end: memberEnd - 1 } : {}), highWaterMark: 1024 * 1024 });
-    const inflated = raw.pipe(createGunzip({ chunkSize: 256 * 1024 }));
-    raw.on('error', (err) => inflated.destroy(err));
-    return Readable.from(entryBytes(inflated, e, start, last, path), { objectMode: false });
+    const memberEnd = ends.get(e.member) ?? index!.end;
+    const inflate = (): AsyncGenerator<Buffer> => {
+      const raw = createReadStream(path, { start: e.member, end: memberEnd - 1, highWaterMark: 1024 * 1024 });
+      const inflated = raw.pipe(createGunzip({ chunkSize: 256 * 1024 }));
+      raw.on('error', (err) => inflated.destroy(err));
+      return entryBytes(inflated, e, start, last, path);
+    };
+    // A big blob in a stored member is read as it lies in the file (stored-runs.ts), no zlib.
+    if (e.size < STORED_READ_MIN) return Readable.from(inflate(), { objectMode: false });
+    return Readable.from(
+      (async function* () {
+        const runs = await runsOf(e.member, memberEnd);
+        if (!runs) {
+          yield* inflate();
+          return;
+        }
+        const headerAt = e.offset - e.memberOffset;
+        try {
+          const h = parseTarHeader(await readAll(readRuns(path, runs, headerAt, headerAt + TAR_BLOCK)), `${path}: entry "${e.name}"`);
+          if (h.name !== e.name || h.size !== e.size) throw damaged(path, `the table of contents says "${e.name}" (${e.size} bytes) is here, but the tar header says "${h.name}" (${h.size} bytes)`);
+          if (last >= start) yield* readRuns(path, runs, headerAt + TAR_BLOCK + start, headerAt + TAR_BLOCK + last + 1);
+        } catch (err) {
+          throw archiveError(path, err, e.name);
+        }
+      })(),
+      { objectMode: false },
+    );
   };
 
   const readEntry = async (name: string): Promise<Buffer> => {

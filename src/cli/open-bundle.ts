@@ -4,18 +4,17 @@
  * it is uploaded, and the cache holds no copy), else read through once into the cache with
  * every file verified (older gzip bundles, legacy `docker save` archives).
  */
-import { FerryError } from '../errors.js';
+import { createHash, type Hash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { DigestMismatchError, FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
-import { VerifyingStream } from '../digest/verifying-stream.js';
 import { interpret, type Interpretation } from '../bundle/contents.js';
 import { openSeekable, type SeekableArchive } from '../bundle/seekable.js';
 import { imageProblems } from '../bundle/verify.js';
 import type { BlobReader } from '../registry/push.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { pipeTo } from '../util/streams.js';
 import { readIntoStore } from './read-into-store.js';
-import { Readable, Transform } from 'node:stream';
-import { readFile } from 'node:fs/promises';
 
 export interface OpenedBundle {
   interpretation: Interpretation;
@@ -34,24 +33,50 @@ function refuseProblems(path: string, problems: readonly string[], outcome: stri
   if (problems.length) throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, ${outcome}:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
 }
 
-/** Bytes [start, end] of a blob read in place, verified: the whole blob is hashed even for a range (a resumed upload), and a mismatch fails the stream before its last bytes. */
-export function verifiedRange(s: SeekableArchive, digest: string, start: number, end: number): Readable {
-  const name = blobPath(digest);
-  const size = s.contents.files.get(name)?.size ?? 0;
-  const verified = pipeTo(s.open(name), new VerifyingStream(digest, size, `bundle entry ${name}`, { holdLast: true }));
-  if (start === 0 && end >= size - 1) return verified;
-  let pos = 0;
-  return pipeTo(
-    verified,
-    new Transform({
-      transform(c: Buffer, _e, cb) {
-        const from = Math.max(0, start - pos);
-        const to = Math.min(c.length, end + 1 - pos);
-        pos += c.length;
-        cb(null, to > from ? c.subarray(from, to) : undefined);
-      },
-    }),
-  );
+/**
+ * Bytes [start, end] of blobs read in place, verified. A blob is uploaded in order (one PUT, or
+ * PATCH chunks one after another), so each blob keeps a running sha256: a range that starts
+ * where the last one ended adds to it; any other start (a new upload session after a broken
+ * one) first hashes the bytes before it. The range that ends the blob holds back its last chunk
+ * until the digest matched, so no upload of a wrong blob ever completes.
+ */
+export function verifiedReader(s: SeekableArchive): BlobReader {
+  const state = new Map<string, { hash: Hash; pos: number }>();
+  return {
+    readRange(digest: string, start: number, end: number): Readable {
+      const name = blobPath(digest);
+      const size = s.contents.files.get(name)?.size ?? 0;
+      const last = Math.min(end, size - 1);
+      return Readable.from(
+        (async function* () {
+          let st = state.get(digest);
+          if (!st || st.pos !== start) {
+            st = { hash: createHash('sha256'), pos: 0 };
+            if (start > 0) for await (const c of s.open(name, 0, start - 1) as AsyncIterable<Buffer>) (st.hash.update(c), (st.pos += c.length));
+            state.set(digest, st);
+          }
+          const ends = last === size - 1;
+          let held: Buffer | undefined;
+          for await (const c of s.open(name, start, last) as AsyncIterable<Buffer>) {
+            st.hash.update(c);
+            st.pos += c.length;
+            if (!ends) yield c;
+            else {
+              if (held) yield held;
+              held = c;
+            }
+          }
+          if (!ends) return;
+          state.delete(digest);
+          const actual = `sha256:${st.hash.digest('hex')}`;
+          if (st.pos !== size) throw new DigestMismatchError(`bundle entry ${name}`, `size ${size}`, `size ${st.pos}`);
+          if (actual !== digest) throw new DigestMismatchError(`bundle entry ${name}`, digest, actual);
+          if (held) yield held;
+        })(),
+        { objectMode: false },
+      );
+    },
+  };
 }
 
 /** Opens `path` for a push; `onBytes` sees the file's bytes when it has to be read through. */
@@ -67,7 +92,7 @@ export async function openBundle(path: string, store: BlobStore, onReadThrough: 
       refuseProblems(path, [...it.problems, ...imageProblems(it, s.contents).problems], outcome);
       return {
         interpretation: it,
-        blobs: { readRange: (digest, start, end) => verifiedRange(s, digest, start, end) },
+        blobs: verifiedReader(s),
         rawBlobs: { readRange: (digest, start, end) => s.open(blobPath(digest), start, end) },
         readSmall: async (d) => (s.contents.files.has(blobPath(d)) ? s.read(blobPath(d)).catch(() => undefined) : undefined),
         cached: false,

@@ -1,0 +1,114 @@
+/**
+ * Reading a stored gzip member without inflating it. A member written at level 0 (a bundle's
+ * compressed layers, docs/bundle-format.md) is a gzip header, then deflate *stored* blocks
+ * (RFC 1951 §3.2.4: a byte holding BFINAL and BTYPE=00, LEN, NLEN, then LEN bytes as they are),
+ * then the CRC32 and ISIZE. Its bytes are therefore in the file as they are, 5 bytes of block
+ * header every 64 KiB at most: mapping where the runs lie lets a reader (push, serve) stream any
+ * range with plain positioned reads, no zlib. Any other member (deflated, or not parseable) maps
+ * to undefined and is inflated instead. The content is not checked here (no CRC): readers of
+ * blobs check their sha256, which is stronger.
+ */
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+
+/** `length` bytes of the member's uncompressed stream, starting at `at`, lie at file offset `file`. */
+export interface StoredRun {
+  at: number;
+  file: number;
+  length: number;
+}
+
+/** The runs of the stored member [member, end) of `path`, or undefined when it is not one. */
+export async function storedRuns(path: string, member: number, end: number): Promise<StoredRun[] | undefined> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(10);
+    if ((await fh.read(head, 0, 10, member)).bytesRead !== 10) return undefined;
+    if (head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) return undefined;
+    const flags = head[3]!;
+    let p = member + 10;
+    if (flags & 0x04) {
+      const x = Buffer.alloc(2);
+      await fh.read(x, 0, 2, p);
+      p += 2 + x.readUInt16LE(0);
+    }
+    const skipZeroTerminated = async (): Promise<void> => {
+      const b = Buffer.alloc(256);
+      for (;;) {
+        const { bytesRead } = await fh.read(b, 0, b.length, p);
+        if (!bytesRead) throw new Error('end of file in a gzip header');
+        const z = b.subarray(0, bytesRead).indexOf(0);
+        if (z >= 0) {
+          p += z + 1;
+          return;
+        }
+        p += bytesRead;
+      }
+    };
+    if (flags & 0x08) await skipZeroTerminated();
+    if (flags & 0x10) await skipZeroTerminated();
+    if (flags & 0x02) p += 2;
+    const runs: StoredRun[] = [];
+    const hdr = Buffer.alloc(5);
+    let at = 0;
+    for (;;) {
+      if (p + 5 > end) return undefined;
+      await fh.read(hdr, 0, 5, p);
+      const final = hdr[0]! & 1;
+      if (((hdr[0]! >> 1) & 3) !== 0 || hdr[0]! >> 3 !== 0) return undefined; // not a stored block (or bits we do not expect)
+      const len = hdr.readUInt16LE(1);
+      if ((len ^ 0xffff) !== hdr.readUInt16LE(3)) return undefined;
+      if (len) runs.push({ at, file: p + 5, length: len });
+      at += len;
+      p += 5 + len;
+      if (final) break;
+    }
+    return p + 8 === end ? runs : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Streams bytes [from, to) of the member's uncompressed stream through its runs, with positioned reads of up to 1 MiB. */
+export function readRuns(path: string, runs: readonly StoredRun[], from: number, to: number): Readable {
+  return Readable.from(
+    (async function* () {
+      const fh = await open(path, 'r');
+      try {
+        // The first run that holds `from` (runs are sorted by `at`).
+        let lo = 0;
+        let hi = runs.length - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (runs[mid]!.at <= from) lo = mid;
+          else hi = mid - 1;
+        }
+        let pos = from;
+        let i = lo;
+        const CHUNK = 1024 * 1024;
+        while (pos < to && i < runs.length) {
+          // Gather consecutive runs into one chunk: one read per run, copied into one buffer.
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK, to - pos));
+          let filled = 0;
+          while (filled < buf.length && i < runs.length) {
+            const r = runs[i]!;
+            const off = pos - r.at;
+            const n = Math.min(r.length - off, buf.length - filled);
+            const { bytesRead } = await fh.read(buf, filled, n, r.file + off);
+            if (bytesRead !== n) throw new Error('the file ends early');
+            filled += n;
+            pos += n;
+            if (pos === r.at + r.length) i++;
+          }
+          yield filled === buf.length ? buf : buf.subarray(0, filled);
+        }
+        if (pos < to) throw new Error('the member holds fewer bytes than the entry');
+      } finally {
+        await fh.close();
+      }
+    })(),
+    { objectMode: false },
+  );
+}
