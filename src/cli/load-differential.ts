@@ -92,7 +92,7 @@ export async function differentialSources(bundle: string, images: readonly LoadI
   }
   if (missing.length) {
     const unique = [...new Set(missing)];
-    throw new FerryError('NOT_FOUND', `${bundle} is a differential bundle, and ${unique.length} layer${unique.length === 1 ? '' : 's'} it builds on ${unique.length === 1 ? 'is' : 'are'} neither in the Docker engine at ${engine.dockerHost}${bases.length ? ' nor in the --base bundles' : ''}, so nothing was loaded:\n  - ${unique.join('\n  - ')}`, {
+    throw new FerryError('NOT_FOUND', `${bundle} is a differential bundle, and ${unique.length} layer${unique.length === 1 ? '' : 's'} it builds on ${unique.length === 1 ? 'is' : 'are'} ${bases.length ? 'neither in the Docker engine at ' + engine.dockerHost + ' nor in the --base bundles' : 'not in the Docker engine at ' + engine.dockerHost}, so nothing was loaded:\n  - ${unique.join('\n  - ')}`, {
       hint: 'load the full bundle it was made against first (or an image with those layers), or name that bundle with --base FULL-BUNDLE',
     });
   }
