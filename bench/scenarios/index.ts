@@ -1,6 +1,7 @@
 /** Every scenario, in the order they run. */
 import type { Options } from '../args.js';
 import type { Scenario } from '../scenario.js';
+import delta from './delta.js';
 import exportScenario from './export.js';
 import load from './load.js';
 import push from './push.js';
@@ -13,5 +14,5 @@ import verifyHuge from './verify-huge.js';
 import verify from './verify.js';
 
 export function allScenarios(opts: Pick<Options, 'size'>): Scenario[] {
-  return [startup, save, push, load, verify, serve, serve16, exportScenario, reexport, scaleScenario(opts.size === 'small'), verifyHuge];
+  return [startup, save, push, load, verify, serve, serve16, exportScenario, reexport, delta, scaleScenario(opts.size === 'small'), verifyHuge];
 }

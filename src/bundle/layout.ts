@@ -102,7 +102,7 @@ export function dockerTag(name: string): string {
  * chart, a signature), which `docker load` cannot take, nor an image missing a foreign layer.
  */
 export function dockerLoadImage(plan: ImagePlan, prefer: readonly PlatformSpec[]): PlatformImage | undefined {
-  // A differential bundle keeps its images here: `docker load` then fails loudly on the missing layer.
+  // A differential bundle keeps its images here: `docker load` then reuses the layer the engine holds, or fails on it.
   const foreign = plan.foreign ?? [];
   const loadable = plan.images.filter((i) => i.kind === 'image' && !i.layers.some((l) => foreign.includes(l.digest)));
   for (const p of plan.prefer ?? prefer) {

@@ -2,7 +2,9 @@
  * Streams a bundle as a plain tar with a different manifest.json and only the blobs it names:
  * how `ferry load` hands Docker a chosen platform or a subset of images without a temporary
  * copy, and how it makes sure Docker never sees an entry ferry would reject. Entries are checked as in reader.ts (names, types) and blobs verified against their
- * names while they pass; a bad blob aborts the stream, so the engine loads nothing.
+ * names while they pass; a bad blob aborts the stream, so the engine loads nothing. Blobs from
+ * elsewhere (a differential bundle's base layers, `load --base`) are appended after the
+ * bundle's own entries, each verified the same way by whoever opens it.
  */
 import { Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
@@ -21,6 +23,15 @@ function quiet<T extends { on(ev: 'error', fn: (e: Error) => void): unknown }>(s
 
 const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
 
+/** A blob appended to the stream: `open` gives its bytes, verified against `digest` (it fails at the end on a mismatch). */
+export interface ExtraBlob {
+  digest: string;
+  size: number;
+  /** Names where the blob comes from in read errors (a bundle's path). */
+  source: string;
+  open(): Readable;
+}
+
 export interface RewrittenArchive {
   stream: Readable;
   /** Resolves undefined when the whole archive passed, or the error that stopped it. */
@@ -29,9 +40,10 @@ export interface RewrittenArchive {
 
 /**
  * A plain-tar stream of `path` with `manifestJson` (when given) in place of its manifest.json,
- * keeping only the `keep` blobs (all when undefined). `onBytes` sees the file's bytes as they are read.
+ * keeping only the `keep` blobs (all when undefined), then the `extras` the archive did not
+ * hold. `onBytes` sees the file's bytes (and the extras') as they are read.
  */
-export async function rewriteForLoad(path: string, manifestJson: string | undefined, keep: ReadonlySet<string> | undefined, onBytes?: (n: number) => void): Promise<RewrittenArchive> {
+export async function rewriteForLoad(path: string, manifestJson: string | undefined, keep: ReadonlySet<string> | undefined, onBytes?: (n: number) => void, extras: readonly ExtraBlob[] = []): Promise<RewrittenArchive> {
   const tar = await openTarStream(path, onBytes ? (c) => onBytes(c.length) : undefined);
   const extract = tarExtract();
   const pack = tarPack();
@@ -86,6 +98,24 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
       await done;
     }
     await feeding;
+    for (const x of extras) {
+      const name = `blobs/sha256/${x.digest.slice('sha256:'.length)}`;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const sink = quiet(pack.entry({ name, size: x.size, mode: 0o644, mtime: new Date(0) }));
+      const done = finished(sink);
+      done.catch(() => undefined);
+      try {
+        for await (const c of x.open() as AsyncIterable<Buffer>) {
+          onBytes?.(c.length);
+          await writeChunk(sink, c);
+        }
+      } catch (err) {
+        throw archiveError(x.source, err, name);
+      }
+      (sink as unknown as { end(): void }).end();
+      await done;
+    }
     pack.finalize();
   };
   const stream = Readable.from(pack);

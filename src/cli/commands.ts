@@ -122,6 +122,7 @@ export function loadOptions(y: Argv<GlobalArgs>) {
     .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or docker save archive' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to load from multi-platform images (default: the one the bundle marks for docker load)' })
     .option('force', { type: 'boolean', default: false, describe: 'load even images the engine already has' })
+    .option('base', { type: 'string', array: true, describe: 'a differential bundle: a full bundle holding the layers it builds on (repeatable)' })
     .option('policy', policy);
 }
 

@@ -4,13 +4,16 @@
  * --force, which loads everything): an image it lacks is loaded; one it has (same ID, the
  * config digest) whose tag is missing or names another image is only re-tagged; one it has
  * with its tags is left alone ("already present"). The same holds for `docker save` archives,
- * which are streamed whole when any image is missing. Exit 0 ok, 1 failure.
+ * which are streamed whole when any image is missing. A differential bundle (ferry.json
+ * expectedLayers) loads when every layer it lacks is in a --base bundle or already in the
+ * engine (load-differential.ts), and is refused otherwise. Exit 0 ok, 1 failure.
  */
 import { stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { dockerTag, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
-import { rewriteForLoad } from '../bundle/rewrite.js';
+import { rewriteForLoad, type ExtraBlob } from '../bundle/rewrite.js';
+import { differentialSources } from './load-differential.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { setInterruptMessage } from '../process/interrupt.js';
@@ -98,19 +101,15 @@ export type LoadedItem = Item & { status: LoadStatus };
  * unless `force`); returns one item per image with what happened to it. Throws ENGINE,
  * BUNDLE_FORMAT or NOT_FOUND failures; a load that fails loads nothing.
  */
-export async function loadBundle(engine: DockerEngine, bundle: string, opts: { platform?: string | undefined; force: boolean }, out: Output): Promise<LoadedItem[]> {
-  // The bundle's head first: a differential bundle is refused before the engine is asked.
+export async function loadBundle(engine: DockerEngine, bundle: string, opts: { platform?: string | undefined; force: boolean; base?: readonly string[] | undefined }, out: Output): Promise<LoadedItem[]> {
   const { metadata: meta } = await readBundleHead(bundle);
   const expected = new Set((meta?.images ?? []).flatMap((i) => i.expectedLayers ?? []));
-  if (expected.size) {
-    throw new FerryError('UNSUPPORTED', `${bundle} is a differential bundle: ${expected.size} of its layers are not in it (the receiving side's registry has them), so an engine cannot load it`, {
-      hint: 'push it to the registry it was made for (`ferry push`) and pull from there, or load a full bundle',
-    });
-  }
+  if (opts.base?.length && !expected.size) out.warn(`${bundle} is not a differential bundle: --base is not needed and not read`);
   const api = await engine.ping();
   let manifestJson: string | undefined;
   let keep: Set<string> | undefined;
   let items: Item[] | undefined;
+  let extras: ExtraBlob[] = [];
   if (!meta) {
     // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
     // whole archive first; the engine would otherwise load the images before a bad layer.
@@ -125,6 +124,16 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
     if (items && !opts.force && (await settle(engine, items)).length === 0) return items as LoadedItem[];
   } else {
     const wanted = wantedImages(meta, opts.platform);
+    if (expected.size) {
+      // A differential bundle: the layers it lacks are found (in --base bundles or the engine)
+      // before anything is tagged or sent; one found nowhere refuses the whole load.
+      const absent = [];
+      for (const w of wanted) if (opts.force || (await engine.imageId(w.config)) !== w.config) absent.push(w);
+      const found = await differentialSources(bundle, absent.map((w) => ({ label: w.tag ?? w.config, config: w.config, layers: w.layers })), expected, opts.base ?? [], engine);
+      extras = found.extras;
+      if (found.fromBase) out.info(`differential bundle: ${found.fromBase} layer${found.fromBase === 1 ? '' : 's'} it builds on come${found.fromBase === 1 ? 's' : ''} from --base`);
+      if (found.fromEngine) out.info(`differential bundle: the engine already holds the other ${found.fromEngine} layer${found.fromEngine === 1 ? '' : 's'} it builds on`);
+    }
     items = wanted.map((w) => ({ id: w.config, tags: w.tag ? [w.tag] : [] }));
     const absent = opts.force ? items : await settle(engine, items);
     if (absent.length === 0) return items as LoadedItem[];
@@ -132,6 +141,7 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
     const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
     manifestJson = JSON.stringify(entries);
     keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
+    extras = extras.filter((x) => keep!.has(x.digest));
   }
   out.info(`loading ${bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
   // The engine loads an archive only once it has all of it: a cut upload loads nothing.
@@ -139,8 +149,8 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
   // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
   // engine, which unpacks the whole archive before loading, then loads nothing.
   const size = (await stat(bundle).catch(() => undefined))?.size;
-  if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size);
-  const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n));
+  if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size + extras.reduce((n, x) => n + x.size, 0));
+  const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n), extras);
   let answer;
   try {
     const res = await engine.load(rewritten.stream);
@@ -153,7 +163,11 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
   out.stop();
   if (failure) throw failure;
   if (answer.errors.length) {
-    throw new FerryError('ENGINE', `loading ${bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, { hint: 'run `ferry verify` on the bundle; the engine log may say more' });
+    throw new FerryError('ENGINE', `loading ${bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, {
+      hint: expected.size && !extras.length
+        ? 'an engine with the containerd image store needs every layer in the upload: name the full bundle this one was made against with --base'
+        : 'run `ferry verify` on the bundle; the engine log may say more',
+    });
   }
   // An archive ferry cannot list (no manifest.json): what the engine said it loaded.
   items ??= answer.loaded.map((l) => (l.startsWith('sha256:') ? { id: l, tags: [] } : { id: '', tags: [l] }));

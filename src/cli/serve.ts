@@ -2,14 +2,15 @@
  * `ferry serve BUNDLE...`: the bundles as one read-only registry (src/serve/). Start-up opens
  * each bundle: a seekable one (format 2, a plain OCI-layout tar) is served from the file, its
  * manifests and configs checked now and each blob as it first streams; any other archive is
- * read into the cache, verified (a damaged one is refused before the server listens). Then it listens and logs each request on stderr. SIGINT/SIGTERM stop it gracefully: no new
+ * read into the cache, verified (a damaged one is refused before the server listens). A
+ * differential bundle is served only with bundles that carry every layer it builds on. Then it listens and logs each request on stderr. SIGINT/SIGTERM stop it gracefully: no new
  * connections, the pulls in flight finish, exit 0. `--print-mirror-config` only prints.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
-import { interpret } from '../bundle/contents.js';
+import { FerryError, UsageError } from '../errors.js';
+import { interpret, type Interpretation } from '../bundle/contents.js';
 import { readBundleHead } from '../bundle/head.js';
 import { parseReference } from '../reference/parse-reference.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -17,6 +18,7 @@ import { osReason } from '../fs/io-error.js';
 import { takeOverSignals, setInterruptMessage } from '../process/interrupt.js';
 import { PlanContent } from '../serve/plan-content.js';
 import { MergedContent } from '../serve/merged-content.js';
+import { unservedExpectedLayers } from '../serve/expected-layers.js';
 import { Repositories } from '../serve/repositories.js';
 import { Verifier } from '../serve/verifier.js';
 import { Htpasswd } from '../serve/htpasswd.js';
@@ -94,6 +96,7 @@ export async function runServe(a: ServeArgs): Promise<number> {
   const out = makeOutput(a);
   const store = await openStore(a);
   const parts: PlanContent[] = [];
+  const interpretations: Interpretation[] = [];
   const compressed = new Map<string, Promise<Descriptor>>();
   setInterruptMessage(() => 'interrupted: stopped while reading the bundles; nothing was served');
   for (const b of a.bundles) {
@@ -112,9 +115,18 @@ export async function runServe(a: ServeArgs): Promise<number> {
     const part = new PlanContent(opened.rawBlobs, opened.cached ? store : undefined);
     await part.add(opened.interpretation, basename(b), compressed);
     parts.push(part);
+    interpretations.push(opened.interpretation);
   }
   out.stop();
   const content = new MergedContent(parts);
+  for (const [i, it] of interpretations.entries()) {
+    const missing = await unservedExpectedLayers(it, content);
+    if (missing.length) {
+      throw new FerryError('NOT_FOUND', `${a.bundles[i]} is a differential bundle, and ${missing.length} layer${missing.length === 1 ? '' : 's'} it builds on ${missing.length === 1 ? 'is' : 'are'} in none of the bundles served, so nothing was served:\n  - ${missing.join('\n  - ')}`, {
+        hint: 'serve it together with the full bundle it was made against: `ferry serve DIFF-BUNDLE FULL-BUNDLE`',
+      });
+    }
+  }
   const repositories = new Repositories(content.names(), prefix);
   for (const w of repositories.warnings) out.warn(w);
   const images = content.names().filter((n) => !n.referrer).length;

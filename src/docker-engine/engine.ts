@@ -1,7 +1,7 @@
 /**
  * A minimal Docker Engine API client (docs.docker.com/engine/api): DOCKER_HOST as
- * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image ID, tag,
- * and image load. Errors say which engine could not be reached and how to point at another.
+ * `unix:///path` (default /var/run/docker.sock) or `tcp://host:port`; ping, image ID, the
+ * images and their layers, tag, and image load. Errors say which engine could not be reached and how to point at another.
  */
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
@@ -66,6 +66,26 @@ export class DockerEngine {
     if (res.statusCode !== 200) return this.fail(res, `inspecting image ${idOrName}`);
     const doc = (await res.body.json()) as { Id?: string };
     return doc.Id ?? null;
+  }
+
+  /** The IDs of the engine's images (GET /images/json: tagged and dangling, not intermediate ones). */
+  async imageIds(): Promise<string[]> {
+    const res = await this.send('GET', '/images/json');
+    if (res.statusCode !== 200) return this.fail(res, 'listing images');
+    const doc = (await res.body.json()) as { Id?: unknown }[];
+    return Array.isArray(doc) ? doc.map((i) => i.Id).filter((id): id is string => typeof id === 'string') : [];
+  }
+
+  /** The diff_ids of an image's layers (its RootFS), or null when the engine has no such image. */
+  async imageLayers(id: string): Promise<string[] | null> {
+    const res = await this.send('GET', `/images/${encodeURIComponent(id)}/json`);
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      return null;
+    }
+    if (res.statusCode !== 200) return this.fail(res, `inspecting image ${id}`);
+    const layers = ((await res.body.json()) as { RootFS?: { Layers?: unknown } }).RootFS?.Layers;
+    return Array.isArray(layers) ? layers.filter((l): l is string => typeof l === 'string') : [];
   }
 
   /** Tags an image the engine has (`repo:tag`), moving the tag if it named another image. */
