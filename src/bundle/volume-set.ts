@@ -235,3 +235,9 @@ export async function checkSetSidecar(set: VolumeSet): Promise<{ ok: true; sha25
   if (lines.size !== set.volumes.length) return { ok: false, why: `${setSidecarName(set.base)} lists ${lines.size} volumes, ${set.volumes.length} are there` };
   return { ok: true, sha256: total.digest('hex'), bytes: set.size };
 }
+
+/** Bytes of the bundle `path` names (a volume set's: all its volumes), or undefined when there is none to measure. */
+export async function bundleSize(path: string): Promise<number | undefined> {
+  const set = await findVolumeSet(path).catch(() => undefined);
+  return set?.size ?? (await stat(path).catch(() => undefined))?.size;
+}

@@ -6,7 +6,6 @@
  * with its tags is left alone ("already present"). The same holds for `docker save` archives,
  * which are streamed whole when any image is missing. Exit 0 ok, 1 failure.
  */
-import { stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { dockerTag, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
@@ -22,6 +21,7 @@ import { makeOutput } from './common.js';
 import type { Output } from './output.js';
 import type { LoadArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
+import { bundleSize } from '../bundle/volume-set.js';
 
 
 interface Wanted {
@@ -138,7 +138,7 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
   setInterruptMessage(() => `interrupted: the upload to the engine was cut off, so the engine loaded nothing from ${bundle}`);
   // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
   // engine, which unpacks the whole archive before loading, then loads nothing.
-  const size = (await stat(bundle).catch(() => undefined))?.size;
+  const size = await bundleSize(bundle);
   if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size);
   const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n));
   let answer;
