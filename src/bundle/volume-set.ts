@@ -241,3 +241,21 @@ export async function bundleSize(path: string): Promise<number | undefined> {
   const set = await findVolumeSet(path).catch(() => undefined);
   return set?.size ?? (await stat(path).catch(() => undefined))?.size;
 }
+
+/** The volumes of `set` that do not hash to their line of the set's checksum file (none when it has no checksum file). */
+export async function mismatchedVolumes(set: VolumeSet): Promise<Volume[]> {
+  const lines = await readSetSidecar(set.base);
+  if (!lines) return [];
+  const out: Volume[] = [];
+  for (const v of set.volumes) {
+    const hash = createHash('sha256');
+    try {
+      for await (const c of createReadStream(v.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) hash.update(c);
+    } catch {
+      out.push(v);
+      continue;
+    }
+    if (lines.get(basename(v.path)) !== hash.digest('hex')) out.push(v);
+  }
+  return out;
+}

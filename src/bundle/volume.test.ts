@@ -215,3 +215,36 @@ describe('findVolumeSet', () => {
     await expect(findVolumeSet(out)).rejects.toThrow(/b\.tar\.gz\.002 starts at byte \d+ of the set, but the volumes before it hold \d+ bytes/);
   });
 });
+
+describe('writeBundle with split: files left behind', () => {
+  it('leaves no volume, partial or checksum file when the write fails', async () => {
+    const d = await tmp();
+    const store = await fixtureStore(d);
+    const out = join(d, 'b.tar.gz');
+    // The second big layer never arrives: the write is abandoned after volume 1 or 2.
+    const ready = async (digest: string): Promise<void> => {
+      if (digest === big2.digest) throw new Error('the pull failed');
+    };
+    await expect(writeBundle([plan], store, { out, compression: 'gzip', prefer: [], tool: 't', created, split: MIN_SPLIT, ready })).rejects.toThrow(/the pull failed/);
+    expect((await readdir(d)).filter((n) => n.startsWith('b.tar.gz'))).toEqual([]);
+  });
+
+  it('a set replaces a single file of the same name, and a single file a set', async () => {
+    const d = await tmp();
+    const store = await fixtureStore(d);
+    const out = join(d, 'b.tar.gz');
+    const write = (split?: number) => writeBundle([plan], store, { out, compression: 'gzip', prefer: [], tool: 't', created, ...(split ? { split } : {}) });
+    await write();
+    await write(MIN_SPLIT);
+    expect((await readdir(d)).filter((n) => n.startsWith('b.tar.gz')).sort()).toEqual(['b.tar.gz.001', 'b.tar.gz.002', 'b.tar.gz.003', 'b.tar.gz.sha256']);
+    await write(2_000_000);
+    expect((await readdir(d)).filter((n) => n.startsWith('b.tar.gz')).sort()).toEqual(['b.tar.gz.001', 'b.tar.gz.002', 'b.tar.gz.sha256']);
+    expect((await findVolumeSet(out))!.volumes).toHaveLength(2);
+    await write();
+    expect((await readdir(d)).filter((n) => n.startsWith('b.tar.gz')).sort()).toEqual(['b.tar.gz', 'b.tar.gz.sha256']);
+  });
+
+  it('a volume header past part 999 is refused (volume names have three digits)', async () => {
+    expect(() => parseVolumeHeader(encodeVolumeHeader(header({ part: 1000 })), 'x')).toThrow(/part/);
+  });
+});

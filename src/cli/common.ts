@@ -57,5 +57,5 @@ export function splitOption(v: string | undefined, compression: string): number 
 export function writtenName(w: WrittenBundle): string {
   const v = w.volumes;
   if (!v || !v.length) return w.path;
-  return v.length === 1 ? v[0]!.path : `${v[0]!.path} .. ${basename(v[v.length - 1]!.path)} (${v.length} volumes)`;
+  return v.length === 1 ? `${v[0]!.path}: 1 volume` : `${v[0]!.path} .. ${basename(v[v.length - 1]!.path)}: ${v.length} volumes`;
 }

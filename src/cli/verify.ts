@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, UsageError } from '../errors.js';
 import { verifyVolume } from '../bundle/volume-verify.js';
-import { findVolumeSet, readVolumeHeader, volumeBase } from '../bundle/volume-set.js';
+import { findVolumeSet, mismatchedVolumes, readVolumeHeader, setSidecarName, volumeBase } from '../bundle/volume-set.js';
 import type { Output } from './output.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { formatBytes } from './output.js';
@@ -28,6 +28,15 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
   try {
     r = await verifyArchive(a.bundle, a.deep, (n) => out.progress('verify', n));
     out.done('verify', r.problems.length ? { failed: true } : {});
+  } catch (err) {
+    // A set that cannot be read: name the volumes that changed since they were written.
+    const bad = set && err instanceof FerryError ? await mismatchedVolumes(set) : [];
+    if (!bad.length || !(err instanceof FerryError)) throw err;
+    const names = bad.map((v) => `volume ${v.header.part} (${basename(v.path)})`).join(', ');
+    throw new FerryError(err.code, `${a.bundle}: ${names} ${bad.length === 1 ? 'does' : 'do'} not match ${setSidecarName(set!.base)}: ${err.message}`, {
+      cause: err,
+      hint: `copy ${bad.map((v) => basename(v.path)).join(', ')} again from the source (the other volumes need not be sent again); \`ferry verify NAME.NNN\` checks one volume alone`,
+    });
   } finally {
     out.stop();
   }

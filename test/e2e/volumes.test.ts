@@ -46,7 +46,7 @@ beforeAll(async () => {
   set = join(dir, 'app.tar.gz');
   const s = await runFerry(['save', img.ref, '-o', set, '--split', '1M'], { env });
   expect(s.code, describeRun(s)).toBe(0);
-  expect(s.stderr).toMatch(/wrote .*app\.tar\.gz\.001 \.\. app\.tar\.gz\.00\d \(\d volumes\)/);
+  expect(s.stderr).toMatch(/wrote .*app\.tar\.gz\.001 \.\. app\.tar\.gz\.00\d: \d volumes \(/);
 }, 300_000);
 
 afterAll(async () => {
@@ -113,6 +113,7 @@ describe('verify of volumes', () => {
     }
     const whole = await runFerry(['verify', join(bad, 'app.tar.gz')], { env });
     expect(whole.code, describeRun(whole)).toBe(1);
+    expect(whole.stderr).toMatch(/volume 2 \(app\.tar\.gz\.002\) does not match app\.tar\.gz\.sha256/);
   });
 
   it('a set with a missing volume is refused, naming it; a later volume names the first', async () => {
