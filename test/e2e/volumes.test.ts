@@ -152,10 +152,15 @@ describe('other tools and commands read the set', () => {
     expect(r.stderr).toContain(`loaded ${source.host}/lab/app:1`);
   });
 
-  it('ferry ls of the first volume lists the image', async () => {
-    const r = await runFerry(['ls', join(dir, 'app.tar.gz.001')], { env });
-    expect(r.code, describeRun(r)).toBe(0);
-    expect(r.stdout).toContain(`${source.host}/lab/app:1`);
+  it('ferry ls of the first volume and of the set\'s name list the image; inspect of the first volume shows it', async () => {
+    for (const p of [join(dir, 'app.tar.gz.001'), set]) {
+      const r = await runFerry(['ls', p], { env });
+      expect(r.code, describeRun(r)).toBe(0);
+      expect(r.stdout).toContain(`${source.host}/lab/app:1`);
+    }
+    const i = await runFerry(['inspect', join(dir, 'app.tar.gz.001'), '--json'], { env });
+    expect(i.code, describeRun(i)).toBe(0);
+    expect(i.stdout).toContain(img.digest);
   });
 
   it('ferry push of the set keeps the registry digests, read in place', async () => {
