@@ -18,7 +18,7 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
   const out = makeOutput(a);
   // A volume NAME.NNN is checked alone; NAME (or a bundle file) as a whole.
   if (/\.\d{3}$/.test(a.bundle) && (await readVolumeHeader(a.bundle))) {
-    if (policy) throw new UsageError('--policy judges a whole bundle, not one volume', `name the set (${basename(volumeBase(a.bundle))}) to judge it`);
+    if (policy || a.deep) throw new UsageError(`${policy ? '--policy' : '--deep'} checks a whole bundle, not one volume: a layer may span volumes`, `name the set (${basename(volumeBase(a.bundle))}) instead`);
     return verifyOneVolume(a.bundle, out);
   }
   const set = await findVolumeSet(a.bundle).catch(() => undefined);
