@@ -38,6 +38,7 @@ export class BundleFiles {
   private readonly total = createHash('sha256');
   /** Files already moved into place by a commit that then failed: abort removes them too. */
   private readonly renamed: string[] = [];
+  private forgetPlaced: () => void = () => undefined;
   private rejectFailed!: (err: unknown) => void;
   /** Rejects as soon as any output file fails; never resolves. */
   readonly failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
@@ -87,16 +88,21 @@ export class BundleFiles {
     // The old checksum goes first: an interruption between the renames must not leave new
     // files beside the previous write's checksums.
     await rm(sidecarPath(this.out), { force: true });
+    // Until the checksum file is written, an interruption removes the renamed files too: a set
+    // must not be left half renamed.
+    const unplace = this.files.map((f) => removeOnInterrupt(f.path));
     for (const f of this.files) {
       await rename(f.partial, f.path);
       this.renamed.push(f.path);
     }
     for (const f of this.files) f.forget();
+    this.forgetPlaced = () => unplace.forEach((u) => u());
     await this.removeStale();
     const written = this.files.map((f) => ({ path: f.path, sha256: f.tap.hex(), bytes: f.tap.bytes }));
     const text = written.map((w) => sidecarText(w.path, w.sha256)).join('');
     try {
       await writeFileAtomic(sidecarPath(this.out), text, { what: 'checksum file' });
+      this.forgetPlaced();
     } catch (err) {
       // Files beside a stale checksum would look damaged; without any, unverifiable. Leave neither.
       await Promise.all([...written.map((w) => rm(w.path, { force: true })), rm(sidecarPath(this.out), { force: true })]).catch(() => undefined);
@@ -120,6 +126,7 @@ export class BundleFiles {
     const errors = await Promise.all(this.files.map((f) => f.done.then(() => undefined, (e: unknown) => e)));
     await Promise.all([...this.files.map((f) => f.partial), ...this.renamed].map((p) => rm(p, { force: true }).catch(() => undefined)));
     for (const f of this.files) f.forget();
+    this.forgetPlaced();
     return errors.find((e) => e !== undefined);
   }
 }
