@@ -42,7 +42,7 @@ async function pruneAndSay(plans: ImagePlan[], registries: Registries, target: P
 
 
 export function defaultMappingFile(bundle: string): string {
-  return `${basename(bundle).replace(/\.tar(\.gz)?$|\.tgz$/, '')}.mapping.json`;
+  return `${basename(bundle).replace(/\.\d{3}$/, '').replace(/\.tar(\.gz)?$|\.tgz$/, '')}.mapping.json`;
 }
 
 export async function runPush(a: PushArgs): Promise<number> {
