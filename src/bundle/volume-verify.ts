@@ -127,6 +127,11 @@ class TarWalk {
   open(): string | undefined {
     return this.state === 'data' ? this.entry?.name : undefined;
   }
+
+  /** Whether the whole volume lay before its first header (the middle of an entry that spans volumes). */
+  inside(): boolean {
+    return this.state === 'skip';
+  }
 }
 
 /** Verifies the volume at `path` alone; resolves undefined when it is no volume. Throws only when it cannot be read. */
@@ -161,7 +166,7 @@ export async function verifyVolume(path: string, onBytes?: (n: number) => void):
   const got = fileHash.digest('hex');
   const sidecar = want === undefined ? 'absent' : want === got ? 'ok' : 'mismatch';
   if (sidecar === 'mismatch') problems.unshift(`${setSidecarName(volumeBase(path))} says ${want} for ${basename(path)}, the file hashes to ${got}`);
-  const spans = inflateError === undefined ? walk.open() : undefined;
+  const spans = inflateError === undefined ? (walk.inside() ? (header.nextHeader !== null ? 'the entry it continues' : undefined) : walk.open()) : undefined;
   return {
     header,
     problems,
