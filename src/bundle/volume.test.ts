@@ -14,6 +14,8 @@ import { MIN_SPLIT, encodeVolumeHeader, parseSplitSize, parseVolumeHeader, volum
 import { findVolumeSet } from './volume-set.js';
 import { verifyVolume } from './volume-verify.js';
 import { writeBundle } from './writer.js';
+import { tarHeader, tarPadding } from './tar-header.js';
+import { gzipSync } from 'node:zlib';
 
 // Incompressible layers (stored members) and a compressible one (deflated), ~2.6 MB in all.
 const big1 = blob(MediaType.ociLayerGzip, randomBytes(1_300_000));
@@ -246,5 +248,27 @@ describe('writeBundle with split: files left behind', () => {
 
   it('a volume header past part 999 is refused (volume names have three digits)', async () => {
     expect(() => parseVolumeHeader(encodeVolumeHeader(header({ part: 1000 })), 'x')).toThrow(/part/);
+  });
+});
+
+describe('verifyVolume', () => {
+  it('checks each blob wholly inside against its digest, even when the gzip data is sound', async () => {
+    const d = await tmp();
+    const good = Buffer.from('good blob\n');
+    const goodName = blobPath(`sha256:${createHash('sha256').update(good).digest('hex')}`);
+    const badName = blobPath(`sha256:${'1'.repeat(64)}`);
+    const entry = (name: string, data: Buffer): Buffer => Buffer.concat([tarHeader(name, data.length, created), data, Buffer.alloc(tarPadding(data.length))]);
+    const tar = Buffer.concat([entry(goodName, good), entry(badName, Buffer.from('not what its name says')), Buffer.alloc(1024)]);
+    const path = join(d, 'v.tar.gz.001');
+    await writeFile(path, Buffer.concat([encodeVolumeHeader(header({ part: 1, fileOffset: 0, tarOffset: 0, nextHeader: 0, entry: 0 })), gzipSync(tar)]));
+    const r = (await verifyVolume(path))!;
+    expect(r.problems).toEqual([`bundle entry ${badName} hashes to sha256:${createHash('sha256').update('not what its name says').digest('hex')}`]);
+    expect(r.checked).toMatchObject({ entries: 2, sidecar: 'absent' });
+  });
+
+  it('is undefined for a file that is no volume', async () => {
+    const d = await tmp();
+    await writeFile(join(d, 'x.001'), gzipSync('x'));
+    expect(await verifyVolume(join(d, 'x.001'))).toBeUndefined();
   });
 });
