@@ -5,48 +5,104 @@
  * what the table of contents records (toc.ts). Each member has its own level: stored (0) for
  * layers that are already compressed, deflated (6) for everything else. With compression
  * 'none' members are only markers and the tar goes out as it is.
+ *
+ * With a split (volumes, volume-header.ts) the output also ends a member, and where needed the
+ * volume, before the bytes would pass the volume's size: a member is cut wherever its input
+ * reaches what the volume can still hold (even inside a blob's data: the tar stream does not
+ * change), and the next volume starts with its header member.
  */
 import type { Readable, Writable } from 'node:stream';
-import { constants, createGzip, gzipSync } from 'node:zlib';
+import { constants, createGzip, gzipSync, type Gzip } from 'node:zlib';
 import { writeChunk } from '../util/streams.js';
 
 export const DEFLATE_LEVEL = 6;
 export const STORED_LEVEL = 0;
 
+export interface VolumeSplit {
+  /** Bytes a volume may hold before the footer's 50 (header member included). */
+  limit: number;
+  /** Ends the current volume and starts the next at `tarOffset`/`fileOffset`; resolves with its header member, written first. */
+  next(tarOffset: number, fileOffset: number): Promise<Buffer>;
+}
+
+/**
+ * The most compressed bytes a gzip member of `n` input bytes can take: zlib's deflateBound
+ * (stored blocks cost 5 bytes per 16 KiB at worst) rounded up, plus the gzip header and trailer.
+ */
+export const memberBound = (n: number): number => n + Math.ceil(n / 2048) + 128;
+/** A member is not started in a volume with less room than this: the volume is ended instead. */
+const MIN_ROOM = 64 * 1024;
+
+interface OpenMember {
+  gz: Gzip;
+  pumping: Promise<void>;
+  /** Volume bytes used when the member started. */
+  usedAtStart: number;
+  /** Input bytes fed so far. */
+  fed: number;
+}
+
 export class MemberOutput {
-  /** Bytes written to the file so far (the next member's file offset). */
+  /** Bytes written to the file so far (the next member's file offset); with volumes, in their concatenation. */
   fileOffset = 0;
   /** Bytes of the tar stream so far. */
   tarOffset = 0;
+  /** fileOffset at which the current volume starts. */
+  private volumeStart = 0;
 
   /**
-   * @param out where the file's bytes go (written with backpressure)
+   * @param out where the file's bytes go (written with backpressure); asked for each chunk, as volumes change it
    * @param gzip false for a plain tar
    * @param guard races every wait against the output failing (see writer.ts)
+   * @param split cut into volumes (gzip only)
    */
   constructor(
-    private readonly out: Writable,
+    private readonly out: () => Writable,
     private readonly gzip: boolean,
     private readonly guard: <T>(p: Promise<T>) => Promise<T>,
+    private readonly split?: VolumeSplit,
   ) {}
 
   private async emit(chunk: Buffer): Promise<void> {
     this.fileOffset += chunk.length;
-    await this.guard(writeChunk(this.out, chunk));
+    await this.guard(writeChunk(this.out(), chunk));
   }
 
-  /** Writes bytes that are all in memory as one member. */
+  private used(): number {
+    return this.fileOffset - this.volumeStart;
+  }
+
+  /** Writes the first volume's header member (a split output starts with it). */
+  async begin(header: Buffer): Promise<void> {
+    await this.emit(header);
+  }
+
+  /** With a split: ends the volume when a member would have too little room in it. Call before recording where a member starts. */
+  async prepare(): Promise<void> {
+    if (!this.split || this.split.limit - this.used() >= MIN_ROOM) return;
+    const header = await this.guard(this.split.next(this.tarOffset, this.fileOffset));
+    this.volumeStart = this.fileOffset;
+    await this.emit(header);
+  }
+
+  /** Writes bytes that are all in memory as one member (several, with a split, when they do not fit). */
   async memberOf(level: number, parts: readonly Buffer[]): Promise<void> {
     const tar = Buffer.concat(parts);
+    if (this.split) return this.memberStreaming(level, tar, [], Buffer.alloc(0));
     this.tarOffset += tar.length;
     await this.emit(this.gzip ? gzipSync(tar, { level }) : tar);
+  }
+
+  /** Appends bytes outside any tar member accounting (the footer). */
+  async trailer(bytes: Buffer): Promise<void> {
+    await this.emit(bytes);
   }
 
   /**
    * Writes one member: `head`, the bytes of `body` (already verified by the caller's stream),
    * then `tail`. `onBytes` sees the body's bytes as they are copied.
    */
-  async memberStreaming(level: number, head: Buffer, body: Readable, tail: Buffer, onBytes?: (n: number) => void): Promise<void> {
+  async memberStreaming(level: number, head: Buffer, body: Readable | readonly Buffer[], tail: Buffer, onBytes?: (n: number) => void): Promise<void> {
     if (!this.gzip) {
       await this.raw(head);
       for await (const c of body as AsyncIterable<Buffer>) {
@@ -56,15 +112,31 @@ export class MemberOutput {
       await this.raw(tail);
       return;
     }
-    const gz = createGzip({ level, chunkSize: 256 * 1024, ...(level === STORED_LEVEL ? { strategy: constants.Z_DEFAULT_STRATEGY } : {}) });
-    const pumping = (async () => {
-      for await (const c of gz as AsyncIterable<Buffer>) await this.emit(c);
-    })();
-    pumping.catch(() => undefined);
+    await this.prepare();
+    let m = this.open(level);
     try {
-      const feed = async (c: Buffer): Promise<void> => {
-        this.tarOffset += c.length;
-        await this.guard(Promise.race([writeChunk(gz, c), pumping.then(() => undefined)]));
+      const feed = async (chunk: Buffer): Promise<void> => {
+        let c = chunk;
+        while (c.length) {
+          let take = c.length;
+          if (this.split) {
+            // What still fits, at the worst compression, in the room the member started with.
+            const room = this.split.limit - m.usedAtStart;
+            let fits = Math.floor(((room - 128) * 2048) / 2049) - 1 - m.fed;
+            while (fits > 0 && m.usedAtStart + memberBound(m.fed + fits) > this.split.limit) fits--;
+            if (fits <= 0) {
+              await this.close(m);
+              await this.prepare();
+              m = this.open(level);
+              continue;
+            }
+            take = Math.min(take, fits);
+          }
+          this.tarOffset += take;
+          m.fed += take;
+          await this.guard(Promise.race([writeChunk(m.gz, c.subarray(0, take)), m.pumping.then(() => undefined)]));
+          c = c.subarray(take);
+        }
       };
       await feed(head);
       for await (const c of body as AsyncIterable<Buffer>) {
@@ -72,21 +144,30 @@ export class MemberOutput {
         await feed(c);
       }
       if (tail.length) await feed(tail);
-      gz.end();
-      await pumping;
+      await this.close(m);
     } catch (err) {
-      gz.destroy();
+      m.gz.destroy();
       throw err;
     }
+  }
+
+  private open(level: number): OpenMember {
+    const gz = createGzip({ level, chunkSize: 256 * 1024, ...(level === STORED_LEVEL ? { strategy: constants.Z_DEFAULT_STRATEGY } : {}) });
+    const pumping = (async () => {
+      for await (const c of gz as AsyncIterable<Buffer>) await this.emit(c);
+    })();
+    pumping.catch(() => undefined);
+    return { gz, pumping, usedAtStart: this.used(), fed: 0 };
+  }
+
+  private async close(m: OpenMember): Promise<void> {
+    m.gz.end();
+    await m.pumping;
+    if (this.split && this.used() > this.split.limit) throw new Error(`internal: a volume grew past its size (${this.used()} > ${this.split.limit})`);
   }
 
   private async raw(c: Buffer): Promise<void> {
     this.tarOffset += c.length;
     await this.emit(c);
-  }
-
-  /** Appends bytes outside any tar member accounting (the footer). */
-  async trailer(bytes: Buffer): Promise<void> {
-    await this.emit(bytes);
   }
 }

@@ -4,7 +4,7 @@
  * file and hands its bytes to a consumer. Small JSON-like files are kept in memory for the
  * interpretation step. Nothing is written to disk by the reader itself.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
@@ -14,6 +14,7 @@ import { DigestMismatchError, FerryError, describe } from '../errors.js';
 import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
 import { pipeTo, writeChunk } from '../util/streams.js';
 import { BUNDLE_DOCUMENTS } from './layout.js';
+import { findVolumeSet, setStream } from './volume-set.js';
 
 /** Files up to this size are kept in memory (manifests, configs, JSON documents). */
 export const SMALL_FILE_LIMIT = 4 * 1024 * 1024;
@@ -43,6 +44,8 @@ export interface ReadOptions {
 export interface ArchiveContents {
   /** sha256 hex of the archive file, with hashFile (only when read to the end). */
   fileSha256?: string;
+  /** With hashFile, for a volume set: each volume's sha256 hex, in order. */
+  volumeSha256?: string[];
   /** True when reading stopped early (stopBefore). */
   partial?: boolean;
   /** Every regular file by normalised name, in archive order. */
@@ -83,8 +86,13 @@ async function sniff(path: string): Promise<'gzip' | 'tar'> {
   }
 }
 
-/** The raw (decompressed) tar stream of an archive file; `onRaw` sees the file's bytes. */
-export async function openTarStream(path: string, onRaw?: (chunk: Buffer) => void): Promise<Readable> {
+/**
+ * The raw (decompressed) tar stream of an archive file, or of a volume set read as one
+ * (volume-set.ts); `onRaw` sees the file's bytes, with the index of the volume they are from.
+ */
+export async function openTarStream(path: string, onRaw?: (chunk: Buffer, volume?: number) => void): Promise<Readable> {
+  const set = await findVolumeSet(path);
+  if (set) return pipeTo(setStream(set, 0, set.size - 1, onRaw), createGunzip({ chunkSize: 1024 * 1024 }));
   const kind = await sniff(path);
   const raw = createReadStream(path, { highWaterMark: 1024 * 1024 });
   let file: Readable = raw;
@@ -104,8 +112,18 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  */
 export async function readArchive(path: string, consume: EntryConsumer, opts: ReadOptions = {}): Promise<ArchiveContents> {
   const fileHash = opts.hashFile ? createHash('sha256') : undefined;
+  const volumeHashes: Hash[] = [];
   const onBytes = opts.onBytes;
-  const tar = await openTarStream(path, fileHash || onBytes ? (c) => (fileHash?.update(c), onBytes?.(c.length)) : undefined);
+  const tar = await openTarStream(
+    path,
+    fileHash || onBytes
+      ? (c, volume) => {
+          fileHash?.update(c);
+          if (fileHash && volume !== undefined) (volumeHashes[volume] ??= createHash('sha256')).update(c);
+          onBytes?.(c.length);
+        }
+      : undefined,
+  );
   const extract = tarExtract();
   const files = new Map<string, ArchiveFile>();
   const small = new Map<string, Buffer>();
@@ -191,6 +209,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
     files.set(name, { ...f, name, aliasOf: target });
   }
   if (fileHash) contents.fileSha256 = fileHash.digest('hex');
+  if (volumeHashes.length) contents.volumeSha256 = volumeHashes.map((h) => h.digest('hex'));
   return contents;
 }
 

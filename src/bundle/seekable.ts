@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import pLimit from 'p-limit';
@@ -21,6 +22,7 @@ import { BUNDLE_DOCUMENTS, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMeta
 import { TAR_BLOCK, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseToc, parseTocFooter, type TocEntry } from './toc.js';
 import { readRuns, storedRuns, type StoredRun } from './stored-runs.js';
+import { findVolumeSet, setReader, setStream } from './volume-set.js';
 
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 /** Blobs from this size on are read from a stored member's runs when they can be. */
@@ -51,20 +53,37 @@ export interface SeekableArchive {
 const damaged = (path: string, why: string): FerryError =>
   new FerryError('BUNDLE_FORMAT', `${path}: ${why}`, { hint: 'the file is truncated or corrupted; copy it again and check it against its .sha256 file' });
 
+/** Positioned reads of the bundle's bytes: one file, or a volume set's concatenation (volume-set.ts). */
+interface Bytes {
+  read(position: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+function fileBytes(fh: FileHandle): Bytes {
+  return {
+    async read(position, length) {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    },
+    close: () => fh.close(),
+  };
+}
+
 /** Reads `length` bytes at `position`; throws when the file is shorter. */
-async function readAt(fh: FileHandle, position: number, length: number, path: string): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
-    if (bytesRead === 0) throw damaged(path, `the file ends early (wanted ${length} bytes at offset ${position})`);
-    got += bytesRead;
-  }
+async function readAt(fh: Bytes, position: number, length: number, path: string): Promise<Buffer> {
+  const buf = await fh.read(position, length);
+  if (buf.length < length) throw damaged(path, `the file ends early (wanted ${length} bytes at offset ${position})`);
   return buf;
 }
 
 /** The TOC of a format-2 gzip bundle, or undefined when the file has no ferry footer. */
-async function gzipToc(fh: FileHandle, size: number, path: string): Promise<{ entries: TocEntry[]; tocMember: number } | undefined> {
+async function gzipToc(fh: Bytes, size: number, path: string): Promise<{ entries: TocEntry[]; tocMember: number } | undefined> {
   if (size < FOOTER_SIZE + 20) return undefined;
   const tocMember = parseTocFooter(await readAt(fh, size - FOOTER_SIZE, FOOTER_SIZE, path));
   if (tocMember === undefined) return undefined;
@@ -85,7 +104,7 @@ async function gzipToc(fh: FileHandle, size: number, path: string): Promise<{ en
 }
 
 /** The entries of a plain tar, by walking its headers (no data is read); undefined when it holds anything but regular files ferry can index. */
-async function plainTarEntries(fh: FileHandle, size: number, path: string): Promise<{ entries: TocEntry[]; end: number } | undefined> {
+async function plainTarEntries(fh: Bytes, size: number, path: string): Promise<{ entries: TocEntry[]; end: number } | undefined> {
   const entries: TocEntry[] = [];
   let pos = 0;
   while (pos + TAR_BLOCK <= size) {
@@ -111,9 +130,12 @@ function tarType(flag: string): string {
  * DigestMismatchError for a manifest or config that does not match its name.
  */
 export async function openSeekable(path: string): Promise<SeekableArchive | undefined> {
-  const st = await stat(path);
-  if (!st.isFile()) return undefined;
-  const fh = await open(path, 'r');
+  const set = await findVolumeSet(path);
+  const st = set ?? (await stat(path));
+  if (!set && !(st as Stats).isFile()) return undefined;
+  const fh = set ? setReader(set) : fileBytes(await open(path, 'r'));
+  const rangeStream = (start: number, end?: number): Readable =>
+    set ? setStream(set, start, end) : createReadStream(path, { start, ...(end !== undefined ? { end } : {}), highWaterMark: 1024 * 1024 });
   let index: { entries: TocEntry[]; gzip: boolean; ends: Map<number, number>; end: number } | undefined;
   try {
     const magic = await readAt(fh, 0, Math.min(2, st.size), path);
@@ -155,17 +177,18 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     const last = Math.min(end ?? e.size - 1, e.size - 1);
     if (!gzip) {
       if (last < start) return Readable.from([]);
-      return createReadStream(path, { start: e.offset + TAR_BLOCK + start, end: e.offset + TAR_BLOCK + last, highWaterMark: 1024 * 1024 });
+      return rangeStream(e.offset + TAR_BLOCK + start, e.offset + TAR_BLOCK + last);
     }
     const memberEnd = ends.get(e.member) ?? index!.end;
     const inflate = (): AsyncGenerator<Buffer> => {
-      const raw = createReadStream(path, { start: e.member, end: memberEnd - 1, highWaterMark: 1024 * 1024 });
+      const raw = rangeStream(e.member, memberEnd - 1);
       const inflated = raw.pipe(createGunzip({ chunkSize: 256 * 1024 }));
       raw.on('error', (err) => inflated.destroy(err));
       return entryBytes(inflated, e, start, last, path);
     };
     // A big blob in a stored member is read as it lies in the file (stored-runs.ts), no zlib.
-    if (e.size < STORED_READ_MIN) return Readable.from(inflate(), { objectMode: false });
+    // (Not across the files of a volume set: those are inflated.)
+    if (e.size < STORED_READ_MIN || set) return Readable.from(inflate(), { objectMode: false });
     return Readable.from(
       (async function* () {
         const runs = await runsOf(e.member, memberEnd);

@@ -14,6 +14,7 @@ import { parseImageConfig } from '../oci/config.js';
 import { BUNDLE_DOCUMENTS } from './layout.js';
 import { openSeekable } from './seekable.js';
 import { verifySeekable } from './verify-seekable.js';
+import { findVolumeSet, readSetSidecar, setSidecarName } from './volume-set.js';
 
 export interface VerifyResult {
   interpretation: Interpretation;
@@ -73,8 +74,9 @@ export function imageProblems(interpretation: Interpretation, contents: ArchiveC
  */
 export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: number) => void): Promise<VerifyResult> {
   // A seekable bundle is checked member by member on both cores (verify-seekable.ts); any other
-  // archive in one streaming pass.
-  const seekable = await openSeekable(path).catch((err: unknown) => {
+  // archive, and a volume set (each volume hashed against its own line), in one streaming pass.
+  const isSet = (await findVolumeSet(path).catch(() => undefined)) !== undefined;
+  const seekable = isSet ? undefined : await openSeekable(path).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException)?.code) return undefined; // the full reader names it
     throw err;
   });
@@ -130,8 +132,22 @@ export async function verifyArchive(path: string, deep: boolean, onBytes?: (n: n
   }
 
   let sidecar: VerifyResult['checked']['sidecar'] = 'absent';
-  const side = await readFile(`${path}.sha256`, 'utf8').catch(() => undefined);
-  if (side !== undefined) {
+  const set = contents.volumeSha256 ? await findVolumeSet(path) : undefined;
+  const side = set ? undefined : await readFile(`${path}.sha256`, 'utf8').catch(() => undefined);
+  if (set) {
+    // A set: each volume against its own line of NAME.sha256.
+    const lines = await readSetSidecar(set.base);
+    if (lines) {
+      sidecar = 'ok';
+      set.volumes.forEach((v, i) => {
+        const want = lines.get(basename(v.path));
+        const got = contents.volumeSha256![i];
+        if (want === got) return;
+        sidecar = 'mismatch';
+        problems.push(want ? `${setSidecarName(set.base)} says ${want} for ${basename(v.path)} (volume ${i + 1}), the file hashes to ${got}` : `${setSidecarName(set.base)} has no line for ${basename(v.path)} (volume ${i + 1})`);
+      });
+    }
+  } else if (side !== undefined) {
     const want = side.trim().split(/\s+/)[0];
     sidecar = want === contents.fileSha256 ? 'ok' : 'mismatch';
     if (sidecar === 'mismatch') problems.push(`${basename(path)}.sha256 says ${want}, the file hashes to ${contents.fileSha256}`);

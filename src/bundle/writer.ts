@@ -5,26 +5,23 @@
  * each blob once — and last the table of contents, ferry-toc.json.
  * Blobs are streamed from the verified store through a verifying stream (the store's content is
  * checked again as it is copied). Written to `<out>.partial`, renamed to `<out>` when complete,
- * then `<out>.sha256` is written the same way. On failure the partial file is removed.
+ * then `<out>.sha256` is written the same way. On failure the partial file is removed. With
+ * `split`, the same bytes go to volumes `<out>.001`, ... (volume-header.ts, output-files.ts).
  */
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { sidecarPath, sidecarText } from './sidecar.js';
-import { writeFileAtomic } from '../fs/atomic-write.js';
+import { createHash } from 'node:crypto';
 import { ioError, isFsError } from '../fs/io-error.js';
-import { FerryError } from '../errors.js';
-import { removeOnInterrupt } from '../process/interrupt.js';
+import { FerryError, UsageError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
-import { HashingTap } from '../digest/hashing-tap.js';
 import { VerifyingStream } from '../digest/verifying-stream.js';
 import { isCompressedMediaType } from '../oci/media-types.js';
 import type { PlatformSpec } from '../oci/platform.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { carriedLayers, planManifestImages, type ImagePlan } from '../content/plan.js';
-import { DEFLATE_LEVEL, MemberOutput, STORED_LEVEL } from './member-output.js';
-import { TAR_END, tarHeader, tarPadding } from './tar-header.js';
-import { TOC_ENTRY, TOC_VERSION, tocFooter, type Toc, type TocEntry } from './toc.js';
+import { DEFLATE_LEVEL, MemberOutput, STORED_LEVEL, type VolumeSplit } from './member-output.js';
+import { BundleFiles, type WrittenFile } from './output-files.js';
+import { TAR_END, tarEntryLength, tarHeader, tarPadding } from './tar-header.js';
+import { MAX_VOLUMES, VOLUME_HEADER_VERSION, encodeVolumeHeader } from './volume-header.js';
+import { FOOTER_SIZE, TOC_ENTRY, TOC_VERSION, tocFooter, type Toc, type TocEntry } from './toc.js';
 import { BUNDLE_DOCUMENTS, type BundleSettings, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES, dockerManifestJson, ferryMetadata, indexJson, ociLayout } from './layout.js';
 import { pipeTo } from '../util/streams.js';
 
@@ -48,12 +45,18 @@ export interface WriteBundleOptions {
    * abandon the write. Without it every blob must be in the store already.
    */
   ready?: (digest: string) => Promise<void>;
+  /** Write volumes `<out>.001`, ... of at most this many bytes each (gzip only; volume-header.ts). */
+  split?: number;
 }
 
 export interface WrittenBundle {
   path: string;
+  /** The file's sha256 (with volumes: their concatenation's). */
   sha256: string;
+  /** Bytes written (with volumes: all of them). */
   bytes: number;
+  /** With a split: each volume. */
+  volumes?: WrittenFile[];
 }
 
 interface Entry {
@@ -118,23 +121,21 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
   const created = opts.created ?? new Date(0);
   const entries = bundleEntries(plans, opts.prefer, opts.tool, created, opts.lock, opts.settings);
   const gzip = opts.compression === 'gzip';
-  const partial = `${opts.out}.partial`;
-  const forget = removeOnInterrupt(partial);
-  const tap = new HashingTap();
-  const file = createWriteStream(partial, { highWaterMark: 1024 * 1024 });
-  const outDone = pipeline(tap, file);
-  // Settles (rejecting) as soon as the output fails; every wait below races it.
-  const failed = outDone.then(() => new Promise<never>(() => undefined));
-  failed.catch(() => undefined);
-  outDone.catch(() => undefined);
-  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, failed]);
-  const out = new MemberOutput(tap, gzip, guard);
+  if (opts.split !== undefined && !gzip) throw new UsageError('--split needs gzip compression: volumes start with gzip members', 'leave out --compression none');
+  const files = new BundleFiles(opts.out, opts.split !== undefined);
+  // Settles (rejecting) as soon as an output file fails; every wait below races it.
+  const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, files.failed]);
+  const docs = entries.filter(isDocument);
+  const split = opts.split !== undefined ? volumeSplit(opts.split, entries, docs, created, files) : undefined;
+  const out = new MemberOutput(() => files.current(), gzip, guard, split?.split);
   const toc: TocEntry[] = [];
   const place = (e: Entry, memberStart: { file: number; tar: number }): void => {
     toc.push({ name: e.name, size: e.size, offset: out.tarOffset, member: memberStart.file, memberOffset: memberStart.tar });
   };
+  let written: { files: WrittenFile[]; sha256: string };
   try {
-    const docs = entries.filter(isDocument);
+    if (split) await out.begin(split.first);
+    await out.prepare();
     const head = { file: out.fileOffset, tar: out.tarOffset };
     const headBytes: Buffer[] = [];
     for (const e of docs) {
@@ -144,6 +145,7 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
     await out.memberOf(DEFLATE_LEVEL, headBytes);
     for (const e of entries) {
       if (isDocument(e)) continue;
+      await out.prepare();
       const start = { file: out.fileOffset, tar: out.tarOffset };
       place(e, start);
       const level = e.compressed ? STORED_LEVEL : DEFLATE_LEVEL;
@@ -156,38 +158,52 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
         await out.memberStreaming(level, tarHeader(e.name, e.size, created), body, Buffer.alloc(tarPadding(e.size)), opts.onBytes);
       }
     }
+    await out.prepare();
     const tocMember = out.fileOffset;
     const tocJson = Buffer.from(JSON.stringify({ ferryTocVersion: TOC_VERSION, entries: toc } satisfies Toc));
     await out.memberOf(DEFLATE_LEVEL, [tarHeader(TOC_ENTRY, tocJson.length, created), tocJson, Buffer.alloc(tarPadding(tocJson.length)), TAR_END]);
     if (gzip) await out.trailer(tocFooter(tocMember));
-    tap.end();
-    await outDone;
-    // The old checksum goes first: an interruption between the two renames must not leave the
-    // new bundle beside the previous bundle's checksum.
-    await rm(sidecarPath(opts.out), { force: true });
-    await rename(partial, opts.out);
+    written = await files.commit();
   } catch (err) {
-    tap.destroy();
-    file.destroy();
-    await outDone.catch(() => undefined);
-    await rm(partial, { force: true }).catch(() => undefined);
     // The output file's own error (ENOSPC) says more than the broken pipe it caused upstream.
-    const outErr = await outDone.then(() => undefined, (e: unknown) => e);
+    const outErr = await files.abort();
     const cause = err instanceof FerryError || !isFsError(outErr) ? err : outErr;
     throw ioError('writing bundle', opts.out, cause, 'check free space and permissions of the output directory');
-  } finally {
-    forget();
   }
-  const sha256 = tap.hex();
-  const bytes = tap.bytes;
-  const sidecar = sidecarPath(opts.out);
-  try {
-    await writeFileAtomic(sidecar, sidecarText(opts.out, sha256), { what: 'checksum file' });
-  } catch (err) {
-    // A bundle beside a stale checksum would look damaged; one without any would look
-    // unverifiable. Leave neither.
-    await Promise.all([rm(opts.out, { force: true }), rm(sidecar, { force: true })]).catch(() => undefined);
-    throw err;
+  const bytes = written.files.reduce((n, w) => n + w.bytes, 0);
+  return { path: opts.out, sha256: written.sha256, bytes, ...(split ? { volumes: written.files } : {}) };
+}
+
+/**
+ * The volume split of a write to `files` (volume-header.ts): the set's id, derived from what
+ * the bundle holds and SIZE (so the same inputs give the same volumes), every tar header's
+ * offset (a volume's header names the first that starts in it), and the first volume's header.
+ */
+function volumeSplit(size: number, entries: readonly Entry[], docs: readonly Entry[], created: Date, files: BundleFiles): { split: VolumeSplit; first: Buffer } {
+  const ordered = [...docs, ...entries.filter((e) => !isDocument(e))];
+  const set = createHash('sha256').update(JSON.stringify({ size, created: created.getTime(), entries: ordered.map((e) => [e.name, e.size]) }));
+  for (const d of docs) set.update(d.data as Buffer);
+  const id = set.digest('hex');
+  const starts: number[] = [];
+  let at = 0;
+  for (const e of ordered) {
+    starts.push(at);
+    at += tarEntryLength(e.size);
   }
-  return { path: opts.out, sha256, bytes };
+  starts.push(at); // ferry-toc.json
+  const header = (part: number, tarOffset: number, fileOffset: number): Buffer => {
+    // The first header at or after tarOffset (none past the table of contents' header).
+    const i = starts.findIndex((s) => s >= tarOffset);
+    return encodeVolumeHeader({ ferryVolumeVersion: VOLUME_HEADER_VERSION, set: id, part, split: size, fileOffset, tarOffset, nextHeader: i === -1 ? null : starts[i]!, entry: i === -1 ? null : i });
+  };
+  const split: VolumeSplit = {
+    limit: size - FOOTER_SIZE,
+    next: async (tarOffset, fileOffset) => {
+      const part = files.count + 1;
+      if (part > MAX_VOLUMES) throw new UsageError(`the bundle needs more than ${MAX_VOLUMES} volumes of ${size} bytes`, 'choose a larger --split');
+      await files.next();
+      return header(part, tarOffset, fileOffset);
+    },
+  };
+  return { split, first: header(1, 0, 0) };
 }

@@ -42,6 +42,7 @@ const referrers = { type: 'boolean', default: true, describe: 'carry signatures,
 const policy = { type: 'string', describe: 'signature policy file: judge every image by the signatures the bundle carries, offline (docs/policy.md)' } as const;
 const savePolicy = { type: 'string', describe: 'signature policy file: refuse to write the bundle when an image fails it, judged by the signatures fetched with it (docs/policy.md)' } as const;
 const have = { type: 'string', describe: 'have.json from `ferry inventory` on the receiving side: write a differential bundle without the layers it already has' } as const;
+const split = { type: 'string', describe: 'write volumes FILE.001, FILE.002, ... of at most SIZE bytes each (700M, 4.7G: decimal; 4Gi: binary; at least 1M); `cat FILE.0*` is the bundle' } as const;
 const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
 export function saveOptions(y: Argv<GlobalArgs>) {
@@ -54,6 +55,7 @@ export function saveOptions(y: Argv<GlobalArgs>) {
     .option('allow-nondistributable', allowNondistributable)
     .option('have', have)
     .option('policy', savePolicy)
+    .option('split', split)
     .option('concurrency', concurrency);
 }
 
@@ -70,12 +72,13 @@ export function exportOptions(y: Argv<GlobalArgs>) {
     .option('allow-nondistributable', allowNondistributable)
     .option('have', have)
     .option('policy', savePolicy)
+    .option('split', split)
     .option('concurrency', concurrency);
 }
 
 export function verifyOptions(y: Argv<GlobalArgs>) {
   return y
-    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive (.tar.gz or .tar)' })
+    .positional('bundle', { type: 'string', demandOption: true, describe: 'bundle or image archive (.tar.gz or .tar); a volume NAME.NNN alone, or NAME for the whole set' })
     .option('deep', { type: 'boolean', default: false, describe: 'also decompress every layer and check its diff_id' })
     .option('policy', policy);
 }

@@ -5,6 +5,9 @@ import { Registries } from '../registry/registries.js';
 import { retryPolicyFromEnv } from '../registry/retry.js';
 import { BlobStore, defaultCacheDir } from '../store/blob-store.js';
 import { Output } from './output.js';
+import { basename } from 'node:path';
+import { parseSplitSize } from '../bundle/volume-header.js';
+import type { WrittenBundle } from '../bundle/writer.js';
 
 /**
  * `--concurrency` as yargs hands it over (a string, so "abc" is not already NaN). Throws a
@@ -40,4 +43,19 @@ export async function openStore(a: CacheArgs): Promise<BlobStore> {
 
 export function makeOutput(a: GlobalArgs): Output {
   return new Output({ quiet: a.quiet, json: a.json });
+}
+
+/** `--split SIZE` in bytes, or undefined without it; throws a UsageError (exit 2) for a bad size or --compression none. */
+export function splitOption(v: string | undefined, compression: string): number | undefined {
+  if (v === undefined) return undefined;
+  const bytes = parseSplitSize(v);
+  if (compression !== 'gzip') throw new UsageError('--split needs gzip compression: each volume starts with a gzip member', 'leave out --compression none');
+  return bytes;
+}
+
+/** How a written bundle is named in messages: the file, or its volumes. */
+export function writtenName(w: WrittenBundle): string {
+  const v = w.volumes;
+  if (!v || !v.length) return w.path;
+  return v.length === 1 ? `${v[0]!.path}: 1 volume` : `${v[0]!.path} .. ${basename(v[v.length - 1]!.path)}: ${v.length} volumes`;
 }

@@ -20,12 +20,13 @@ import { resolveRequest, type PullResult } from '../transfer/pull.js';
 import { pullIntoBundle } from './pull-into-bundle.js';
 import { planBlobs, planSize, uniqueBlobBytes, type ImagePlan } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
+import { checkSetSidecar, findVolumeSet, type VolumeSet } from '../bundle/volume-set.js';
 import { claimOutput } from './claim-output.js';
 import { readHave } from '../content/have.js';
 import { sha256Digest } from '../digest/digest.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { TOOL } from '../version.js';
-import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore, splitOption, writtenName } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport, type ImageReport } from './report.js';
 import { preferredPlatforms } from './save.js';
@@ -58,10 +59,19 @@ function lockedFor(lock: LockFile | undefined, i: ManifestImage): LockedImage | 
  */
 type Unchanged = { ok: true; sha256: string; bytes: number } | { ok: false; why?: string };
 
-async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries, settings: BundleSettings): Promise<Unchanged> {
+async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: string, registries: Registries, settings: BundleSettings, split: number | undefined): Promise<Unchanged> {
   if (!lock || lock.images.length !== m.images.length) return { ok: false };
   if (!m.images.every((i) => lockedFor(lock, i))) return { ok: false };
-  if (!(await stat(out).catch(() => undefined))) return { ok: false };
+  // Volumes (--split): the set at out.001..., written with the same SIZE, each volume intact.
+  let set: VolumeSet | undefined;
+  if (split !== undefined) {
+    try {
+      set = await findVolumeSet(out);
+    } catch (err) {
+      return { ok: false, why: (err as Error).message };
+    }
+    if (!set || set.volumes[0]!.header.split !== split) return { ok: false };
+  } else if (!(await stat(out).catch(() => undefined))) return { ok: false };
   try {
     const { metadata } = await readBundleHead(out);
     if (metadata?.lock !== lockDigest(lock)) return { ok: false };
@@ -72,7 +82,7 @@ async function unchanged(m: LoadedManifest, lock: LockFile | undefined, out: str
     return { ok: false, why: `${out} cannot be read as a bundle` };
   }
   const [intact, moved] = await Promise.all([
-    checkSidecar(out),
+    set ? checkSetSidecar(set) : checkSidecar(out),
     Promise.all(
       m.images.map(async (i) => {
         if (i.ref.digest) return false;
@@ -105,6 +115,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
   if (a['dry-run']) return runExportDryRun(a, manifest, (i) => (a.locked ? lockedFor(lock, i)!.upstreamDigest : undefined));
   const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
   sourceDateEpoch(); // validated before any work
+  const split = splitOption(a.split, a.compression);
   const policy = await policyForBundling(a.policy, a.referrers);
   if (!a.locked) await checkOutputPath(lockFile, 'the lock file', 'the lock file goes beside the manifest file: run from a copy in a writable directory, or use --locked');
   const runLock = await claimOutput(out);
@@ -127,7 +138,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       ...(haveDoc ? { have: sha256Digest(Buffer.from(JSON.stringify(haveDoc))) } : {}),
     };
     // With a policy, signatures are judged afresh: they can change while the tags stay put.
-    const same: Unchanged = a.force || policy ? { ok: false } : await unchanged(manifest, lock, out, registries, settings);
+    const same: Unchanged = a.force || policy ? { ok: false } : await unchanged(manifest, lock, out, registries, settings, split);
     if (same.ok) {
       // Keep the locked blobs young in the cache, so `cache prune --older-than` spares them.
       const store = await openStore(a);
@@ -168,7 +179,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       const zstd = dockerLoadZstdNote(plans, prefer);
       if (zstd) output.warn(zstd);
       output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
-      return writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(lock), onBytes: (n) => output.progress('bundle', n), ...(ready ? { ready } : {}) });
+      return writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(lock), onBytes: (n) => output.progress('bundle', n), ...(ready ? { ready } : {}), ...(split !== undefined ? { split } : {}) });
     };
     // The bundle is written while the layers download (pull-into-bundle.ts).
     const pulled = await pullIntoBundle(requests, registries, store, concurrency, {
@@ -200,7 +211,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);
     for (const r of ok) output.info(`exported ${r.request.request} ${r.plan!.root.digest}`);
     const downloaded = ok.reduce((n, r) => n + (r.fetch?.downloadedBytes ?? 0), 0);
-    output.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${ok.length} image${ok.length === 1 ? '' : 's'}, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
+    output.info(`wrote ${writtenName(written)} (${formatBytes(written.bytes)}, ${ok.length} image${ok.length === 1 ? '' : 's'}, ${formatBytes(downloaded)} downloaded)${lockChanged ? `; updated ${lockFile}` : ''}`);
     for (const f of failed) output.warn(`not bundled: ${f.error!.message}`);
     output.report(runReport('export', written, results.map((r) => imageReport(r)), failed.length ? 'partial' : 'ok'));
     if (failed.length) throw new FerryError('PARTIAL', `${failed.length} of ${results.length} images failed; the bundle holds the other ${ok.length}`, { hint: 'see the warnings above' });

@@ -8,7 +8,6 @@
  * expectedLayers) loads when every layer it lacks is in a --base bundle or already in the
  * engine (load-differential.ts), and is refused otherwise. Exit 0 ok, 1 failure.
  */
-import { stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { dockerTag, type DockerManifestEntry, type FerryMetadata } from '../bundle/layout.js';
@@ -25,6 +24,7 @@ import { makeOutput } from './common.js';
 import type { Output } from './output.js';
 import type { LoadArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
+import { bundleSize } from '../bundle/volume-set.js';
 
 
 interface Wanted {
@@ -148,7 +148,7 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
   setInterruptMessage(() => `interrupted: the upload to the engine was cut off, so the engine loaded nothing from ${bundle}`);
   // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
   // engine, which unpacks the whole archive before loading, then loads nothing.
-  const size = (await stat(bundle).catch(() => undefined))?.size;
+  const size = await bundleSize(bundle);
   if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size + extras.reduce((n, x) => n + x.size, 0));
   const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n), extras);
   let answer;

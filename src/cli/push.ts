@@ -3,7 +3,6 @@
  * with its original bytes (same digests). Exit 0 all pushed, 1 failure, 2 invalid input,
  * 3 some images pushed and some not.
  */
-import { stat } from 'node:fs/promises';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { setInterruptMessage } from '../process/interrupt.js';
@@ -24,6 +23,7 @@ import type { ImagePlan } from '../content/plan.js';
 import type { PushTarget } from '../registry/push-target.js';
 import type { Registries } from '../registry/registries.js';
 import type { Output } from './output.js';
+import { bundleSize } from '../bundle/volume-set.js';
 
 /** --prune: finds (with --yes deletes) the stale tags and says what it found or did. */
 async function pruneAndSay(plans: ImagePlan[], registries: Registries, target: PushTarget, yes: boolean, out: Output): Promise<PrunedTag[]> {
@@ -42,7 +42,7 @@ async function pruneAndSay(plans: ImagePlan[], registries: Registries, target: P
 
 
 export function defaultMappingFile(bundle: string): string {
-  return `${basename(bundle).replace(/\.tar(\.gz)?$|\.tgz$/, '')}.mapping.json`;
+  return `${basename(bundle).replace(/\.\d{3}$/, '').replace(/\.tar(\.gz)?$|\.tgz$/, '')}.mapping.json`;
 }
 
 export async function runPush(a: PushArgs): Promise<number> {
@@ -60,7 +60,7 @@ export async function runPush(a: PushArgs): Promise<number> {
     let pushed = 0;
     setInterruptMessage(() => `interrupted: nothing was pushed (reading ${a.bundle})`);
     // A missing file is reported by the reader, with its hint.
-    const size = (await stat(a.bundle).catch(() => undefined))?.size;
+    const size = await bundleSize(a.bundle);
     let reading = false;
     const opened = await openBundle(a.bundle, store, () => {
       if (size === undefined) return undefined;

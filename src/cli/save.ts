@@ -14,7 +14,7 @@ import { planBlobs, planSize, uniqueBlobBytes } from '../content/plan.js';
 import { TOOL } from '../version.js';
 import { claimOutput } from './claim-output.js';
 import { readHave } from '../content/have.js';
-import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
+import { concurrencyOption, makeOutput, makeRegistries, openStore, splitOption, writtenName } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport } from './report.js';
 import type { SaveArgs } from './commands.js';
@@ -41,6 +41,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     seen.add(key);
   }
   sourceDateEpoch(); // validated before any work
+  const split = splitOption(a.split, a.compression);
   const policy = await policyForBundling(a.policy, a.referrers);
   const outputLock = await claimOutput(a.output);
   const out = makeOutput(a);
@@ -70,6 +71,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
         tool: TOOL,
         onBytes: (n) => out.progress('bundle', n),
         ready,
+        ...(split !== undefined ? { split } : {}),
       });
     });
     const failed = results.filter((r) => r.error);
@@ -81,7 +83,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
     out.stop();
     const secs = (Date.now() - started) / 1000;
     for (const r of results) out.info(`saved ${r.request.request} ${r.plan!.root.digest}`);
-    out.info(`wrote ${written.path} (${formatBytes(written.bytes)}, ${results.length} image${results.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s)`);
+    out.info(`wrote ${writtenName(written)} (${formatBytes(written.bytes)}, ${results.length} image${results.length === 1 ? '' : 's'}, ${secs.toFixed(1)} s)`);
     out.report(runReport('save', written, results.map((r) => imageReport(r)), 'ok'));
     return 0;
   } finally {

@@ -30,6 +30,7 @@ import { openBundle } from './open-bundle.js';
 import { reportState } from './report-state.js';
 import { makeOutput, openStore } from './common.js';
 import type { ServeArgs } from './commands.js';
+import { bundleSize } from '../bundle/volume-set.js';
 
 const PREFIX = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 
@@ -100,7 +101,7 @@ export async function runServe(a: ServeArgs): Promise<number> {
   const compressed = new Map<string, Promise<Descriptor>>();
   setInterruptMessage(() => 'interrupted: stopped while reading the bundles; nothing was served');
   for (const b of a.bundles) {
-    const size = (await stat(b).catch(() => undefined))?.size;
+    const size = await bundleSize(b);
     // A seekable bundle is served from the file (only its table of contents and manifests are
     // read now); any other archive is read through into the cache once, verified.
     let reading = false;

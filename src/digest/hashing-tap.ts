@@ -1,5 +1,5 @@
 /** A pass-through stream that counts and sha256-hashes what flows through it. */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 export class HashingTap extends Transform {
@@ -7,12 +7,17 @@ export class HashingTap extends Transform {
   /** Bytes seen so far. */
   bytes = 0;
 
-  constructor(private readonly onBytes?: (n: number) => void) {
+  /** @param also another hash to feed the same bytes (a volume set's whole-set sha256) */
+  constructor(
+    private readonly onBytes?: (n: number) => void,
+    private readonly also?: Hash,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
+    this.also?.update(chunk);
     this.bytes += chunk.length;
     this.onBytes?.(chunk.length);
     cb(null, chunk);
