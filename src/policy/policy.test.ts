@@ -91,7 +91,7 @@ describe('evaluate', () => {
     const att = (type: string, digest: string, signer = key.privateKey): ImageEvidence['attestations'][number] => {
       const body = statement(type, digest);
       const signed = dssePae('application/vnd.in-toto+json', body);
-      return { digest: 'sha256:a1', signed, signatures: [sign('sha256', signed, signer)], predicateType: type, subjects: [digest] };
+      return { digest: 'sha256:a1', signed, signatures: [sign('sha256', signed, signer)], predicateType: type, subjects: [digest], envelope: Buffer.from('{}'), payloadType: 'application/vnd.in-toto+json', payload: body };
     };
     expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', D)]))).toMatchObject({ verdict: 'accepted' });
     expect(evaluate(policy, ev([good], undefined, [])).reason).toContain('no attestation of https://slsa.dev/provenance/v1');
@@ -99,6 +99,15 @@ describe('evaluate', () => {
     expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', OTHER)]))).toMatchObject({ verdict: 'rejected' });
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', D, stranger.privateKey)]))).toMatchObject({ verdict: 'rejected' });
+  });
+
+  it('a rule asking for Notation signatures rejects, with or without them, saying how many are present (never a silent pass)', async () => {
+    const { policy, key } = await setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "r.example/notary/**"', '    require: { notation: true }', '  - images: "r.example/both/**"', '    require: { signedBy: [release], notation: true }', 'default: allow', ''].join('\n'));
+    const good = { digest: 'sha256:l1', payload: payload(D), signature: sign('sha256', payload(D), key.privateKey) };
+    expect(evaluate(policy, { ...ev([], 'r.example/notary/app:1'), notation: 2 })).toMatchObject({ verdict: 'rejected', rule: 'r.example/notary/**', notation: 2, reason: 'Notation signatures are not verified by ferry (2 present)' });
+    expect(evaluate(policy, ev([], 'r.example/notary/app:1'))).toMatchObject({ verdict: 'rejected', reason: 'Notation signatures are not verified by ferry (0 present)' });
+    expect(evaluate(policy, { ...ev([good], 'r.example/both/app:1'), notation: 1 })).toMatchObject({ verdict: 'rejected', reason: 'Notation signatures are not verified by ferry (1 present)' });
+    await expect(setup(['rules:', '  - images: "**"', '    require: { notation: true }', '    allow: true', ''].join('\n'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('allow: true and require.notation contradict') });
   });
 
   it('DSSE pre-authentication encoding is byte-exact (secure-systems-lab/dsse)', () => {
