@@ -8,7 +8,9 @@
  */
 import { attestationValid, type Attestation } from './cosign-signature.js';
 import type { ImageEvidence } from './evaluate.js';
-import { checkKeylessAttestation } from './keyless-attestation.js';
+import type { KeyObject } from 'node:crypto';
+import { checkIntotoBody, checkKeylessAttestation } from './keyless-attestation.js';
+import { checkSet, parseRekorBundle, type LogKey } from './rekor-set.js';
 import type { Policy, PolicyRule } from './policy-file.js';
 import { bundlePredicateType, checkBundleKey, checkBundleKeyless, COSIGN_SIGN_PREDICATE, type BundleSignature } from './sigstore-bundle.js';
 
@@ -27,6 +29,20 @@ type One = { ok: true; found: AttestationCheck } | { ok: false; why: string[] };
 
 const short = (d: string): string => d.slice(0, 19);
 
+/**
+ * A key attestation's transparency-log evidence, as for a key signature: with the trust entry's
+ * log key, its SET and its intoto 0.0.1 body (this envelope, this key) are checked; without a
+ * Rekor bundle it counts only when the rule does not require one.
+ */
+function keyLogEvidence(a: Attestation, name: string, key: KeyObject, logs: readonly LogKey[] | undefined, tlogRequired: boolean): { ok: true; checked: string[] } | { ok: false; why: string } {
+  if (!a.rekorBundle) return tlogRequired ? { ok: false, why: 'it has no transparency-log entry (SET), which the rule requires (tlog: required)' } : { ok: true, checked: [] };
+  if (!logs) return { ok: true, checked: [`SET not checked (trust.${name} names no log key)`] };
+  const e = parseRekorBundle(a.rekorBundle);
+  if (!e) return { ok: false, why: 'its transparency-log annotation is not a Rekor bundle' };
+  const bad = checkSet(e, logs) ?? checkIntotoBody(e, a, { key });
+  return bad ? { ok: false, why: bad } : { ok: true, checked: [`SET (log index ${e.logIndex}, ${new Date(e.integratedTime * 1000).toISOString()})`] };
+}
+
 /** One cosign `.att` envelope against each trust name of the rule. */
 function checkEnvelope(policy: Policy, rule: PolicyRule, a: Attestation, type: string): One {
   const unverified: string[] = [];
@@ -37,8 +53,16 @@ function checkEnvelope(policy: Policy, rule: PolicyRule, a: Attestation, type: s
       const r = checkKeylessAttestation(a, keyless);
       if (r.ok) return { ok: true, found: { type, digest: a.digest, by: name, identity: r.identity, checked: r.checked } };
       why.push(`${name}: ${r.reason}`);
-    } else if (attestationValid(a, policy.keys.get(name)!)) return { ok: true, found: { type, digest: a.digest, by: name, checked: [`attestation signature (DSSE, key ${name})`] } };
-    else unverified.push(name);
+      continue;
+    }
+    const key = policy.keys.get(name)!;
+    if (!attestationValid(a, key)) {
+      unverified.push(name);
+      continue;
+    }
+    const log = keyLogEvidence(a, name, key, policy.logs.get(name), rule.tlogRequired);
+    if (log.ok) return { ok: true, found: { type, digest: a.digest, by: name, checked: [`attestation signature (DSSE, key ${name})`, ...log.checked] } };
+    why.push(`${name}: ${log.why}`);
   }
   return { ok: false, why: [...(unverified.length ? [`does not verify with ${unverified.join(' or ')}`] : []), ...why] };
 }

@@ -15,7 +15,7 @@
  * payload, rekor-set.ts), the body against these envelope bytes and this leaf. Other bodies go
  * through the Verifier whole. Pure: no network, no clock.
  */
-import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { toSignedEntity, type Signer } from '@sigstore/verify';
 import type { Attestation } from './cosign-signature.js';
@@ -41,18 +41,29 @@ function logsAt(trust: KeylessTrust, e: RekorEntry): LogKey[] {
   return trust.material.tlogs.filter((l) => l.validFor.start <= t && t <= l.validFor.end).map((l) => ({ id: l.logID.toString('hex'), key: l.publicKey }));
 }
 
-/** Why an intoto 0.0.1 body does not record this envelope and leaf, or undefined when it does. */
-function checkIntoto001(body: unknown, att: Attestation, leaf: Buffer): string | undefined {
+/** Whether the entry is an intoto 0.0.1 entry (what cosign logs for attestations). */
+export const isIntoto001 = (body: unknown): boolean => at(body, 'kind') === 'intoto' && at(body, 'apiVersion') === '0.0.1';
+
+/**
+ * Why an intoto 0.0.1 entry does not record this envelope (the sha256 of its bytes as stored and
+ * of its payload) and signer (the leaf certificate, or for key trust the public key), or
+ * undefined when it does.
+ */
+export function checkIntotoBody(e: RekorEntry, att: Attestation, signer: { leaf: Buffer } | { key: KeyObject }): string | undefined {
+  const body = bodyOf(e);
+  if (!isIntoto001(body)) return `its log entry is a ${String(at(body, 'kind'))} ${String(at(body, 'apiVersion'))}, not an intoto 0.0.1 entry`;
   const hash = at(body, 'spec', 'content', 'hash');
   if (at(hash, 'algorithm') !== 'sha256' || at(hash, 'value') !== sha256hex(att.envelope)) return 'its log entry records another envelope';
   const payloadHash = at(body, 'spec', 'content', 'payloadHash');
   if (payloadHash !== undefined && (at(payloadHash, 'algorithm') !== 'sha256' || at(payloadHash, 'value') !== sha256hex(att.payload))) return 'its log entry records another payload digest';
+  const what = 'leaf' in signer ? 'certificate' : 'public key';
   try {
     const pem = Buffer.from(String(at(body, 'spec', 'publicKey')), 'base64').toString('utf8');
-    const logged = pem.includes('CERTIFICATE') ? new X509Certificate(pem).raw : undefined;
-    if (logged ? !logged.equals(leaf) : !createPublicKey(pem).equals(new X509Certificate(leaf).publicKey)) return 'its log entry records another certificate';
+    const cert = pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem) : undefined;
+    const same = 'leaf' in signer ? cert !== undefined && cert.raw.equals(signer.leaf) : (cert ? cert.publicKey : createPublicKey(pem)).equals(signer.key);
+    if (!same) return `its log entry records another ${what}`;
   } catch {
-    return 'its log entry records no readable certificate';
+    return `its log entry records no readable ${what}`;
   }
   return undefined;
 }
@@ -65,8 +76,7 @@ export function checkKeylessAttestation(att: Attestation, trust: KeylessTrust): 
   const json = bundleV01(a.entry, a.certs, {
     dsseEnvelope: { payload: att.payload.toString('base64'), payloadType: att.payloadType, signatures: [{ sig: att.signatures[0]!.toString('base64'), keyid: '' }] },
   });
-  const body = bodyOf(a.entry);
-  const intoto001 = at(body, 'kind') === 'intoto' && at(body, 'apiVersion') === '0.0.1';
+  const intoto001 = isIntoto001(bodyOf(a.entry));
   let signer: Signer;
   try {
     const entity = toSignedEntity(bundleFromJSON(json));
@@ -76,7 +86,7 @@ export function checkKeylessAttestation(att: Attestation, trust: KeylessTrust): 
     return { ok: false, reason: because(err) };
   }
   if (intoto001) {
-    const bad = checkSet(a.entry, logsAt(trust, a.entry)) ?? checkIntoto001(body, att, a.certs[0]!);
+    const bad = checkSet(a.entry, logsAt(trust, a.entry)) ?? checkIntotoBody(a.entry, att, { leaf: a.certs[0]! });
     if (bad) return { ok: false, reason: bad };
   }
   return identityResult(signer, trust, a.entry, 'attestation signature (DSSE)');

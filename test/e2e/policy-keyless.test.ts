@@ -110,7 +110,7 @@ async function publishAttestation(name: string, a: { envelope: string; annotatio
   await putManifest(reg.host, repo, `sha256-${hex(images[name]!.digest)}.att`, { schemaVersion: 2, mediaType: OCI_MANIFEST, config: cfg, layers: [{ ...layer, annotations: a.annotations }] });
 }
 
-const NAMES = ['good', 'othersubject', 'otherissuer', 'expired', 'otherca', 'flipped', 'badset', 'noset', 'keyset', 'keynoset', 'v3good', 'v3evil', 'v3badproof', 'v3attest', 'attgood', 'atttype', 'attevil', 'attdigest', 'attflipped', 'v3att', 'notation'];
+const NAMES = ['good', 'othersubject', 'otherissuer', 'expired', 'otherca', 'flipped', 'badset', 'noset', 'keyset', 'keynoset', 'v3good', 'v3evil', 'v3badproof', 'v3attest', 'attgood', 'atttype', 'attevil', 'attdigest', 'attflipped', 'attbody', 'attset', 'v3att', 'notation'];
 
 beforeAll(async () => {
   [reg, netns] = await Promise.all([startRegistry(), createNetns('policykl')]);
@@ -140,14 +140,16 @@ beforeAll(async () => {
   await v3('v3badproof', { corruptProof: true });
   await v3('v3attest', { predicateType: 'https://slsa.dev/provenance/v1' });
   // Keyless attestations: each image signed by the right identity, then attested (cosign's .att).
-  for (const n of ['attgood', 'atttype', 'attevil', 'attdigest', 'attflipped']) await signKeyless(n, { leaf, chainPem, log });
-  const att = (name: string, extra: { leafPem?: string; leafKey?: string; predicateType?: string; digest?: string; flip?: boolean } = {}) =>
+  for (const n of ['attgood', 'atttype', 'attevil', 'attdigest', 'attflipped', 'attbody', 'attset']) await signKeyless(n, { leaf, chainPem, log });
+  const att = (name: string, extra: { leafPem?: string; leafKey?: string; predicateType?: string; digest?: string; flip?: boolean; otherEnvelope?: boolean; corruptSet?: boolean } = {}) =>
     keylessAttestation(log, { leafPem: leaf.pem, leafKey: leaf.key, chainPem, digest: images[name]!.digest, predicateType: SLSA, integratedTime: T0, logIndex: 11, work: tmp.path, ...extra }).then((a) => publishAttestation(name, a));
   await att('attgood');
   await att('atttype', { predicateType: 'https://spdx.dev/Document' });
   await att('attevil', { leafPem: evil.pem, leafKey: evil.key });
   await att('attdigest', { digest: images.good!.digest });
   await att('attflipped', { flip: true });
+  await att('attbody', { otherEnvelope: true });
+  await att('attset', { corruptSet: true });
   // cosign v3: a signature bundle and an attestation bundle, both referrers of the image.
   await publishBundle('v3att', await v3bundle('v3att'), await v3bundle('v3att', { predicateType: SLSA }));
   await publishNotation('notation');
@@ -232,6 +234,8 @@ describe('verify --policy with keyless trust and transparency-log evidence (offl
     ['attevil', /rejected .*\/src\/attevil:1 .*no attestation of https:\/\/slsa\.dev\/provenance\/v1 .*: sha256:\S+: ci: its certificate is for https:\/\/github\.com\/evil\/\S* from issuer https:\/\/token\.actions\.githubusercontent\.com, not a trusted identity/],
     ['attdigest', /rejected .*\/src\/attdigest:1 .*no attestation of https:\/\/slsa\.dev\/provenance\/v1 .*: sha256:\S+: attests sha256:[0-9a-f]{64}, not this image/],
     ['attflipped', /rejected .*\/src\/attflipped:1 .*no attestation of https:\/\/slsa\.dev\/provenance\/v1 .*: sha256:\S+: ci: its signature does not verify over the payload with the certificate's key/],
+    ['attbody', /rejected .*\/src\/attbody:1 .*no attestation of https:\/\/slsa\.dev\/provenance\/v1 .*: sha256:\S+: ci: its log entry records another envelope/],
+    ['attset', /rejected .*\/src\/attset:1 .*no attestation of https:\/\/slsa\.dev\/provenance\/v1 .*: sha256:\S+: ci: its SET does not verify with the log key/],
     ['notation', /rejected .*\/src\/notation:1 \(rule "[^"]+\/src\/notation:\*"\): Notation signatures are not verified by ferry \(1 present\)$/],
   ])('%s is rejected, naming the image and why', (name, want) => {
     expect(line(name)).toMatch(want);
@@ -265,7 +269,7 @@ describe('verify --policy with keyless trust and transparency-log evidence (offl
 
   it('exactly good, keyset, v3good, attgood and v3att pass; the error counts the rejected', () => {
     expect(report.policy.filter((v) => v.verdict === 'accepted').map((v) => v.image.replace(/.*\/src\//, '')).sort()).toEqual(['attgood:1', 'good:1', 'keyset:1', 'v3att:1', 'v3good:1']);
-    expect(stderr).toMatch(/error: 16 of 21 images rejected by the policy/);
+    expect(stderr).toMatch(/error: 18 of 23 images rejected by the policy/);
   });
 });
 
