@@ -8,7 +8,8 @@
  * required`); a keyless signature counts when its certificate, SET and identity check out
  * (keyless.ts). cosign v3's sigstore bundles (OCI 1.1 referrers, sigstore-bundle.ts) count the
  * same way. Required attestations are checked by attested.ts; a rule asking for Notation
- * signatures rejects (notation.ts: ferry does not verify them). Pure: no network, no clock (certificates are checked at the log's time).
+ * signatures rejects (notation.ts: ferry does not verify them). Pure: no network, no clock
+ * (certificates are checked at the log's time).
  */
 import type { ImagePlan } from '../content/plan.js';
 import { checkAttestations, describeAttestation, type AttestationCheck } from './attested.js';

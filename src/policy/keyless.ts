@@ -11,7 +11,8 @@
  * signature and payload digest; the signature verifies over the payload with the leaf's key.
  * The identity (issuer extension 1.3.6.1.4.1.57264.1.8, or the legacy .1.1, and the SAN) is
  * then matched against the policy's identities here, since @sigstore/verify matches exact
- * strings only.
+ * strings only. Keyless attestations (keyless-attestation.ts) reuse the bundle, the annotations
+ * and the identity match with `dsseEnvelope` content.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
