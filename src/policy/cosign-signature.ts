@@ -107,6 +107,14 @@ export interface Attestation {
   /** The in-toto statement's predicateType and subject digests (sha256:…). */
   predicateType: string | undefined;
   subjects: string[];
+  /** The envelope as stored (the layer's bytes: what cosign logs in Rekor), its payload type and decoded payload. */
+  envelope: Buffer;
+  payloadType: string;
+  payload: Buffer;
+  /** Keyless: the certificate, chain and Rekor bundle annotations, as on signatures. */
+  certificate?: string;
+  chain?: string;
+  rekorBundle?: string;
 }
 
 /** DSSE's Pre-Authentication Encoding: "DSSEv1 <len(type)> <type> <len(body)> <body>" (secure-systems-lab/dsse protocol.md). */
@@ -131,12 +139,19 @@ export async function attestationsOf(raw: Buffer, blob: (digest: string) => Prom
       .filter((h): h is string => typeof h === 'string')
       .map((h) => `sha256:${h}`);
     const predicateType = field(statement, 'predicateType');
+    const a = layer.annotations ?? {};
     out.push({
       digest: layer.digest,
       signed: dssePae(payloadType, body),
       signatures: sigs.map((x) => field(x, 'sig')).filter((x): x is string => typeof x === 'string').map((x) => Buffer.from(x, 'base64')),
       predicateType: typeof predicateType === 'string' ? predicateType : undefined,
       subjects,
+      envelope: bytes,
+      payloadType,
+      payload: body,
+      ...(a[CERTIFICATE_ANNOTATION] ? { certificate: a[CERTIFICATE_ANNOTATION] } : {}),
+      ...(a[CHAIN_ANNOTATION] ? { chain: a[CHAIN_ANNOTATION] } : {}),
+      ...(a[REKOR_BUNDLE_ANNOTATION] ? { rekorBundle: a[REKOR_BUNDLE_ANNOTATION] } : {}),
     });
   }
   return out;

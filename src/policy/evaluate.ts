@@ -7,11 +7,15 @@
  * evidence checked when the trust entry names the log's key (and required with `tlog:
  * required`); a keyless signature counts when its certificate, SET and identity check out
  * (keyless.ts). cosign v3's sigstore bundles (OCI 1.1 referrers, sigstore-bundle.ts) count the
- * same way. Pure: no network, no clock (certificates are checked at the log's time).
+ * same way. Required attestations are checked by attested.ts; a rule asking for Notation
+ * signatures rejects (notation.ts: ferry does not verify them). Pure: no network, no clock
+ * (certificates are checked at the log's time).
  */
 import type { ImagePlan } from '../content/plan.js';
-import { attestationValid, attestationsOf, signatureValid, signaturesOf, signedDigest, type Attestation, type SimpleSignature } from './cosign-signature.js';
+import { checkAttestations, describeAttestation, type AttestationCheck } from './attested.js';
+import { attestationsOf, signatureValid, signaturesOf, signedDigest, type Attestation, type SimpleSignature } from './cosign-signature.js';
 import { checkKeyless } from './keyless.js';
+import { isNotationSignature, notationReason } from './notation.js';
 import { bundlesOf, checkBundleKey, checkBundleKeyless, type BundleCheck, type BundleSignature } from './sigstore-bundle.js';
 import type { Policy, PolicyRule } from './policy-file.js';
 import { checkBody, checkSet, parseRekorBundle } from './rekor-set.js';
@@ -29,6 +33,10 @@ export interface Verdict {
   identity?: string;
   /** The evidence that was checked for the accepting signature: signature, certificate chain, SET. */
   checked?: string[];
+  /** The attestations the rule required, each with the trust name (and identity) it verified with. */
+  attestations?: AttestationCheck[];
+  /** How many Notation signatures the image carries, when the rule asked for them (never verified). */
+  notation?: number;
   /** Why, in words. */
   reason: string;
 }
@@ -42,6 +50,8 @@ export interface ImageEvidence {
   attestations: Attestation[];
   /** cosign v3's sigstore bundles (OCI 1.1 referrers). */
   bundles?: BundleSignature[];
+  /** How many Notation signatures (referrers) it carries; they are not verified. */
+  notation?: number;
 }
 
 /** The cosign signatures a plan carries; `blob` returns a verified blob's bytes (from the bundle or the cache). */
@@ -50,15 +60,17 @@ export async function evidenceOf(plan: ImagePlan, blob: (digest: string) => Prom
   const signatures: SimpleSignature[] = [];
   const attestations: Attestation[] = [];
   const bundles: BundleSignature[] = [];
+  let notation = 0;
   for (const r of plan.referrers ?? []) {
     if (!digests.includes(r.subject)) continue;
     const raw = plan.manifests.find((m) => m.digest === r.digest)?.raw;
+    if (isNotationSignature(r.artifactType, raw)) notation++;
     if (!raw) continue;
     if (r.tag?.endsWith('.sig')) signatures.push(...(await signaturesOf(raw, blob)));
     else if (r.tag?.endsWith('.att')) attestations.push(...(await attestationsOf(raw, blob)));
     else bundles.push(...(await bundlesOf(raw, blob)));
   }
-  return { reference: plan.name ?? plan.request, digests, signatures, attestations, bundles };
+  return { reference: plan.name ?? plan.request, digests, signatures, attestations, bundles, notation };
 }
 
 export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
@@ -70,17 +82,20 @@ export function evaluate(policy: Policy, ev: ImageEvidence): Verdict {
       ? { ...base, verdict: 'accepted', rule: 'default', reason: 'no rule matches it; the default is allow' }
       : { ...base, verdict: 'rejected', rule: 'default', reason: 'no rule matches it and the default is reject' };
   }
+  if (rule.notation) return { ...base, verdict: 'rejected', rule: rule.pattern, notation: ev.notation ?? 0, reason: notationReason(ev.notation ?? 0) };
   if (rule.allow) return { ...base, verdict: 'accepted', rule: rule.pattern, reason: 'the rule allows it without signatures' };
   if (ev.signatures.length === 0 && bundles.length === 0) return { ...base, verdict: 'rejected', rule: rule.pattern, reason: `it has no signature (needs one by ${rule.signedBy.join(' or ')})` };
   const accept = (c: { by: string; identity?: string; checked: string[] }, digest: string): Verdict => {
     const extra = { signedBy: c.by, checked: c.checked, ...(c.identity ? { identity: c.identity } : {}) };
-    const missing = rule.attestations.filter((type) => !attested(policy, rule.signedBy, ev, type));
-    if (missing.length) {
-      return { ...base, ...extra, verdict: 'rejected', rule: rule.pattern, reason: `signed by ${c.by}, but it has no attestation of ${missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest` };
+    const atts = checkAttestations(policy, rule, ev);
+    if (!atts.ok) {
+      const why = atts.why.length ? `: ${atts.why.join('; ')}` : '';
+      return { ...base, ...extra, verdict: 'rejected', rule: rule.pattern, reason: `signed by ${c.by}, but it has no attestation of ${atts.missing.join(', ')} signed by ${rule.signedBy.join(' or ')} for its digest${why}` };
     }
-    const att = rule.attestations.length ? `; attested: ${rule.attestations.join(', ')}` : '';
+    const attested = atts.found.length ? { attestations: atts.found } : {};
+    const att = atts.found.length ? `; attested: ${atts.found.map(describeAttestation).join('; ')}` : '';
     const who = c.identity ? `; identity ${c.identity}` : '';
-    return { ...base, ...extra, verdict: 'accepted', rule: rule.pattern, reason: `signed by ${c.by} (signature ${digest.slice(0, 19)}${who}; checked: ${c.checked.join(', ')})${att}` };
+    return { ...base, ...extra, ...attested, verdict: 'accepted', rule: rule.pattern, reason: `signed by ${c.by} (signature ${digest.slice(0, 19)}${who}; checked: ${c.checked.join(', ')})${att}` };
   };
   const why: string[] = [];
   for (const sig of ev.signatures) {
@@ -115,11 +130,6 @@ function checkSigstoreBundle(policy: Policy, rule: PolicyRule, b: BundleSignatur
     why.push(`${name}: ${r.reason}`);
   }
   return { ok: false, why: why.join('; ') };
-}
-
-/** Whether an attestation of `type` for the image's digest verifies with one of `keys`. */
-function attested(policy: Policy, keys: readonly string[], ev: ImageEvidence, type: string): boolean {
-  return ev.attestations.some((a) => a.predicateType === type && a.subjects.some((d) => ev.digests.includes(d)) && keys.some((k) => attestationValid(a, policy.keys.get(k)!)));
 }
 
 type SignatureCheck = { ok: true; by: string; identity?: string; checked: string[] } | { ok: false; why: string };

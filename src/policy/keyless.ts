@@ -11,15 +11,16 @@
  * signature and payload digest; the signature verifies over the payload with the leaf's key.
  * The identity (issuer extension 1.3.6.1.4.1.57264.1.8, or the legacy .1.1, and the SAN) is
  * then matched against the policy's identities here, since @sigstore/verify matches exact
- * strings only.
+ * strings only. Keyless attestations (keyless-attestation.ts) reuse the bundle, the annotations
+ * and the identity match with `dsseEnvelope` content.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { bundleFromJSON } from '@sigstore/bundle';
-import { toSignedEntity, toTrustMaterial, Verifier, type TrustMaterial } from '@sigstore/verify';
+import { toSignedEntity, toTrustMaterial, Verifier, type Signer, type TrustMaterial } from '@sigstore/verify';
 import { z } from 'zod';
 import type { SimpleSignature } from './cosign-signature.js';
-import { parseRekorBundle } from './rekor-set.js';
+import { parseRekorBundle, type RekorEntry } from './rekor-set.js';
 
 /** One accepted identity: the OIDC issuer, and the certificate's SAN exactly or by RegExp. */
 export interface Identity {
@@ -79,10 +80,12 @@ export async function loadTrustedRoot(file: string): Promise<{ material: TrustMa
   }
 }
 
-/** The sigstore bundle v0.1 that cosign's annotations amount to (sigstore protobuf-specs Bundle, JSON form). */
-function bundleOf(sig: SimpleSignature, leafDer: Buffer, chain: Buffer[]): unknown {
-  const e = parseRekorBundle(sig.rekorBundle!);
-  if (!e) return undefined;
+/**
+ * The sigstore bundle v0.1 that cosign's annotations amount to (sigstore protobuf-specs Bundle,
+ * JSON form): the certificate path, the one log entry with its inclusion promise, and `content`
+ * (a `messageSignature` for a signature, a `dsseEnvelope` for an attestation).
+ */
+export function bundleV01(e: RekorEntry, certs: readonly Buffer[], content: Record<string, unknown>): unknown {
   let body: { kind?: unknown; apiVersion?: unknown } = {};
   try {
     body = JSON.parse(e.body.toString('utf8')) as typeof body;
@@ -92,7 +95,7 @@ function bundleOf(sig: SimpleSignature, leafDer: Buffer, chain: Buffer[]): unkno
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
     verificationMaterial: {
-      x509CertificateChain: { certificates: [leafDer, ...chain].map((d) => ({ rawBytes: d.toString('base64') })) },
+      x509CertificateChain: { certificates: certs.map((d) => ({ rawBytes: d.toString('base64') })) },
       tlogEntries: [
         {
           logIndex: String(e.logIndex),
@@ -105,7 +108,40 @@ function bundleOf(sig: SimpleSignature, leafDer: Buffer, chain: Buffer[]): unkno
       ],
       timestampVerificationData: { rfc3161Timestamps: [] },
     },
-    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(sig.payload).digest('base64') }, signature: sig.signature.toString('base64') },
+    ...content,
+  };
+}
+
+/** What cosign's keyless annotations hold: the leaf then its chain (DER), and the Rekor entry; or why they cannot be read. */
+export function keylessAnnotations(x: { certificate?: string; chain?: string; rekorBundle?: string }): { ok: true; certs: Buffer[]; entry: RekorEntry } | { ok: false; reason: string } {
+  if (!x.certificate) return { ok: false, reason: 'it carries no signing certificate (not a keyless signature)' };
+  if (!x.rekorBundle) return { ok: false, reason: 'it has no transparency-log entry (SET), so its short-lived certificate cannot be checked at a trusted time' };
+  let leaf: Buffer[];
+  let chain: Buffer[];
+  try {
+    leaf = pemCertificates(x.certificate);
+    chain = x.chain ? pemCertificates(x.chain) : [];
+  } catch (err) {
+    return { ok: false, reason: `its certificate cannot be read: ${(err as Error).message}` };
+  }
+  if (leaf.length !== 1) return { ok: false, reason: 'its certificate annotation does not hold one PEM certificate' };
+  const entry = parseRekorBundle(x.rekorBundle);
+  if (!entry) return { ok: false, reason: 'its transparency-log annotation is not a Rekor bundle' };
+  return { ok: true, certs: [...leaf, ...chain], entry };
+}
+
+/** The Verifier for a keyless trust entry: one log entry (or timestamp), and an SCT when the root names CT logs. */
+export const keylessVerifier = (trust: KeylessTrust, tlogThreshold = 1): Verifier => new Verifier(trust.material, { tlogThreshold, ctlogThreshold: trust.ctlogs ? 1 : 0, timestampThreshold: 1 });
+
+/** The verified signer's identity matched against the trust entry; the result names what was checked. */
+export function identityResult(signer: Signer, trust: KeylessTrust, e: RekorEntry, first: string): KeylessResult {
+  const issuer = signer.identity?.extensions?.issuer;
+  const subject = signer.identity?.subjectAlternativeName;
+  if (!identityMatches(trust.identities, issuer, subject)) return { ok: false, reason: `its certificate is for ${subject ?? '(no SAN)'} from issuer ${issuer ?? '(none)'}, not a trusted identity` };
+  return {
+    ok: true,
+    identity: `${subject} (issuer ${issuer})`,
+    checked: [first, `certificate chain (${trust.root}, at ${new Date(e.integratedTime * 1000).toISOString()})`, `SET (log index ${e.logIndex})`, 'identity'],
   };
 }
 
@@ -144,33 +180,16 @@ export function identityMatches(ids: readonly Identity[], issuer: string | undef
 
 /** Checks one keyless signature against a trust entry: chain, SET, signature, then identity. */
 export function checkKeyless(sig: SimpleSignature, trust: KeylessTrust): KeylessResult {
-  if (!sig.certificate) return { ok: false, reason: 'it carries no signing certificate (not a keyless signature)' };
-  if (!sig.rekorBundle) return { ok: false, reason: 'it has no transparency-log entry (SET), so its short-lived certificate cannot be checked at a trusted time' };
-  let leaf: Buffer[];
-  let chain: Buffer[];
+  const a = keylessAnnotations(sig);
+  if (!a.ok) return a;
+  const json = bundleV01(a.entry, a.certs, {
+    messageSignature: { messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(sig.payload).digest('base64') }, signature: sig.signature.toString('base64') },
+  });
+  let signer: Signer;
   try {
-    leaf = pemCertificates(sig.certificate);
-    chain = sig.chain ? pemCertificates(sig.chain) : [];
-  } catch (err) {
-    return { ok: false, reason: `its certificate cannot be read: ${(err as Error).message}` };
-  }
-  if (leaf.length !== 1) return { ok: false, reason: 'its certificate annotation does not hold one PEM certificate' };
-  const json = bundleOf(sig, leaf[0]!, chain);
-  if (!json) return { ok: false, reason: 'its transparency-log annotation is not a Rekor bundle' };
-  let signer;
-  try {
-    const entity = toSignedEntity(bundleFromJSON(json), sig.payload);
-    signer = new Verifier(trust.material, { tlogThreshold: 1, ctlogThreshold: trust.ctlogs ? 1 : 0, timestampThreshold: 1 }).verify(entity);
+    signer = keylessVerifier(trust).verify(toSignedEntity(bundleFromJSON(json), sig.payload));
   } catch (err) {
     return { ok: false, reason: because(err) };
   }
-  const issuer = signer.identity?.extensions?.issuer;
-  const subject = signer.identity?.subjectAlternativeName;
-  const e = parseRekorBundle(sig.rekorBundle)!;
-  if (!identityMatches(trust.identities, issuer, subject)) return { ok: false, reason: `its certificate is for ${subject ?? '(no SAN)'} from issuer ${issuer ?? '(none)'}, not a trusted identity` };
-  return {
-    ok: true,
-    identity: `${subject} (issuer ${issuer})`,
-    checked: ['signature', `certificate chain (${trust.root}, at ${new Date(e.integratedTime * 1000).toISOString()})`, `SET (log index ${e.logIndex})`, 'identity'],
-  };
+  return identityResult(signer, trust, a.entry, 'signature');
 }

@@ -7,7 +7,9 @@
  * Trust entries: a public key (PEM: ECDSA P-256/P-384, RSA, ed25519), optionally with the key
  * of the transparency log its signatures are logged in (`tlog: { key }`); or keyless, a sigstore
  * trusted root (`trustedRoot`: Fulcio CAs, Rekor and CT log keys) with the accepted
- * `identities`. Rules may require transparency-log evidence (`tlog: required`).
+ * `identities`. Rules may require transparency-log evidence (`tlog: required`), attestations
+ * (signed by the `signedBy` entries, key or keyless), or Notation signatures (`notation: true`,
+ * which ferry does not verify: such a rule always rejects, never passes silently).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -46,6 +48,7 @@ const ruleSchema = z
         signedBy: z.array(z.string().min(1)).min(1).optional(),
         attestations: z.array(z.string()).optional(),
         tlog: z.enum(['required', 'optional']).optional(),
+        notation: z.boolean().optional().describe('true: Notation signatures are required; ferry does not verify them, so a matching image is always rejected, saying how many it carries'),
       })
       .strict()
       .optional(),
@@ -76,6 +79,8 @@ export interface PolicyRule {
   allow: boolean;
   /** `tlog: required`: a signature counts only with valid transparency-log evidence. */
   tlogRequired: boolean;
+  /** `notation: true`: Notation signatures are asked for; ferry cannot verify them, so the image is rejected. */
+  notation: boolean;
 }
 
 export interface Policy {
@@ -143,11 +148,12 @@ export async function loadPolicy(path: string): Promise<Policy> {
     const tlogRequired = r.require?.tlog === 'required';
     for (const s of signedBy) {
       if (tlogRequired && keys.has(s) && !logs.has(s)) throw fail(path, `rules[${i}].require.tlog: required, but trust.${s} names no log key to check the SET with`, `add the log's public key: trust: { ${s}: { key: ..., tlog: { key: rekor.pub } } }`);
-      if (r.require?.attestations?.length && keyless.has(s)) throw fail(path, `rules[${i}].require.attestations: keyless attestations (trust.${s}) are not supported yet; name key trust entries`);
     }
-    if (!signedBy.length && !r.allow) throw fail(path, `rules[${i}]: give require.signedBy, or allow: true`);
+    const notation = r.require?.notation === true;
+    if (notation && r.allow) throw fail(path, `rules[${i}]: allow: true and require.notation contradict each other (a rule asking for Notation signatures rejects)`);
+    if (!signedBy.length && !r.allow && !notation) throw fail(path, `rules[${i}]: give require.signedBy, or allow: true`);
     const re = patternRegExp(r.images);
-    return { pattern: r.images, matches: (ref) => re.test(ref), signedBy, attestations: r.require?.attestations ?? [], allow: r.allow === true && !signedBy.length, tlogRequired };
+    return { pattern: r.images, matches: (ref) => re.test(ref), signedBy, attestations: r.require?.attestations ?? [], allow: r.allow === true && !signedBy.length, tlogRequired, notation };
   });
   return { path, keys, logs, keyless, rules, defaultVerdict: p.default };
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -91,7 +91,7 @@ describe('evaluate', () => {
     const att = (type: string, digest: string, signer = key.privateKey): ImageEvidence['attestations'][number] => {
       const body = statement(type, digest);
       const signed = dssePae('application/vnd.in-toto+json', body);
-      return { digest: 'sha256:a1', signed, signatures: [sign('sha256', signed, signer)], predicateType: type, subjects: [digest] };
+      return { digest: 'sha256:a1', signed, signatures: [sign('sha256', signed, signer)], predicateType: type, subjects: [digest], envelope: Buffer.from('{}'), payloadType: 'application/vnd.in-toto+json', payload: body };
     };
     expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', D)]))).toMatchObject({ verdict: 'accepted' });
     expect(evaluate(policy, ev([good], undefined, [])).reason).toContain('no attestation of https://slsa.dev/provenance/v1');
@@ -99,6 +99,43 @@ describe('evaluate', () => {
     expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', OTHER)]))).toMatchObject({ verdict: 'rejected' });
     const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     expect(evaluate(policy, ev([good], undefined, [att('https://slsa.dev/provenance/v1', D, stranger.privateKey)]))).toMatchObject({ verdict: 'rejected' });
+  });
+
+  it('a key attestation under tlog: required counts only with a SET from the named log whose intoto 0.0.1 body records this envelope and key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-policy-'));
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const log = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(join(dir, 'k.pub'), key.publicKey.export({ type: 'spki', format: 'pem' }));
+    await writeFile(join(dir, 'log.pub'), log.publicKey.export({ type: 'spki', format: 'pem' }));
+    await writeFile(join(dir, 'p.yaml'), ['trust:', '  release: { key: k.pub, tlog: { key: log.pub } }', 'rules:', '  - images: "**"', '    require: { signedBy: [release], attestations: ["https://slsa.dev/provenance/v1"], tlog: required }', ''].join('\n'));
+    const policy = await loadPolicy(join(dir, 'p.yaml'));
+    const good = { digest: 'sha256:l1', payload: payload(D), signature: sign('sha256', payload(D), key.privateKey) };
+    const body = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'x', digest: { sha256: D.slice(7) } }], predicateType: 'https://slsa.dev/provenance/v1', predicate: {} }));
+    const signed = dssePae('application/vnd.in-toto+json', body);
+    const envelope = Buffer.from(JSON.stringify({ payloadType: 'application/vnd.in-toto+json', payload: body.toString('base64'), signatures: [{ sig: sign('sha256', signed, key.privateKey).toString('base64') }] }));
+    const hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const logID = hex(log.publicKey.export({ type: 'spki', format: 'der' }));
+    const keyPem = Buffer.from(key.publicKey.export({ type: 'spki', format: 'pem' })).toString('base64');
+    const rekor = (entry: object): string => {
+      const p = { body: Buffer.from(JSON.stringify(entry)).toString('base64'), integratedTime: 1735689900, logIndex: 3, logID };
+      const canonical = `{"body":${JSON.stringify(p.body)},"integratedTime":${p.integratedTime},"logID":"${logID}","logIndex":3}`;
+      return JSON.stringify({ SignedEntryTimestamp: sign('sha256', Buffer.from(canonical), log.privateKey).toString('base64'), Payload: p });
+    };
+    const intoto = (env: Buffer) => rekor({ apiVersion: '0.0.1', kind: 'intoto', spec: { content: { hash: { algorithm: 'sha256', value: hex(env) }, payloadHash: { algorithm: 'sha256', value: hex(body) } }, publicKey: keyPem } });
+    const sig = { ...good, rekorBundle: rekor({ apiVersion: '0.0.1', kind: 'hashedrekord', spec: { data: { hash: { algorithm: 'sha256', value: hex(good.payload) } }, signature: { content: good.signature.toString('base64'), publicKey: { content: keyPem } } } }) };
+    const att = (rekorBundle?: string): ImageEvidence['attestations'][number] => ({ digest: 'sha256:a1', signed, signatures: [sign('sha256', signed, key.privateKey)], predicateType: 'https://slsa.dev/provenance/v1', subjects: [D], envelope, payloadType: 'application/vnd.in-toto+json', payload: body, ...(rekorBundle ? { rekorBundle } : {}) });
+    expect(evaluate(policy, ev([sig], undefined, [att(intoto(envelope))]))).toMatchObject({ verdict: 'accepted', attestations: [{ by: 'release', checked: ['attestation signature (DSSE, key release)', 'SET (log index 3, 2025-01-01T00:05:00.000Z)'] }] });
+    expect(evaluate(policy, ev([sig], undefined, [att()])).reason).toContain('release: it has no transparency-log entry (SET), which the rule requires');
+    expect(evaluate(policy, ev([sig], undefined, [att(intoto(Buffer.from('another envelope')))])).reason).toContain('release: its log entry records another envelope');
+  });
+
+  it('a rule asking for Notation signatures rejects, with or without them, saying how many are present (never a silent pass)', async () => {
+    const { policy, key } = await setup(['trust:', '  release: { key: k.pub }', 'rules:', '  - images: "r.example/notary/**"', '    require: { notation: true }', '  - images: "r.example/both/**"', '    require: { signedBy: [release], notation: true }', 'default: allow', ''].join('\n'));
+    const good = { digest: 'sha256:l1', payload: payload(D), signature: sign('sha256', payload(D), key.privateKey) };
+    expect(evaluate(policy, { ...ev([], 'r.example/notary/app:1'), notation: 2 })).toMatchObject({ verdict: 'rejected', rule: 'r.example/notary/**', notation: 2, reason: 'Notation signatures are not verified by ferry (2 present)' });
+    expect(evaluate(policy, ev([], 'r.example/notary/app:1'))).toMatchObject({ verdict: 'rejected', reason: 'Notation signatures are not verified by ferry (0 present)' });
+    expect(evaluate(policy, { ...ev([good], 'r.example/both/app:1'), notation: 1 })).toMatchObject({ verdict: 'rejected', reason: 'Notation signatures are not verified by ferry (1 present)' });
+    await expect(setup(['rules:', '  - images: "**"', '    require: { notation: true }', '    allow: true', ''].join('\n'))).rejects.toMatchObject({ code: 'MANIFEST_FILE', message: expect.stringContaining('allow: true and require.notation contradict') });
   });
 
   it('DSSE pre-authentication encoding is byte-exact (secure-systems-lab/dsse)', () => {

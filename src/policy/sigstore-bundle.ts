@@ -43,12 +43,27 @@ export async function bundlesOf(raw: Buffer, blob: (digest: string) => Promise<B
   return out;
 }
 
+/** The predicate type of a bundle's DSSE statement, read without verifying anything (to sort signatures from attestations); undefined when there is none. */
+export function bundlePredicateType(b: BundleSignature): string | undefined {
+  const payload = (b.json as { dsseEnvelope?: { payload?: unknown } } | undefined)?.dsseEnvelope?.payload;
+  if (typeof payload !== 'string') return undefined;
+  try {
+    const t = (JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { predicateType?: unknown }).predicateType;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export type BundleCheck = { ok: true; identity?: string; checked: string[] } | { ok: false; reason: string };
 
 type Parsed = { ok: true; entity: SignedEntity; keyless: boolean } | { ok: false; reason: string };
 
-/** Parses the bundle and checks its statement names one of `digests` as a cosign signature. */
-function parse(b: BundleSignature, digests: readonly string[]): Parsed {
+/**
+ * Parses the bundle and checks its statement names one of `digests` with the predicate type
+ * `want`: a cosign signature by default, or the attestation a rule requires.
+ */
+function parse(b: BundleSignature, digests: readonly string[], want = COSIGN_SIGN_PREDICATE): Parsed {
   let bundle;
   try {
     bundle = bundleFromJSON(b.json);
@@ -66,7 +81,9 @@ function parse(b: BundleSignature, digests: readonly string[]): Parsed {
   if (env.payloadType !== 'application/vnd.in-toto+json') return { ok: false, reason: `its DSSE payload is ${env.payloadType}, not an in-toto statement` };
   const subjects = (Array.isArray(statement.subject) ? statement.subject : []).map((s) => `sha256:${s?.digest?.sha256 ?? ''}`);
   if (!subjects.some((d) => digests.includes(d))) return { ok: false, reason: `signs ${subjects.join(', ') || 'no digest'}, not this image` };
-  if (statement.predicateType !== COSIGN_SIGN_PREDICATE) return { ok: false, reason: `an attestation of ${String(statement.predicateType)}, not a cosign signature (${COSIGN_SIGN_PREDICATE})` };
+  if (statement.predicateType !== want) {
+    return { ok: false, reason: want === COSIGN_SIGN_PREDICATE ? `an attestation of ${String(statement.predicateType)}, not a cosign signature (${COSIGN_SIGN_PREDICATE})` : `an attestation of ${String(statement.predicateType)}, not ${want}` };
+  }
   const keyless = bundle.verificationMaterial.content.$case !== 'publicKey';
   return { ok: true, entity: toSignedEntity(bundle), keyless };
 }
@@ -81,9 +98,9 @@ const timeOf = (entity: SignedEntity): string => {
   return t ? `at ${new Date(Number(t) * 1000).toISOString()}` : 'at the timestamp';
 };
 
-/** A cosign v3 bundle against a keyless trust entry: chain at the log's time, log entry, signature, identity. */
-export function checkBundleKeyless(b: BundleSignature, trust: KeylessTrust, digests: readonly string[]): BundleCheck {
-  const p = parse(b, digests);
+/** A cosign v3 bundle against a keyless trust entry: chain at the log's time, log entry, signature, identity. `want`: the predicate type (default: a cosign signature). */
+export function checkBundleKeyless(b: BundleSignature, trust: KeylessTrust, digests: readonly string[], want?: string): BundleCheck {
+  const p = parse(b, digests, want);
   if (!p.ok) return p;
   if (!p.keyless) return { ok: false, reason: 'a bundle signed with a key, not a keyless certificate' };
   let signer;
@@ -103,8 +120,8 @@ export function checkBundleKeyless(b: BundleSignature, trust: KeylessTrust, dige
  * entry's log key, every log entry (SET, inclusion proof, body); without one, the log entries
  * are not checked (and `tlogRequired` cannot be set: the policy refuses it at load).
  */
-export function checkBundleKey(b: BundleSignature, key: KeyObject, logs: readonly LogKey[] | undefined, tlogRequired: boolean, digests: readonly string[]): BundleCheck {
-  const p = parse(b, digests);
+export function checkBundleKey(b: BundleSignature, key: KeyObject, logs: readonly LogKey[] | undefined, tlogRequired: boolean, digests: readonly string[], want?: string): BundleCheck {
+  const p = parse(b, digests, want);
   if (!p.ok) return p;
   if (p.keyless) return { ok: false, reason: 'a keyless bundle (a certificate), not signed with a key' };
   // The log's checkpoint names its origin, which a bare log key does not give: for key trust the

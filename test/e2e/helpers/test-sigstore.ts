@@ -223,3 +223,35 @@ export async function sigstoreBundleV03(log: TestLog, o: { leafPem: string; leaf
     dsseEnvelope: envelope,
   });
 }
+
+/**
+ * A keyless cosign attestation as `cosign attest` stores it under `sha256-<hex>.att`: the layer
+ * is a DSSE envelope of an in-toto statement (subject `digest`, `predicateType`), signed by the
+ * leaf over the DSSE pre-authentication encoding ("DSSEv1 <len> <type> <len> <payload>",
+ * computed here), and its annotations carry the certificate, the chain and the Rekor bundle of
+ * an `intoto` 0.0.1 entry (what cosign logs: the sha256 of the envelope as uploaded, of its
+ * payload, and the certificate PEM; no signature) with a SET by the log. `flip` changes one byte
+ * of the statement after signing and logging; `otherEnvelope` logs the hash of another envelope
+ * (the SET still valid); `corruptSet` signs another log index.
+ */
+export async function keylessAttestation(log: TestLog, o: { leafPem: string; leafKey: string; chainPem: string; digest: string; predicateType: string; integratedTime: number; logIndex: number; work: string; flip?: boolean; otherEnvelope?: boolean; corruptSet?: boolean }): Promise<{ envelope: string; annotations: Record<string, string> }> {
+  const statement = JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'image', digest: { sha256: o.digest.slice('sha256:'.length) } }], predicateType: o.predicateType, predicate: { buildType: 'https://example.invalid/build/v1' } });
+  const type = 'application/vnd.in-toto+json';
+  const pae = `DSSEv1 ${Buffer.byteLength(type)} ${type} ${Buffer.byteLength(statement)} ${statement}`;
+  const sig = await opensslSign(o.leafKey, pae, o.work);
+  const envelopeOf = (s: string): string => JSON.stringify({ payloadType: type, payload: Buffer.from(s).toString('base64'), signatures: [{ keyid: '', sig }] });
+  const envelope = envelopeOf(statement);
+  const body = { apiVersion: '0.0.1', kind: 'intoto', spec: { content: { hash: { algorithm: 'sha256', value: sha256hex(o.otherEnvelope ? `${envelope} ` : envelope) }, payloadHash: { algorithm: 'sha256', value: sha256hex(statement) } }, publicKey: Buffer.from(o.leafPem).toString('base64') } };
+  const setPayload = { body: Buffer.from(JSON.stringify(body)).toString('base64'), integratedTime: o.integratedTime, logIndex: o.logIndex, logID: log.id };
+  const set = await opensslSign(log.key, canonical(o.corruptSet ? { ...setPayload, logIndex: o.logIndex + 1 } : setPayload), o.work);
+  return {
+    envelope: o.flip ? envelopeOf(statement.replace('build/v1', 'build/v2')) : envelope,
+    annotations: {
+      'dev.cosignproject.cosign/signature': '',
+      predicateType: o.predicateType,
+      'dev.sigstore.cosign/certificate': o.leafPem,
+      'dev.sigstore.cosign/chain': o.chainPem,
+      'dev.sigstore.cosign/bundle': JSON.stringify({ SignedEntryTimestamp: set, Payload: setPayload }),
+    },
+  };
+}
