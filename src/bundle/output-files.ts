@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { HashingTap } from '../digest/hashing-tap.js';
+import { followFile, type FollowedHash } from '../digest/file-hash-worker.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { removeOnInterrupt } from '../process/interrupt.js';
 import { sidecarPath, sidecarText } from './sidecar.js';
@@ -22,6 +23,8 @@ interface OutputFile {
   path: string;
   partial: string;
   tap: HashingTap;
+  /** A single file is hashed on another thread as it is written (volumes: by their taps). */
+  follow?: FollowedHash;
   done: Promise<void>;
   forget: () => void;
 }
@@ -66,10 +69,13 @@ export class BundleFiles {
     const path = this.volumes ? volumePath(this.out, this.files.length + 1) : this.out;
     const partial = `${path}.partial`;
     const forget = removeOnInterrupt(partial);
-    const tap = new HashingTap(undefined, this.total);
+    // One file: its own hash is the bundle's, taken by a thread that follows the file as it
+    // grows (the main thread is busy hashing downloads). Volumes: each tap hashes its volume
+    // and feeds the whole set's hash.
+    const tap = this.volumes ? new HashingTap(undefined, this.total) : new HashingTap(undefined, undefined, true);
     const done = pipeline(tap, createWriteStream(partial, { highWaterMark: 1024 * 1024 }));
     done.catch((err: unknown) => this.rejectFailed(err));
-    this.files.push({ path, partial, tap, done, forget });
+    this.files.push({ path, partial, tap, done, forget, ...(this.volumes ? {} : { follow: followFile(partial) }) });
   }
 
   /** Ends the current volume (waiting until it is on disk) and starts the next. */
@@ -85,6 +91,9 @@ export class BundleFiles {
     const last = this.files[this.files.length - 1]!;
     last.tap.end();
     await Promise.all(this.files.map((f) => f.done));
+    // Hashed before the renames: the hashing thread reads the partial file by its name.
+    const written: WrittenFile[] = [];
+    for (const f of this.files) written.push({ path: f.path, sha256: f.follow ? await f.follow.finish(f.tap.bytes) : f.tap.hex(), bytes: f.tap.bytes });
     // The old checksum goes first: an interruption between the renames must not leave new
     // files beside the previous write's checksums.
     await rm(sidecarPath(this.out), { force: true });
@@ -98,7 +107,6 @@ export class BundleFiles {
     for (const f of this.files) f.forget();
     this.forgetPlaced = () => unplace.forEach((u) => u());
     await this.removeStale();
-    const written = this.files.map((f) => ({ path: f.path, sha256: f.tap.hex(), bytes: f.tap.bytes }));
     const text = written.map((w) => sidecarText(w.path, w.sha256)).join('');
     try {
       await writeFileAtomic(sidecarPath(this.out), text, { what: 'checksum file' });
@@ -108,7 +116,7 @@ export class BundleFiles {
       await Promise.all([...written.map((w) => rm(w.path, { force: true })), rm(sidecarPath(this.out), { force: true })]).catch(() => undefined);
       throw err;
     }
-    return { files: written, sha256: this.total.digest('hex') };
+    return { files: written, sha256: this.volumes ? this.total.digest('hex') : written[0]!.sha256 };
   }
 
   /** Removes what an earlier write to the same name left: volumes past the new count, or the single file a set replaces (and the reverse). */
@@ -122,7 +130,10 @@ export class BundleFiles {
 
   /** Destroys every stream and removes every partial file (after a failure). */
   async abort(): Promise<unknown> {
-    for (const f of this.files) f.tap.destroy();
+    for (const f of this.files) {
+      f.tap.destroy();
+      f.follow?.abandon();
+    }
     const errors = await Promise.all(this.files.map((f) => f.done.then(() => undefined, (e: unknown) => e)));
     await Promise.all([...this.files.map((f) => f.partial), ...this.renamed].map((p) => rm(p, { force: true }).catch(() => undefined)));
     for (const f of this.files) f.forget();

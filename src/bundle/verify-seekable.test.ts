@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobPath } from '../digest/digest.js';
-import { created, fixtureStore, gzA, plans } from './bundle.fixture.js';
+import { randomBytes } from 'node:crypto';
+import { MediaType } from '../oci/media-types.js';
+import { blob, blobs as fixtureBlobs, created, fixtureStore, gzA, plans, singlePlan } from './bundle.fixture.js';
 import { openSeekable } from './seekable.js';
 import { TAR_END, parseTarHeader, tarHeader, tarPadding } from './tar-header.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
@@ -36,6 +38,27 @@ async function editToc(path: string, edit: (entries: { name: string }[]) => { na
   const member = gzipSync(Buffer.concat([tarHeader(TOC_ENTRY, json.length, created), json, Buffer.alloc(tarPadding(json.length)), TAR_END]));
   await writeFile(path, Buffer.concat([file.subarray(0, at), member, tocFooter(at)]));
 }
+
+// Big enough to be read from its stored member's runs, not inflated.
+const bigLayer = blob(MediaType.ociLayerGzip, randomBytes(900_000));
+const bigPlan = singlePlan('127.0.0.1:5000/big/verify:1', [bigLayer]);
+
+describe('verifySeekable, a big stored layer', () => {
+  it('checks it from its stored runs: sound, then a flipped byte is a digest mismatch', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-verify-seekable-'));
+    dirs.push(dir);
+    const out = join(dir, 'big.tar.gz');
+    await writeBundle([bigPlan], await fixtureStore(dir), { out, compression: 'gzip', prefer: [], tool: 't', created });
+    const ok = await verifySeekable((await openSeekable(out))!, false);
+    expect(ok.contents.files.get(blobPath(bigLayer.digest))?.digest).toBe(bigLayer.digest);
+    const file = await readFile(out);
+    const data = fixtureBlobs.get(bigLayer.digest)!;
+    const at = file.indexOf(data.subarray(400_000, 400_064));
+    file[at + 7] = file[at + 7]! ^ 0xff;
+    await writeFile(out, file);
+    await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(/expected sha256:[a-f0-9]{64}, calculated/);
+  });
+});
 
 describe('verifySeekable', () => {
   it.each(['gzip', 'none'] as const)('%s: finds every file with the digest the full reader computes, and the file\'s sha256', async (compression) => {

@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { DigestMismatchError, FerryError } from '../errors.js';
 import { layerDiffId, sniffLayerCompression } from '../oci/layer-diff-id.js';
@@ -18,30 +17,15 @@ import { BUNDLE_DOCUMENTS } from './layout.js';
 import type { SeekableArchive } from './seekable.js';
 import { TAR_BLOCK, TAR_END, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { TOC_ENTRY, type TocEntry } from './toc.js';
+import { readRuns, storedRuns } from './stored-runs.js';
 import { writeChunk } from '../util/streams.js';
+import { hashFile } from '../digest/file-hash-worker.js';
 
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 /** Entries up to this size are kept in memory (the full reader keeps up to SMALL_FILE_LIMIT; these are what --policy reads). */
 const KEEP_LIMIT = 1024 * 1024;
-
-/** sha256 hex of a whole file, computed on another thread. */
-function hashFileInWorker(path: string): Promise<string> {
-  const code = `
-    const { createHash } = require('node:crypto');
-    const { createReadStream } = require('node:fs');
-    const { parentPort, workerData } = require('node:worker_threads');
-    const h = createHash('sha256');
-    createReadStream(workerData, { highWaterMark: 4 * 1024 * 1024 })
-      .on('data', (c) => h.update(c))
-      .on('error', (e) => parentPort.postMessage({ error: e.message }))
-      .on('end', () => parentPort.postMessage({ hex: h.digest('hex') }));`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(code, { eval: true, workerData: path });
-    w.once('message', (m: { hex?: string; error?: string }) => (m.hex ? resolve(m.hex) : reject(new Error(m.error))));
-    w.once('error', reject);
-    w.once('exit', (code) => code !== 0 && reject(new Error(`the hashing thread exited with ${code}`)));
-  });
-}
+/** Blobs from this size on are read from a stored member's runs when they can be (seekable.ts does the same). */
+const STORED_READ_MIN = 256 * 1024;
 
 export interface SeekableVerifyResult {
   contents: ArchiveContents;
@@ -51,7 +35,7 @@ export interface SeekableVerifyResult {
 
 /** Checks `s` (see the file comment); `onBytes` sees file bytes as they are read. Throws BUNDLE_FORMAT or DigestMismatchError for damage. */
 export async function verifySeekable(s: SeekableArchive, deep: boolean, onBytes?: (n: number) => void): Promise<SeekableVerifyResult> {
-  const fileHash = hashFileInWorker(s.path);
+  const fileHash = hashFile(s.path);
   fileHash.catch(() => undefined);
   const diffIds = new Map<string, string | { error: string }>();
   const members = new Map<number, TocEntry[]>();
@@ -78,10 +62,20 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
   // A plain tar's header walk (seekable.ts) already placed every entry, directory entries
   // between them included: read each entry's own bytes.
   const stop = s.gzip ? end : start + expected;
-  const raw = createReadStream(s.path, { start, end: stop - 1, highWaterMark: 1024 * 1024 });
-  raw.on('data', (c) => onBytes?.((c as Buffer).length));
-  const body: Readable = s.gzip ? raw.pipe(createGunzip({ chunkSize: 1024 * 1024 })) : raw;
-  raw.on('error', (err) => body.destroy(err));
+  // A stored member (a big compressed layer) is read as it lies in the file, no zlib: its block
+  // structure is checked by storedRuns, its length below, its content by the sha256.
+  const runs = s.gzip && entries.length === 1 && last.size >= STORED_READ_MIN ? await storedRuns(s.path, start, end) : undefined;
+  let body: Readable;
+  if (runs) {
+    const total = runs.reduce((n, r) => n + r.length, 0);
+    body = readRuns(s.path, runs, 0, total);
+    body.on('data', (c) => onBytes?.((c as Buffer).length));
+  } else {
+    const raw = createReadStream(s.path, { start, end: stop - 1, highWaterMark: 1024 * 1024 });
+    raw.on('data', (c) => onBytes?.((c as Buffer).length));
+    body = s.gzip ? raw.pipe(createGunzip({ chunkSize: 1024 * 1024 })) : raw;
+    raw.on('error', (err) => body.destroy(err));
+  }
   let pos = 0;
   let k = 0;
   let header: Buffer[] = [];

@@ -42,9 +42,11 @@ export interface WriteBundleOptions {
   onBytes?: (n: number) => void;
   /**
    * Resolves when a blob is in the store (a pull still running beside the write); rejects to
-   * abandon the write. Without it every blob must be in the store already.
+   * abandon the write. Without it every blob must be in the store already. Resolving true says
+   * the pull verified the blob into the store moments ago: it is copied without hashing it a
+   * second time (a blob that was in the cache before is checked again as it is copied).
    */
-  ready?: (digest: string) => Promise<void>;
+  ready?: (digest: string) => Promise<boolean | void>;
   /** Write volumes `<out>.001`, ... of at most this many bytes each (gzip only; volume-header.ts). */
   split?: number;
 }
@@ -153,8 +155,8 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
         await out.memberOf(level, entryBytes(e, e.data, created));
       } else {
         const { digest, subject } = e.data;
-        if (opts.ready) await guard(opts.ready(digest));
-        const body = pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject));
+        const fresh = opts.ready ? (await guard(opts.ready(digest))) === true : false;
+        const body = fresh ? store.read(digest) : pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject));
         await out.memberStreaming(level, tarHeader(e.name, e.size, created), body, Buffer.alloc(tarPadding(e.size)), opts.onBytes);
       }
     }

@@ -169,7 +169,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       const plans = ok.map((r) => ({ ...plansOf(r), prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
       return { newLock, plans };
     };
-    const write = async (plans: ImagePlan[], lock: ReturnType<typeof lockFromPlans>, ready?: (d: string) => Promise<void>) => {
+    const write = async (plans: ImagePlan[], lock: ReturnType<typeof lockFromPlans>, ready?: (d: string) => Promise<boolean>) => {
       if (policy) {
         // The policy judges the signatures the pull brings: wait for every blob, then judge.
         if (ready) await Promise.all(plans.flatMap(planBlobs).map((d) => ready(d.digest)));

@@ -25,7 +25,8 @@ class Abandoned extends Error {}
 /**
  * Pulls `requests` and, beside it, calls `write(plans, ready)` with the plans in request order
  * once all are resolved with their configs; `ready(digest)` resolves when that blob is in the
- * store and rejects once any image has failed.
+ * store (true when this pull downloaded and verified it just now) and rejects once any image
+ * has failed.
  */
 export async function pullIntoBundle(
   requests: readonly ImageRequest[],
@@ -34,25 +35,27 @@ export async function pullIntoBundle(
   concurrency: number,
   events: PullEvents,
   resolver: ((r: ImageRequest) => Promise<ImagePlan>) | undefined,
-  write: (plans: ImagePlan[], ready: (digest: string) => Promise<void>) => Promise<WrittenBundle>,
+  write: (plans: ImagePlan[], ready: (digest: string) => Promise<boolean>) => Promise<WrittenBundle>,
 ): Promise<PulledBundle> {
-  const waiting = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
-  const have = new Set<string>();
+  const waiting = new Map<string, { promise: Promise<boolean>; resolve: (fresh: boolean) => void; reject: (e: unknown) => void }>();
+  /** digest -> whether this pull downloaded (and so verified) it just now. */
+  const have = new Map<string, boolean>();
   let failed = false;
   const slot = (digest: string) => {
     let w = waiting.get(digest);
     if (!w) {
-      let resolve!: () => void;
+      let resolve!: (fresh: boolean) => void;
       let reject!: (e: unknown) => void;
-      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      const promise = new Promise<boolean>((res, rej) => ((resolve = res), (reject = rej)));
       promise.catch(() => undefined);
       w = { promise, resolve, reject };
       waiting.set(digest, w);
     }
     return w;
   };
-  const ready = (digest: string): Promise<void> => {
-    if (have.has(digest)) return Promise.resolve();
+  const ready = (digest: string): Promise<boolean> => {
+    const fresh = have.get(digest);
+    if (fresh !== undefined) return Promise.resolve(fresh);
     if (failed) return Promise.reject(new Abandoned('an image failed'));
     return slot(digest).promise;
   };
@@ -86,10 +89,10 @@ export async function pullIntoBundle(
         events.onConfigs?.(p);
         maybeStart();
       },
-      onBlob: (d) => {
-        have.add(d);
-        waiting.get(d)?.resolve();
-        events.onBlob?.(d);
+      onBlob: (d, downloaded) => {
+        have.set(d, downloaded);
+        waiting.get(d)?.resolve(downloaded);
+        events.onBlob?.(d, downloaded);
       },
       onDone: (r) => {
         if (r.error) {

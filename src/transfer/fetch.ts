@@ -21,8 +21,8 @@ export interface FetchOptions {
   onBytes?: (plan: ImagePlan, n: number) => void;
   /** Called once the plan's manifests and configs are in the store and its platforms known (before any layer). */
   onConfigs?: (plan: ImagePlan) => void;
-  /** Called when a blob is in the store (downloaded or already there). */
-  onBlob?: (digest: string) => void;
+  /** Called when a blob is in the store: `downloaded` (and verified) by this pull, or there already. */
+  onBlob?: (digest: string, downloaded: boolean) => void;
 }
 
 export interface FetchResult {
@@ -43,7 +43,7 @@ export async function fetchPlan(plan: ImagePlan, store: BlobStore, opts: FetchOp
         result.downloaded++;
         result.downloadedBytes += d.size;
       } else result.cached++;
-      opts.onBlob?.(d.digest);
+      opts.onBlob?.(d.digest, outcome === 'downloaded');
     });
   const configs = new Set(planManifestImages(plan).map((i) => i.config.digest));
   const blobs = planBlobs(plan);

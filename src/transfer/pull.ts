@@ -42,8 +42,8 @@ export interface PullEvents {
   onResolved?: (plan: ImagePlan) => void;
   /** The plan's manifests and configs are in the store, its platforms known; layers follow. */
   onConfigs?: (plan: ImagePlan) => void;
-  /** A blob is in the store. */
-  onBlob?: (digest: string) => void;
+  /** A blob is in the store: `downloaded` (and verified) by this pull, or there already. */
+  onBlob?: (digest: string, downloaded: boolean) => void;
   onBytes?: (plan: ImagePlan, n: number) => void;
   onDone?: (result: PullResult) => void;
 }
