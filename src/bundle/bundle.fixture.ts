@@ -3,6 +3,8 @@
  * index sharing a layer) over gzip, zstd and plain layers, and a store that holds their blobs.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Digest } from '../digest/digest.js';
 import type { Descriptor, Platform } from '../oci/manifest.js';
@@ -10,6 +12,7 @@ import { MediaType } from '../oci/media-types.js';
 import { parseReference } from '../reference/parse-reference.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { ImagePlan, PlatformImage } from '../content/plan.js';
+import { writeBundle, type Compression } from './writer.js';
 
 /** Blob contents by digest, so fake plans can be written into a real store. */
 export const blobs = new Map<string, Buffer>();
@@ -80,4 +83,13 @@ export async function fixtureStore(dir: string): Promise<BlobStore> {
   await store.init();
   for (const [d, data] of blobs) await store.putBuffer(d, data, d);
   return store;
+}
+
+/** Writes `which` (default: the fixture plans) as a bundle in a new temp dir, which goes into `dirs` (for the test to remove); resolves its path. */
+export async function fixtureBundle(dirs: string[], compression: Compression, which: readonly ImagePlan[] = plans): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-fixture-bundle-'));
+  dirs.push(dir);
+  const out = join(dir, compression === 'gzip' ? 'b.tar.gz' : 'b.tar');
+  await writeBundle(which, await fixtureStore(dir), { out, compression, prefer: [], tool: 't', created });
+  return out;
 }

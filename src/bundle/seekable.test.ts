@@ -7,7 +7,7 @@ import { blobPath } from '../digest/digest.js';
 import { DigestMismatchError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { MediaType } from '../oci/media-types.js';
-import { blob, blobs, created, fixtureStore, gzA, plans, shared, singlePlan } from './bundle.fixture.js';
+import { blob, blobs, created, fixtureBundle, fixtureStore, gzA, plans, shared, singlePlan } from './bundle.fixture.js';
 import { storedRuns } from './stored-runs.js';
 import { readArchive } from './reader.js';
 import { openSeekable } from './seekable.js';
@@ -20,14 +20,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-async function bundle(compression: Compression): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-seekable-'));
-  dirs.push(dir);
-  const store = await fixtureStore(dir);
-  const out = join(dir, compression === 'gzip' ? 'b.tar.gz' : 'b.tar');
-  await writeBundle(plans, store, { out, compression, prefer: [], tool: 't', created });
-  return out;
-}
+const bundle = (compression: Compression): Promise<string> => fixtureBundle(dirs, compression);
 
 async function text(s: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -41,10 +34,7 @@ const bigPlan = singlePlan('127.0.0.1:5000/big/layer:1', [bigLayer]);
 
 describe('openSeekable, big stored blobs', () => {
   it('reads any range of a blob in a stored member from its runs, equal to the bytes', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ferry-seekable-'));
-    dirs.push(dir);
-    const out = join(dir, 'big.tar.gz');
-    await writeBundle([bigPlan], await fixtureStore(dir), { out, compression: 'gzip', prefer: [], tool: 't', created });
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
     const s = (await openSeekable(out))!;
     const e = s.entries.find((x) => x.name === blobPath(bigLayer.digest))!;
     const next = Math.min(...s.entries.filter((x) => x.member > e.member).map((x) => x.member));

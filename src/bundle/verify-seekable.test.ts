@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { blobPath } from '../digest/digest.js';
 import { randomBytes } from 'node:crypto';
 import { MediaType } from '../oci/media-types.js';
-import { blob, blobs as fixtureBlobs, created, fixtureStore, gzA, plans, singlePlan } from './bundle.fixture.js';
+import { blob, blobs as fixtureBlobs, created, fixtureBundle, fixtureStore, gzA, plans, singlePlan } from './bundle.fixture.js';
 import { openSeekable } from './seekable.js';
 import { TAR_END, parseTarHeader, tarHeader, tarPadding } from './tar-header.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
@@ -19,13 +19,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-async function bundle(compression: Compression): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ferry-verify-seekable-'));
-  dirs.push(dir);
-  const out = join(dir, compression === 'gzip' ? 'b.tar.gz' : 'b.tar');
-  await writeBundle(plans, await fixtureStore(dir), { out, compression, prefer: [], tool: 't', created });
-  return out;
-}
+const bundle = (compression: Compression): Promise<string> => fixtureBundle(dirs, compression);
 
 /** Rewrites the TOC of a gzip bundle with `edit`. */
 async function editToc(path: string, edit: (entries: { name: string }[]) => { name: string }[]): Promise<void> {
@@ -45,10 +39,7 @@ const bigPlan = singlePlan('127.0.0.1:5000/big/verify:1', [bigLayer]);
 
 describe('verifySeekable, a big stored layer', () => {
   it('checks it from its stored runs: sound, then a flipped byte is a digest mismatch', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ferry-verify-seekable-'));
-    dirs.push(dir);
-    const out = join(dir, 'big.tar.gz');
-    await writeBundle([bigPlan], await fixtureStore(dir), { out, compression: 'gzip', prefer: [], tool: 't', created });
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
     const ok = await verifySeekable((await openSeekable(out))!, false);
     expect(ok.contents.files.get(blobPath(bigLayer.digest))?.digest).toBe(bigLayer.digest);
     const file = await readFile(out);
