@@ -36,16 +36,18 @@ export async function inTerminal(shellCommand: string, env: NodeJS.ProcessEnv, o
     .map(([k, v]) => shQuote(`${k}=${v}`))
     .join(' ');
   const ferry = `env -i ${envArgs} ${shQuote(process.execPath)} ${shQuote(FERRY_BIN)}`;
-  // A moment for tmux to give the pane its size before the first byte is drawn (a frame drawn
-  // earlier, on a loaded machine, lands in a pane of another width and is not erased right).
-  const cmd = `sleep 0.5; cd ${shQuote(opts.cwd ?? REPO_ROOT)} && ${shellCommand.replaceAll('FERRY', ferry)}; echo EXIT=$?; sleep 60`;
+  const cmd = `cd ${shQuote(opts.cwd ?? REPO_ROOT)} && ${shellCommand.replaceAll('FERRY', ferry)}; echo EXIT=$?; sleep 60`;
   const tmux = (...args: string[]) => ['-L', socket, '-f', '/dev/null', ...args];
-  await runOk('tmux', tmux('-u', 'new-session', '-d', '-s', 'ferry', '-x', '160', '-y', '40', cmd));
+  // The visible screen only, never the history: tmux 3.3 copies what a pane shows in its first
+  // second or so into the history (a settling resize of a new detached window), so a bar that
+  // was redrawn on screen would seem to stay there too (reproduced with a 10-line script that
+  // prints two lines and moves up over them). The pane is tall enough for every test's output.
+  await runOk('tmux', tmux('-u', 'new-session', '-d', '-s', 'ferry', '-x', '160', '-y', '100', cmd));
   try {
     let screen = '';
     await waitFor(
       async () => {
-        const r = await run('tmux', tmux('capture-pane', '-p', '-J', '-S', '-', '-t', 'ferry'));
+        const r = await run('tmux', tmux('capture-pane', '-p', '-J', '-t', 'ferry'));
         screen = r.stdout.replace(/\s+$/, '');
         return /^EXIT=\d+$/m.test(screen);
       },
