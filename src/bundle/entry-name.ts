@@ -5,6 +5,9 @@
  */
 import { FerryError } from '../errors.js';
 
+/** A blob entry of an OCI layout, `blobs/sha256/<hex>`: its content must hash to its name. */
+export const BLOB_ENTRY = /^blobs\/sha256\/([a-f0-9]{64})$/;
+
 /** The entry's normalised name (`./` prefixes dropped), or throws BUNDLE_FORMAT. */
 export function checkEntryName(name: string): string {
   const bad = (why: string): FerryError =>

@@ -11,7 +11,7 @@ import { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import { DigestMismatchError, FerryError, describe } from '../errors.js';
-import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
+import { checkEntryName, checkEntryType, checkLayerLink, BLOB_ENTRY } from './entry-name.js';
 import { pipeTo, writeChunk } from '../util/streams.js';
 import { BUNDLE_DOCUMENTS } from './layout.js';
 import { findVolumeSet, setStream } from './volume-set.js';
@@ -103,7 +103,6 @@ export async function openTarStream(path: string, onRaw?: (chunk: Buffer, volume
   return pipeTo(file, createGunzip({ chunkSize: 1024 * 1024 }));
 }
 
-const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 
 /**
  * Walks the archive at `path`. Resolves with what it held; throws BUNDLE_FORMAT for truncated
@@ -163,7 +162,7 @@ export async function readArchive(path: string, consume: EntryConsumer, opts: Re
       if (BUNDLE_DOCUMENTS.has(name) && size > JSON_DOCUMENT_LIMIT) {
         throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is ${size} bytes, more than the ${JSON_DOCUMENT_LIMIT} allowed for it`);
       }
-      const m = BLOB_NAME.exec(name);
+      const m = BLOB_ENTRY.exec(name);
       const expectedDigest = m ? `sha256:${m[1]}` : undefined;
       const hash = createHash('sha256');
       const keep = size <= SMALL_FILE_LIMIT && (opts.keep?.(name, size) ?? true) ? ([] as Buffer[]) : undefined;

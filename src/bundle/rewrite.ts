@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pack as tarPack, extract as tarExtract } from 'tar-stream';
 import { FerryError } from '../errors.js';
 import { VerifyingStream } from '../digest/verifying-stream.js';
-import { checkEntryName, checkEntryType, checkLayerLink } from './entry-name.js';
+import { checkEntryName, checkEntryType, checkLayerLink, BLOB_ENTRY } from './entry-name.js';
 import { MANIFEST_JSON } from './layout.js';
 import { archiveError, openTarStream } from './reader.js';
 import { finished, pipeTo, writeChunk } from '../util/streams.js';
@@ -21,7 +21,6 @@ function quiet<T extends { on(ev: 'error', fn: (e: Error) => void): unknown }>(s
   return sink;
 }
 
-const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
 
 /** A blob appended to the stream: `open` gives its bytes, verified against `digest` (it fails at the end on a mismatch). */
 export interface ExtraBlob {
@@ -73,7 +72,7 @@ export async function rewriteForLoad(path: string, manifestJson: string | undefi
         await done;
         continue;
       }
-      const m = BLOB.exec(name);
+      const m = BLOB_ENTRY.exec(name);
       if (kind !== 'file' || (m && keep && !keep.has(`sha256:${m[1]}`))) {
         entry.resume();
         continue;

@@ -16,17 +16,14 @@ import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import pLimit from 'p-limit';
 import { DigestMismatchError, FerryError } from '../errors.js';
-import { checkEntryName, checkEntryType } from './entry-name.js';
+import { checkEntryName, checkEntryType, BLOB_ENTRY } from './entry-name.js';
 import { archiveError, JSON_DOCUMENT_LIMIT, SMALL_FILE_LIMIT, type ArchiveContents, type ArchiveFile } from './reader.js';
 import { BUNDLE_DOCUMENTS, FERRY_JSON, INDEX_JSON, MANIFEST_JSON, type FerryMetadata } from './layout.js';
 import { TAR_BLOCK, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseToc, parseTocFooter, type TocEntry } from './toc.js';
-import { readRuns, storedRuns, type StoredRun } from './stored-runs.js';
+import { STORED_READ_MIN, readRuns, storedRuns, type StoredRun } from './stored-runs.js';
 import { findVolumeSet, setReader, setStream } from './volume-set.js';
 
-const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
-/** Blobs from this size on are read from a stored member's runs when they can be. */
-const STORED_READ_MIN = 256 * 1024;
 
 async function readAll(s: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -159,7 +156,7 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
   for (const e of index.entries) {
     const name = checkEntryName(e.name);
     if (byName.has(name)) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" appears twice`);
-    if (name !== TOC_ENTRY && !BUNDLE_DOCUMENTS.has(name) && !BLOB_NAME.test(name)) return undefined; // not an OCI layout: the full reader knows more
+    if (name !== TOC_ENTRY && !BUNDLE_DOCUMENTS.has(name) && !BLOB_ENTRY.test(name)) return undefined; // not an OCI layout: the full reader knows more
     if (BUNDLE_DOCUMENTS.has(name) && e.size > JSON_DOCUMENT_LIMIT) throw new FerryError('BUNDLE_FORMAT', `bundle entry "${name}" is ${e.size} bytes, more than the ${JSON_DOCUMENT_LIMIT} allowed for it`);
     byName.set(name, e);
   }
@@ -210,10 +207,8 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
   };
 
   const readEntry = async (name: string): Promise<Buffer> => {
-    const parts: Buffer[] = [];
-    for await (const c of openEntry(name) as AsyncIterable<Buffer>) parts.push(c);
-    const data = Buffer.concat(parts);
-    const m = BLOB_NAME.exec(name);
+    const data = await readAll(openEntry(name));
+    const m = BLOB_ENTRY.exec(name);
     if (m) {
       const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
       if (got !== `sha256:${m[1]}`) throw new DigestMismatchError(`bundle entry ${name}`, `sha256:${m[1]}`, got);
@@ -224,7 +219,7 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
   const files = new Map<string, ArchiveFile>();
   const small = new Map<string, Buffer>();
   for (const [name, e] of byName) {
-    const m = BLOB_NAME.exec(name);
+    const m = BLOB_ENTRY.exec(name);
     files.set(name, { name, size: e.size, digest: m ? `sha256:${m[1]}` : '' });
   }
   for (const name of BUNDLE_DOCUMENTS) {

@@ -11,6 +11,9 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
+/** Blobs from this size on are read from a stored member's runs when they can be (seekable.ts, verify-seekable.ts). */
+export const STORED_READ_MIN = 256 * 1024;
+
 /** `length` bytes of the member's uncompressed stream, starting at `at`, lie at file offset `file`. */
 export interface StoredRun {
   at: number;

@@ -11,21 +11,19 @@ import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DigestMismatchError, FerryError } from '../errors.js';
+import { BLOB_ENTRY } from './entry-name.js';
 import { layerDiffId, sniffLayerCompression } from '../oci/layer-diff-id.js';
 import { archiveError, type ArchiveContents } from './reader.js';
 import { BUNDLE_DOCUMENTS } from './layout.js';
 import type { SeekableArchive } from './seekable.js';
 import { TAR_BLOCK, TAR_END, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { TOC_ENTRY, type TocEntry } from './toc.js';
-import { readRuns, storedRuns } from './stored-runs.js';
+import { STORED_READ_MIN, readRuns, storedRuns } from './stored-runs.js';
 import { writeChunk } from '../util/streams.js';
 import { hashFile } from '../digest/file-hash-worker.js';
 
-const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 /** Entries up to this size are kept in memory (the full reader keeps up to SMALL_FILE_LIMIT; these are what --policy reads). */
 const KEEP_LIMIT = 1024 * 1024;
-/** Blobs from this size on are read from a stored member's runs when they can be (seekable.ts does the same). */
-const STORED_READ_MIN = 256 * 1024;
 
 export interface SeekableVerifyResult {
   contents: ArchiveContents;
@@ -91,7 +89,7 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
     const digest = `sha256:${hash.digest('hex')}`;
     // An uncompressed layer's DiffID is its digest: no second pass.
     if (cur.wantDeep && !cur.deep) diffIds.set(e.name, digest);
-    const m = BLOB_NAME.exec(e.name);
+    const m = BLOB_ENTRY.exec(e.name);
     if (m && digest !== `sha256:${m[1]}`) throw new DigestMismatchError(`bundle entry ${e.name}`, `sha256:${m[1]}`, digest);
     digests.set(e.name, digest);
     if (cur.keep && !s.contents.small.has(e.name)) s.contents.small.set(e.name, Buffer.concat(cur.keep));
@@ -129,7 +127,7 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
             if (h.name !== e.name || h.size !== e.size || (h.type !== '0' && h.type !== '\0')) throw new FerryError('BUNDLE_FORMAT', `${s.path}: the table of contents says "${e.name}" (${e.size} bytes) is at offset ${e.offset}, but the tar header there says "${h.name}" (${h.size} bytes)`);
             // Small blobs are kept, as the full reader keeps them (signature payloads for --policy).
             cur = { e, hash: createHash('sha256'), seen: 0, ...(e.size <= KEEP_LIMIT ? { keep: [] } : {}) };
-            if (deep && BLOB_NAME.test(e.name) && !BUNDLE_DOCUMENTS.has(e.name)) cur.wantDeep = true;
+            if (deep && BLOB_ENTRY.test(e.name) && !BUNDLE_DOCUMENTS.has(e.name)) cur.wantDeep = true;
             if (e.size === 0) await finish();
           }
           continue;

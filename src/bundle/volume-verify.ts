@@ -10,7 +10,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { checkEntryName } from './entry-name.js';
+import { checkEntryName, BLOB_ENTRY } from './entry-name.js';
 import { archiveErrorText } from './reader.js';
 import { TAR_BLOCK, parseTarHeader, tarPadding } from './tar-header.js';
 import type { VolumeHeader } from './volume-header.js';
@@ -18,7 +18,6 @@ import { readSetSidecar, readVolumeHeader, setSidecarName, volumeBase } from './
 import { writeChunk } from '../util/streams.js';
 import { describe } from '../errors.js';
 
-const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 
 export interface VolumeVerifyResult {
   header: VolumeHeader;
@@ -100,7 +99,7 @@ class TarWalk {
     try {
       const h = parseTarHeader(block, `tar offset ${this.pos - TAR_BLOCK}`);
       const name = checkEntryName(h.name);
-      const m = BLOB_NAME.exec(name);
+      const m = BLOB_ENTRY.exec(name);
       this.entry = { name, size: h.size, left: h.size, ...(m ? { hash: createHash('sha256'), want: m[1]! } : {}) };
       this.state = 'data';
       if (h.size === 0) this.endEntry();

@@ -45,35 +45,34 @@ const have = { type: 'string', describe: 'have.json from `ferry inventory` on th
 const split = { type: 'string', describe: 'write volumes FILE.001, FILE.002, ... of at most SIZE bytes each (700M, 4.7G: decimal; 4Gi: binary; at least 1M); `cat FILE.0*` is the bundle' } as const;
 const allowNondistributable = { type: 'boolean', default: false, describe: 'carry non-distributable (foreign) layers instead of skipping them with a note' } as const;
 
-export function saveOptions(y: Argv<GlobalArgs>) {
-  return withCacheOption(withRegistryOptions(y))
-    .positional('images', { type: 'string', array: true, describe: 'image references, e.g. docker.io/library/nginx:1.27' })
-    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
-    .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
+/** What shapes the bundle that save and export write (the same options, in the same order). */
+function withBundleOptions<T>(y: Argv<T>) {
+  return y
     .option('compression', compression)
     .option('referrers', referrers)
     .option('allow-nondistributable', allowNondistributable)
     .option('have', have)
     .option('policy', savePolicy)
-    .option('split', split)
-    .option('concurrency', concurrency);
+    .option('split', split);
+}
+
+export function saveOptions(y: Argv<GlobalArgs>) {
+  return withBundleOptions(withCacheOption(withRegistryOptions(y))
+    .positional('images', { type: 'string', array: true, describe: 'image references, e.g. docker.io/library/nginx:1.27' })
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'bundle file to write (.tar.gz, or .tar with --compression none)' })
+    .option('platform', { type: 'string', array: true, default: [] as string[], describe: `os/arch[/variant] to keep (repeatable), or "all"; default ${DEFAULT_PLATFORM}` })
+  ).option('concurrency', concurrency);
 }
 
 export function exportOptions(y: Argv<GlobalArgs>) {
-  return withCacheOption(withRegistryOptions(y))
+  return withBundleOptions(withCacheOption(withRegistryOptions(y))
     .positional('manifest', { type: 'string', demandOption: true, describe: 'manifest file (YAML or JSON) listing the images' })
     .option('output', { alias: 'o', type: 'string', describe: 'bundle file (default bundles/<bundle>.tar.gz)' })
     .option('locked', { type: 'boolean', default: false, describe: 'export exactly the digests in the lock file; fail if an image is not locked' })
     .option('force', { type: 'boolean', default: false, describe: 'rewrite the bundle even when nothing changed' })
     .option('keep-going', { type: 'boolean', default: false, describe: 'bundle the images that worked when others fail (exit 3)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print what would be exported (images, tags, digests, sizes, what the cache holds) and write nothing' })
-    .option('compression', compression)
-    .option('referrers', referrers)
-    .option('allow-nondistributable', allowNondistributable)
-    .option('have', have)
-    .option('policy', savePolicy)
-    .option('split', split)
-    .option('concurrency', concurrency);
+  ).option('concurrency', concurrency);
 }
 
 export function verifyOptions(y: Argv<GlobalArgs>) {

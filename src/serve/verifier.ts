@@ -9,10 +9,11 @@
  * digests are remembered for the life of the server; later requests stream without hashing.
  */
 import { createHash } from 'node:crypto';
-import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestMismatchError, FerryError } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
+import { VerifyingStream } from '../digest/verifying-stream.js';
 import type { ServedBlob, ServedContent, ServedManifest } from './content.js';
 
 /** Thrown for content that failed its check (now or earlier): it is never served. */
@@ -26,39 +27,11 @@ export class DamagedContentError extends Error {
   }
 }
 
-/** Hashes what flows through and holds back the last chunk until the whole stream checks out. */
-class HoldBackTap extends Transform {
-  private readonly hash = createHash('sha256');
-  private held: Buffer | undefined;
-  private bytes = 0;
-
-  constructor(
-    private readonly digest: string,
-    private readonly size: number,
-    private readonly settle: (mismatch: string | undefined) => void,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    const out = this.held;
-    this.held = chunk;
-    cb(null, out);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    const actual = `sha256:${this.hash.digest('hex')}`;
-    if (actual === this.digest && this.bytes === this.size) {
-      this.settle(undefined);
-      cb(null, this.held);
-      return;
-    }
-    const why = this.bytes !== this.size ? `${this.bytes} bytes, expected ${this.size}` : `calculated ${actual}`;
-    this.settle(why);
-    cb(new DigestMismatchError(`blob ${this.digest}`, this.digest, this.bytes !== this.size ? `${this.bytes} bytes` : actual));
-  }
+/** The words of a mismatch found while streaming, as the whole-blob check (check below) puts them. */
+function mismatchReason(err: DigestMismatchError, digest: string, size: number): string {
+  if (err.expected === digest) return `calculated ${err.actual}`;
+  const seen = /^size (\d+)$/.exec(err.actual);
+  return `${seen ? `${seen[1]} bytes` : err.actual}, expected ${size}`;
 }
 
 export class Verifier {
@@ -121,9 +94,11 @@ export class Verifier {
     }
     const source = blob.open(0, blob.size - 1);
     if (this.verified.has(digest)) return source;
-    const tap = new HoldBackTap(digest, blob.size, (mismatch) => {
-      if (mismatch === undefined) this.verified.add(digest);
-      else this.markBad(digest, mismatch);
+    // The last chunk is held back until digest and size match (VerifyingStream's holdLast).
+    const tap = new VerifyingStream(digest, blob.size, `blob ${digest}`, { holdLast: true });
+    tap.on('finish', () => this.verified.add(digest));
+    tap.on('error', (err) => {
+      if (err instanceof DigestMismatchError) this.markBad(digest, mismatchReason(err, digest, blob.size));
     });
     source.on('error', (err) => {
       // Damage the bundle's own framing finds first (a gzip CRC, a tar header that disagrees).
