@@ -45,8 +45,8 @@ const LAYERS: Record<string, readonly string[]> = {
   'manifest-file': [...BELOW_PLACES, 'content'],
   // Signature policies: judge images (content) by the evidence the places hand them.
   policy: [...BELOW_PLACES, 'content'],
-  // The copy engine. Today it pulls from registries into the store itself; in the one-engine
-  // design (issue 8) the CLI hands it a source and a sink, and registry/store leave this list.
+  // The copy engine (copy.ts, blob-content.ts: it knows only the content interfaces) and its
+  // compositions, which pick the places: pull (registries -> cache), push (bundle -> registry).
   transfer: [...BELOW_PLACES, 'content', 'registry', 'store'],
   // The import job's own decisions and files (which bundles of a drop directory are complete,
   // waiting or already imported; the journal; moves): file-system work over value types only.

@@ -59,7 +59,7 @@ function layoutReference(dir: string, name: string | undefined, digest: string |
 async function checkSinglePlatform(source: ImageSource, plan: ImagePlan, platforms: PlatformSelection): Promise<void> {
   const img = plan.images.length === 1 ? plan.images[0]! : undefined;
   if (!img || img.platform || img.kind !== 'image' || platforms.all || platforms.defaulted) return;
-  const { body } = await source.blob(plan.ref.repository, img.config, `reading the config of ${plan.request}`)(0);
+  const { body } = await source.blob(plan.ref, img.config, `reading the config of ${plan.request}`)(0);
   const chunks: Buffer[] = [];
   for await (const c of pipeTo(body, new VerifyingStream(img.config.digest, img.config.size, `config ${img.config.digest} of ${plan.request}`)) as AsyncIterable<Buffer>) chunks.push(c);
   img.platform = parseImageConfig(Buffer.concat(chunks))?.platform;
@@ -110,14 +110,14 @@ export async function runCopy(a: CopyArgs): Promise<number> {
       layoutName = (p) => layout.nameOf(p);
       setInterruptMessage(() => `interrupted: oci:${dst.dir} was not changed (its index.json names no new image)`);
     } else {
-      sink = new RegistryImageSink(registries.client(dst.ref.registry), dst.ref.repository, dst.ref.tag, concurrency);
+      sink = RegistryImageSink.single(registries.client(dst.ref.registry), dst.ref.repository, dst.ref.tag, concurrency);
       setInterruptMessage(() => `interrupted: ${formatReference(dst.ref)} was not written (blobs may have arrived, no manifest for an unfinished image)`);
     }
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
-    const copied = await copyImages(source, plans, sink, {
+    const { images: copied } = await copyImages(source, plans, sink, {
       onBytes: (p, n) => out.progress(p.request, n),
-      onImage: (p, b) => out.done(p.request, b.uploaded ? {} : { label: 'present' }),
+      onImage: (i) => out.done(i.plan.request, i.blobs.uploaded ? {} : { label: 'present' }),
     });
     out.stop();
     const target = (p: ImagePlan): string => (dst.kind === 'oci' ? `oci:${dst.dir}:${layoutName(p)}` : `${dst.ref.registry}/${dst.ref.repository}${dst.ref.tag ? `:${dst.ref.tag}` : ''}`);

@@ -14,7 +14,7 @@ import { inspectPlan, planManifestRaw, chooseImage } from '../content/inspect.js
 import type { ImageSource } from '../content/image-source.js';
 import { inspectText, type InspectView } from '../oci/inspect-view.js';
 import { parsePlatform } from '../oci/platform.js';
-import { formatReference, manifestIdentifier, parseReference } from '../reference/parse-reference.js';
+import { formatReference, manifestIdentifier, parseReference, type Reference } from '../reference/parse-reference.js';
 import { RegistryImageSource } from '../registry/image-source.js';
 import { resolveImage } from '../transfer/resolve.js';
 import { parseTemplate, executeTemplate } from '../util/go-template.js';
@@ -40,9 +40,9 @@ async function parseTarget(text: string): Promise<Target> {
   return { kind: 'registry', text: text.startsWith('docker://') ? text.slice('docker://'.length) : text };
 }
 
-async function readConfigFrom(source: ImageSource, repository: string, config: { digest: string; size: number; mediaType: string }, what: string): Promise<Buffer> {
+async function readConfigFrom(source: ImageSource, ref: Reference, config: { digest: string; size: number; mediaType: string }, what: string): Promise<Buffer> {
   if (config.size > MAX_CONFIG_BYTES) throw new FerryError('UNSUPPORTED', `${what}: the config is ${config.size} bytes, more than the ${MAX_CONFIG_BYTES} inspect reads`);
-  const { body } = await source.blob(repository, config, what)(0);
+  const { body } = await source.blob(ref, config, what)(0);
   const chunks: Buffer[] = [];
   for await (const c of pipeTo(body, new VerifyingStream(config.digest, config.size, `config ${config.digest}`)) as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
@@ -110,7 +110,7 @@ export async function runInspect(a: InspectArgs): Promise<number> {
       write(planManifestRaw(plan, chooseImage(plan, a.platform).manifest.digest));
       return 0;
     }
-    const r = await inspectPlan(plan, { platform: a.platform, readConfig: (d) => readConfigFrom(source, ref.repository, d, `inspecting ${formatReference(ref)}: config`) });
+    const r = await inspectPlan(plan, { platform: a.platform, readConfig: (d) => readConfigFrom(source, ref, d, `inspecting ${formatReference(ref)}: config`) });
     if (a.config) {
       write(r.config!);
       return 0;

@@ -4,22 +4,27 @@
  * it is uploaded, and the cache holds no copy), else read through once into the cache with
  * every file verified (older gzip bundles, legacy `docker save` archives).
  */
-import { createHash, type Hash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { DigestMismatchError, FerryError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { interpret, type Interpretation } from '../bundle/contents.js';
 import { openSeekable, type SeekableArchive } from '../bundle/seekable.js';
 import { imageProblems } from '../bundle/verify.js';
-import type { BlobReader } from '../registry/push.js';
+import type { BlobSource } from '../content/image-source.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { storeBlobSource } from '../store/image-source.js';
 import { readIntoStore } from './read-into-store.js';
+
+/** Bytes [start, end] (inclusive) of a blob as they are stored. */
+export interface BlobReader {
+  readRange(digest: string, start: number, end: number): Readable;
+}
 
 export interface OpenedBundle {
   interpretation: Interpretation;
-  /** Blob bytes, each checked against its digest as it streams (a mismatch fails before the end). */
-  blobs: BlobReader;
+  /** The bundle as the copy engine's source (which checks every blob as it streams). */
+  source: BlobSource;
   /** Blob bytes as they are stored, unchecked, for a reader that checks them itself (serve). */
   rawBlobs: BlobReader;
   /** A small blob's bytes (a signature payload for the policy), or undefined. */
@@ -31,52 +36,6 @@ export interface OpenedBundle {
 /** Throws BUNDLE_FORMAT listing what the interpretation found wrong. */
 function refuseProblems(path: string, problems: readonly string[], outcome: string): void {
   if (problems.length) throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, ${outcome}:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
-}
-
-/**
- * Bytes [start, end] of blobs read in place, verified. A blob is uploaded in order (one PUT, or
- * PATCH chunks one after another), so each blob keeps a running sha256: a range that starts
- * where the last one ended adds to it; any other start (a new upload session after a broken
- * one) first hashes the bytes before it. The range that ends the blob holds back its last chunk
- * until the digest matched, so no upload of a wrong blob ever completes.
- */
-export function verifiedReader(s: SeekableArchive): BlobReader {
-  const state = new Map<string, { hash: Hash; pos: number }>();
-  return {
-    readRange(digest: string, start: number, end: number): Readable {
-      const name = blobPath(digest);
-      const size = s.contents.files.get(name)?.size ?? 0;
-      const last = Math.min(end, size - 1);
-      return Readable.from(
-        (async function* () {
-          let st = state.get(digest);
-          if (!st || st.pos !== start) {
-            st = { hash: createHash('sha256'), pos: 0 };
-            if (start > 0) for await (const c of s.open(name, 0, start - 1) as AsyncIterable<Buffer>) (st.hash.update(c), (st.pos += c.length));
-            state.set(digest, st);
-          }
-          const ends = last === size - 1;
-          let held: Buffer | undefined;
-          for await (const c of s.open(name, start, last) as AsyncIterable<Buffer>) {
-            st.hash.update(c);
-            st.pos += c.length;
-            if (!ends) yield c;
-            else {
-              if (held) yield held;
-              held = c;
-            }
-          }
-          if (!ends) return;
-          state.delete(digest);
-          const actual = `sha256:${st.hash.digest('hex')}`;
-          if (st.pos !== size) throw new DigestMismatchError(`bundle entry ${name}`, `size ${size}`, `size ${st.pos}`);
-          if (actual !== digest) throw new DigestMismatchError(`bundle entry ${name}`, digest, actual);
-          if (held) yield held;
-        })(),
-        { objectMode: false },
-      );
-    },
-  };
 }
 
 /** Opens `path` for a push; `onBytes` sees the file's bytes when it has to be read through. */
@@ -92,7 +51,7 @@ export async function openBundle(path: string, store: BlobStore, onReadThrough: 
       refuseProblems(path, [...it.problems, ...imageProblems(it, s.contents).problems], outcome);
       return {
         interpretation: it,
-        blobs: verifiedReader(s),
+        source: bundleBlobSource(path, s),
         rawBlobs: { readRange: (digest, start, end) => s.open(blobPath(digest), start, end) },
         readSmall: async (d) => (s.contents.files.has(blobPath(d)) ? s.read(blobPath(d)).catch(() => undefined) : undefined),
         cached: false,
@@ -100,5 +59,14 @@ export async function openBundle(path: string, store: BlobStore, onReadThrough: 
     }
   }
   const it = await readIntoStore(path, store, onReadThrough(), outcome);
-  return { interpretation: it, blobs: store, rawBlobs: store, readSmall: (d) => readFile(store.path(d)).catch(() => undefined), cached: true };
+  return { interpretation: it, source: { ...storeBlobSource(store, path), oneFile: true }, rawBlobs: store, readSmall: (d) => readFile(store.path(d)).catch(() => undefined), cached: true };
+}
+
+/** A seekable bundle as the copy engine's source: blobs straight from the file, unverified (the engine checks them). */
+export function bundleBlobSource(path: string, s: SeekableArchive): BlobSource {
+  return {
+    description: path,
+    oneFile: true,
+    blob: (_ref, d) => async (offset, end) => ({ body: s.open(blobPath(d.digest), offset, end ?? Math.max(offset, d.size - 1)), start: offset }),
+  };
 }

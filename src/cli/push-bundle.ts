@@ -10,7 +10,7 @@ import { synthesizeManifest } from '../bundle/synthesize.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { planSize } from '../content/plan.js';
 import type { PushTarget } from '../registry/push-target.js';
-import { pushPlans } from '../registry/push.js';
+import { pushPlans } from '../transfer/push.js';
 import type { Registries } from '../registry/registries.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { JournalImage } from '../import/journal.js';
@@ -46,7 +46,7 @@ export async function pushBundle(path: string, store: BlobStore, registries: Reg
   }
   for (const p of plans) for (const n of p.notes) out.warn(n);
   for (const p of plans) out.start(`${name}:${p.request}`, p.request, planSize(p));
-  const { results, fatal } = await pushPlans(plans, opened.blobs, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
+  const { results, fatal } = await pushPlans(plans, opened.source, registries, target, { concurrency, onBytes: (p, n) => out.progress(`${name}:${p.request}`, n) });
   results.forEach((r, i) => out.done(`${name}:${plans[i]!.request}`, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
   out.stop();
   const failed = results.filter((r) => r.error);

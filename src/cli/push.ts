@@ -11,7 +11,7 @@ import { EXIT, FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { parsePushTarget } from '../registry/push-target.js';
-import { pushPlans } from '../registry/push.js';
+import { pushPlans } from '../transfer/push.js';
 import { planSize } from '../content/plan.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { errorJson } from './report.js';
@@ -86,7 +86,7 @@ export async function runPush(a: PushArgs): Promise<number> {
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
     setInterruptMessage(() => `interrupted: ${pushed} of ${plans.length} images pushed to ${target.host}; push again to finish (blobs already there are skipped)`);
-    const { results, fatal } = await pushPlans(plans, opened.blobs, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n), onDone: () => pushed++ });
+    const { results, fatal } = await pushPlans(plans, opened.source, registries, target, { concurrency, onBytes: (p, n) => out.progress(p.request, n), onDone: () => pushed++ });
     // pushPlans returns one result per plan, in the plans' order.
     results.forEach((r, i) => out.done(plans[i]!.request, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
     out.stop();

@@ -6,15 +6,35 @@
  */
 import type { Readable } from 'node:stream';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
+import type { Reference } from '../reference/parse-reference.js';
 
-/** Opens a blob stream starting at `offset`; resolves where it really starts (0 or offset). */
-export type BlobOpener = (offset: number) => Promise<{ body: Readable; start: number }>;
+/**
+ * Opens a blob stream starting at `offset` (and ending at `end`, inclusive, where the place can
+ * bound a read; else at the blob's end); resolves where it really starts (0 or offset).
+ */
+export type BlobOpener = (offset: number, end?: number) => Promise<{ body: Readable; start: number }>;
 
 export type { FetchedManifest } from '../oci/manifest.js';
 
-export interface ImageSource {
+/** What the copy engine reads blobs from (every ImageSource is one). */
+export interface BlobSource {
   /** For messages: "registry 127.0.0.1:5000", "oci:/srv/layout". */
   readonly description: string;
+  /**
+   * true when the bytes were verified where they entered (the blob cache): the engine does not
+   * hash them again. Every other source's bytes are verified by the engine as they stream.
+   */
+  readonly verified?: boolean;
+  /**
+   * true when all blobs come from one file (a bundle): a blob that is not what its digest says
+   * means the file is damaged, and the copy of every image stops before any manifest.
+   */
+  readonly oneFile?: boolean;
+  /** Opens a blob of the image `ref` names, from an offset. Unverified bytes: the engine verifies them. */
+  blob(ref: Reference, blob: Descriptor, what: string): BlobOpener;
+}
+
+export interface ImageSource extends BlobSource {
   /**
    * The manifest or index that `ref` (a tag or a digest) names in `repository`. MUST verify the
    * bytes against `ref` when it is a digest. Resolves undefined when the source does not have it
@@ -26,7 +46,5 @@ export interface ImageSource {
    * no such API (the caller then looks for the fallback tag).
    */
   referrers(repository: string, digest: string, what: string): Promise<Descriptor[] | undefined>;
-  /** Opens a blob, from an offset (for resumes). Unverified bytes: the reader verifies them. */
-  blob(repository: string, blob: Descriptor, what: string): BlobOpener;
   close(): Promise<void>;
 }

@@ -16,7 +16,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { removeOnInterrupt } from '../process/interrupt.js';
 import { acquireLock, type Lock } from '../store/lock.js';
-import type { BlobOutcome, ImageSink, VerifiedOpener } from '../content/image-sink.js';
+import type { BlobContent, BlobOutcome, ImageSink } from '../content/image-sink.js';
 import type { ImagePlan, PlannedManifest } from '../content/plan.js';
 import { REF_NAME, blobFile, readLayoutIndex } from './layout-dir.js';
 
@@ -72,9 +72,9 @@ export class OciLayoutSink implements ImageSink {
     }
   }
 
-  putBlob(_plan: ImagePlan, blob: Descriptor, open: VerifiedOpener, onBytes: (n: number) => void): Promise<BlobOutcome> {
+  putBlob(_plan: ImagePlan, blob: Descriptor, content: BlobContent, onBytes: (n: number) => void): Promise<BlobOutcome> {
     return this.write(blob.digest, blob.size, () => {
-      const s = open(0, Math.max(0, blob.size - 1));
+      const s = content.open(0, Math.max(0, blob.size - 1));
       s.on('data', (c: Buffer) => onBytes(c.length));
       return s;
     });

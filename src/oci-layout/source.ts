@@ -11,6 +11,7 @@ import { sha256Digest } from '../digest/digest.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type FetchedManifest } from '../oci/manifest.js';
 import type { BlobOpener, ImageSource } from '../content/image-source.js';
 import { fallbackTag } from '../oci/referrer-tags.js';
+import type { Reference } from '../reference/parse-reference.js';
 import { REF_NAME, blobFile, readLayoutIndex } from './layout-dir.js';
 
 export class OciLayoutSource implements ImageSource {
@@ -70,11 +71,11 @@ export class OciLayoutSource implements ImageSource {
     return out.length ? out : undefined;
   }
 
-  blob(_repository: string, blob: Descriptor, what: string): BlobOpener {
-    return async (offset) => {
+  blob(_ref: Reference, blob: Descriptor, what: string): BlobOpener {
+    return async (offset, end) => {
       const file = blobFile(this.dir, blob.digest);
       if (!(await stat(file).catch(() => undefined))) throw new FerryError('NOT_FOUND', `${what}: blob ${blob.digest} is not in oci:${this.dir}`);
-      return { body: createReadStream(file, { start: offset, highWaterMark: 1024 * 1024 }), start: offset };
+      return { body: createReadStream(file, { start: offset, ...(end !== undefined ? { end } : {}), highWaterMark: 1024 * 1024 }), start: offset };
     };
   }
 

@@ -4,7 +4,9 @@
  */
 import { FerryError } from '../errors.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
-import type { BlobOpener, ImageSource } from '../content/image-source.js';
+import type { BlobOpener, BlobSource, ImageSource } from '../content/image-source.js';
+import type { Reference } from '../reference/parse-reference.js';
+import type { Registries } from './registries.js';
 import { openBlob } from './blobs.js';
 import type { RegistryClient } from './client.js';
 import { getManifest } from './manifests.js';
@@ -30,9 +32,17 @@ export class RegistryImageSource implements ImageSource {
     return referrersApi(this.client, repository, digest, what);
   }
 
-  blob(repository: string, blob: Descriptor, what: string): BlobOpener {
-    return (offset) => openBlob(this.client, repository, blob.digest, offset, what);
+  blob(ref: Reference, blob: Descriptor, what: string): BlobOpener {
+    return (offset) => openBlob(this.client, ref.repository, blob.digest, offset, what);
   }
 
   async close(): Promise<void> {}
+}
+
+/** Every registry as one blob source (save and export pull images from several): each blob from the registry its image names. */
+export function registriesBlobSource(registries: Registries): BlobSource {
+  return {
+    description: 'the registries',
+    blob: (ref, blob, what) => (offset) => openBlob(registries.client(ref.registry), ref.repository, blob.digest, offset, what),
+  };
 }

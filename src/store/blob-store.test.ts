@@ -8,7 +8,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Digest, digestHex } from '../digest/digest.js';
 import { DigestMismatchError, FerryError } from '../errors.js';
 import type { RetryPolicy } from '../registry/retry.js';
-import { BlobStore, type BlobOpener } from './blob-store.js';
+import type { BlobOpener } from '../content/image-source.js';
+import { blobContent } from '../transfer/blob-content.js';
+import { BlobStore } from './blob-store.js';
+
+/** A download as the copy engine makes it: the source's bytes through the engine's verified content into the store. */
+function fetchInto(store: BlobStore, digest: string, size: number, opener: BlobOpener, subject: string, onBytes?: (n: number) => void, retry?: RetryPolicy) {
+  return store.receive(digest, size, blobContent(opener, size, digest, subject), subject, onBytes, retry);
+}
 
 const fast: RetryPolicy = { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 };
 const data = randomBytes(300_001);
@@ -61,7 +68,7 @@ describe('BlobStore.fetch', () => {
   it('downloads, verifies and makes the blob visible at path()', async () => {
     const opener = serving(data);
     let reported = 0;
-    expect(await store.fetch(digest, data.length, opener, 'layer', (n) => (reported += n), fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', (n) => (reported += n), fast)).toBe('downloaded');
     expect((await readFile(store.path(digest))).equals(data)).toBe(true);
     expect(store.path(digest)).toBe(join(dir, 'blobs', 'sha256', digestHex(digest)));
     expect(opener.calls).toEqual([0]);
@@ -71,16 +78,16 @@ describe('BlobStore.fetch', () => {
   });
 
   it('does not call the opener for a cached blob', async () => {
-    await store.fetch(digest, data.length, serving(data), 'layer', undefined, fast);
+    await fetchInto(store, digest, data.length, serving(data), 'layer', undefined, fast);
     const opener = serving(data);
-    expect(await store.fetch(digest, data.length, opener, 'layer', undefined, fast)).toBe('cached');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', undefined, fast)).toBe('cached');
     expect(opener.calls).toEqual([]);
   });
 
   it('rejects content with the wrong digest and leaves nothing in partial/ or blobs/', async () => {
     const wrong = Buffer.from(data);
     wrong[1234] = wrong[1234]! ^ 1;
-    const err = await rejection(store.fetch(digest, data.length, serving(wrong), 'layer L of img', undefined, fast));
+    const err = await rejection(fetchInto(store, digest, data.length, serving(wrong), 'layer L of img', undefined, fast));
     expect(err).toBeInstanceOf(DigestMismatchError);
     expect((err as Error).message).toBe(`layer L of img: expected ${digest}, calculated ${sha256Digest(wrong)}`);
     expect(await readdir(partialDir())).toEqual([]);
@@ -88,14 +95,14 @@ describe('BlobStore.fetch', () => {
   });
 
   it('rejects too many bytes as a size mismatch and cleans up', async () => {
-    const err = await rejection(store.fetch(digest, data.length, serving(Buffer.concat([data, Buffer.from('x')])), 'layer', undefined, fast));
+    const err = await rejection(fetchInto(store, digest, data.length, serving(Buffer.concat([data, Buffer.from('x')])), 'layer', undefined, fast));
     expect(err).toBeInstanceOf(DigestMismatchError);
     expect((err as Error).message).toBe(`layer: expected size ${data.length}, calculated more than ${data.length} bytes`);
     expect(await readdir(partialDir())).toEqual([]);
   });
 
   it('rejects too few bytes as a size mismatch and cleans up', async () => {
-    const err = await rejection(store.fetch(digest, data.length, serving(data.subarray(0, 1000)), 'layer', undefined, fast));
+    const err = await rejection(fetchInto(store, digest, data.length, serving(data.subarray(0, 1000)), 'layer', undefined, fast));
     expect(err).toBeInstanceOf(DigestMismatchError);
     expect((err as Error).message).toBe(`layer: expected size ${data.length}, calculated size 1000`);
     expect(await readdir(partialDir())).toEqual([]);
@@ -106,7 +113,7 @@ describe('BlobStore.fetch', () => {
     await writeFile(join(partialDir(), digestHex(digest)), data.subarray(0, half));
     const opener = serving(data);
     let reported = 0;
-    expect(await store.fetch(digest, data.length, opener, 'layer', (n) => (reported += n), fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', (n) => (reported += n), fast)).toBe('downloaded');
     expect(opener.calls).toEqual([half]);
     expect((await readFile(store.path(digest))).equals(data)).toBe(true);
     expect(reported).toBe(data.length);
@@ -117,7 +124,7 @@ describe('BlobStore.fetch', () => {
     const half = Math.floor(data.length / 2);
     await writeFile(join(partialDir(), digestHex(digest)), data.subarray(0, half));
     const opener = serving(data, { ignoreRange: true });
-    expect(await store.fetch(digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
     expect(opener.calls).toEqual([half]);
     expect((await readFile(store.path(digest))).equals(data)).toBe(true);
     expect(await readdir(partialDir())).toEqual([]);
@@ -126,7 +133,7 @@ describe('BlobStore.fetch', () => {
   it('commits a complete partial file without calling the opener', async () => {
     await writeFile(join(partialDir(), digestHex(digest)), data);
     const opener = serving(data);
-    expect(await store.fetch(digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
     expect(opener.calls).toEqual([]);
     expect((await readFile(store.path(digest))).equals(data)).toBe(true);
   });
@@ -134,7 +141,7 @@ describe('BlobStore.fetch', () => {
   it('discards a partial file longer than the blob and downloads again', async () => {
     await writeFile(join(partialDir(), digestHex(digest)), Buffer.concat([data, Buffer.from('junk')]));
     const opener = serving(data);
-    expect(await store.fetch(digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
     expect(opener.calls).toEqual([0]);
     expect((await readFile(store.path(digest))).equals(data)).toBe(true);
   });
@@ -152,7 +159,7 @@ describe('BlobStore.fetch', () => {
       }
       return { body: Readable.from(chunked(data.subarray(offset))), start: offset };
     };
-    expect(await store.fetch(digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
     expect(calls).toHaveLength(2);
     expect(calls[0]).toBe(0);
     expect(calls[1]).toBeGreaterThanOrEqual(0);
@@ -167,7 +174,7 @@ describe('BlobStore.fetch', () => {
       if (++n === 1) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       return { body: Readable.from(chunked(data.subarray(offset))), start: offset };
     };
-    expect(await store.fetch(digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
+    expect(await fetchInto(store, digest, data.length, opener, 'layer', undefined, fast)).toBe('downloaded');
     expect(n).toBe(2);
   });
 
@@ -180,7 +187,7 @@ describe('BlobStore.fetch', () => {
       setTimeout(() => body.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })), 5);
       return { body, start: offset };
     };
-    const err = await rejection(store.fetch(digest, data.length, opener, 'layer L of img', undefined, fast));
+    const err = await rejection(fetchInto(store, digest, data.length, opener, 'layer L of img', undefined, fast));
     expect(n).toBe(fast.attempts);
     expect(err).toBeInstanceOf(FerryError);
     expect((err as FerryError).code).toBe('NETWORK');
@@ -195,7 +202,7 @@ describe('BlobStore.fetch', () => {
       n++;
       throw new FerryError('NOT_FOUND', 'GET /v2/x/blobs/d: 404 BLOB_UNKNOWN');
     };
-    const err = await rejection(store.fetch(digest, data.length, opener, 'layer', undefined, fast));
+    const err = await rejection(fetchInto(store, digest, data.length, opener, 'layer', undefined, fast));
     expect(n).toBe(1);
     expect((err as FerryError).code).toBe('NOT_FOUND');
   });
@@ -203,8 +210,8 @@ describe('BlobStore.fetch', () => {
   it('two concurrent fetches of one blob download it once', async () => {
     const opener = serving(data);
     const [a, b] = await Promise.all([
-      store.fetch(digest, data.length, opener, 'layer', undefined, fast),
-      store.fetch(digest, data.length, opener, 'layer', undefined, fast),
+      fetchInto(store, digest, data.length, opener, 'layer', undefined, fast),
+      fetchInto(store, digest, data.length, opener, 'layer', undefined, fast),
     ]);
     expect([a, b].sort()).toEqual(['cached', 'downloaded']);
     expect(opener.calls).toEqual([0]);
@@ -216,7 +223,7 @@ describe('BlobStore.fetch of small blobs (fetched whole, no partial file)', () =
     const small = new BlobStore(dir);
     const content = Buffer.from('a small config blob');
     const opener = serving(content);
-    expect(await small.fetch(sha256Digest(content), content.length, opener, 'config x')).toBe('downloaded');
+    expect(await fetchInto(small, sha256Digest(content), content.length, opener, 'config x')).toBe('downloaded');
     expect(opener.calls).toEqual([0]);
     expect(await readFile(small.path(sha256Digest(content)))).toEqual(content);
     expect(await readdir(join(dir, 'partial'))).toEqual([]);
@@ -225,7 +232,7 @@ describe('BlobStore.fetch of small blobs (fetched whole, no partial file)', () =
   it('rejects a small blob with the wrong content and stores nothing', async () => {
     const small = new BlobStore(dir);
     const content = Buffer.from('not what was asked for');
-    await expect(small.fetch(sha256Digest(Buffer.from("other")), content.length, serving(content), 'config y')).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(fetchInto(small, sha256Digest(Buffer.from("other")), content.length, serving(content), 'config y')).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await small.list()).toEqual([]);
     expect(await readdir(join(dir, 'partial'))).toEqual([]);
   });
@@ -247,7 +254,7 @@ describe('BlobStore.putBuffer', () => {
 
 describe('BlobStore.list and remove', () => {
   it('lists verified blobs only, and removes them', async () => {
-    await store.fetch(digest, data.length, serving(data), 'layer', undefined, fast);
+    await fetchInto(store, digest, data.length, serving(data), 'layer', undefined, fast);
     await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
     await writeFile(join(dir, 'blobs', 'sha256', 'not-a-digest'), 'x');
     const listed = await store.list();

@@ -5,7 +5,6 @@
  * `kill -9` is resumed by the next run (its bytes are re-hashed, then the rest is requested with
  * Range). A lock file per blob keeps two processes from writing the same partial.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
@@ -18,7 +17,7 @@ import { ioError, osReason } from '../fs/io-error.js';
 const CACHE_HINT = 'free space in the cache, or choose another directory with --cache-dir';
 import { digestHex, sha256Digest } from '../digest/digest.js';
 import { DEFAULT_RETRY, isRetryableError, waitToRetry, type RetryPolicy } from '../registry/retry.js';
-import type { BlobOpener } from '../content/image-source.js';
+import type { BlobContent } from '../content/image-sink.js';
 import { removeOnInterrupt } from '../process/interrupt.js';
 import { acquireLock, processAlive } from './lock.js';
 
@@ -27,7 +26,6 @@ export function defaultCacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ferry');
 }
 
-export type { BlobOpener } from '../content/image-source.js';
 
 export type FetchOutcome = 'cached' | 'downloaded';
 
@@ -144,18 +142,20 @@ export class BlobStore {
   }
 
   /**
-   * Makes the blob present: nothing to do when it is cached; otherwise downloads it through
-   * `opener`, resuming a partial file, retrying transient failures, verifying size and digest.
-   * Throws DigestMismatchError (and deletes the partial) when the content is wrong.
+   * Makes the blob present: nothing to do when it is cached; otherwise writes `content` (the
+   * copy engine's verified bytes, transfer/blob-content.ts) into place, resuming a partial file
+   * (its bytes are handed back to the content as the prefix, so they are checked too), retrying
+   * transient failures. A stream that fails its size or digest check leaves nothing visible
+   * (the partial is deleted; DigestMismatchError).
    */
-  async fetch(digest: string, size: number, opener: BlobOpener, subject: string, onBytes: (n: number) => void = () => {}, retry: RetryPolicy = DEFAULT_RETRY): Promise<FetchOutcome> {
+  async receive(digest: string, size: number, content: BlobContent, subject: string, onBytes: (n: number) => void = () => {}, retry: RetryPolicy = DEFAULT_RETRY): Promise<FetchOutcome> {
     if (await this.has(digest, size)) {
       await this.touch(digest);
       onBytes(size);
       return 'cached';
     }
     if (size <= this.smallBlobBytes) {
-      await this.downloadSmall(digest, size, opener, subject, retry);
+      await this.receiveSmall(digest, size, content, subject, retry);
       onBytes(size);
       return 'downloaded';
     }
@@ -165,7 +165,7 @@ export class BlobStore {
         onBytes(size);
         return 'cached';
       }
-      await this.download(digest, size, opener, subject, onBytes, retry);
+      await this.receiveLarge(digest, size, content, subject, onBytes, retry);
       return 'downloaded';
     } finally {
       await lock.release();
@@ -173,37 +173,46 @@ export class BlobStore {
   }
 
   /**
-   * Small blobs (configs, small layers) are read into memory, checked, and placed with one
-   * write and one rename: no lock or partial file, which would cost more than the download.
+   * Small blobs (configs, small layers) are read into memory and placed with one write and one
+   * rename: no lock or partial file, which would cost more than the download.
    */
-  private async downloadSmall(digest: string, size: number, opener: BlobOpener, subject: string, retry: RetryPolicy): Promise<void> {
+  private async receiveSmall(digest: string, size: number, content: BlobContent, subject: string, retry: RetryPolicy): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      let data: Buffer;
       try {
-        const { body } = await opener(0);
         const chunks: Buffer[] = [];
-        let n = 0;
-        for await (const c of body as AsyncIterable<Buffer>) {
-          n += c.length;
-          if (n > size) {
-            body.destroy();
-            throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
-          }
-          chunks.push(c);
-        }
-        if (n !== size) throw new DigestMismatchError(subject, `size ${size}`, `size ${n}`);
-        await this.putBuffer(digest, Buffer.concat(chunks), subject);
-        return;
+        for await (const c of content.open(0, size - 1, { holdLast: false }) as AsyncIterable<Buffer>) chunks.push(c);
+        data = Buffer.concat(chunks);
       } catch (err) {
         if (err instanceof FerryError || !isRetryableError(err) || attempt >= retry.attempts) {
           if (err instanceof FerryError) throw err;
           throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
         }
         await waitToRetry(retry, attempt, subject, err);
+        continue;
       }
+      await this.putVerified(digest, data);
+      return;
     }
   }
 
-  private async download(digest: string, size: number, opener: BlobOpener, subject: string, onBytes: (n: number) => void, retry: RetryPolicy): Promise<void> {
+  /** Places bytes the caller verified (the copy engine did) under their digest. */
+  private async putVerified(digest: string, data: Buffer): Promise<void> {
+    if (await this.has(digest, data.length)) return this.touch(digest);
+    const tmp = `${this.partialPath(digest)}.${HOST}.${process.pid}.${++ingestCounter}`;
+    const forget = removeOnInterrupt(tmp);
+    try {
+      await writeFile(tmp, data);
+      await this.place(tmp, digest);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw ioError('writing into the cache', this.dir, err, CACHE_HINT);
+    } finally {
+      forget();
+    }
+  }
+
+  private async receiveLarge(digest: string, size: number, content: BlobContent, subject: string, onBytes: (n: number) => void, retry: RetryPolicy): Promise<void> {
     const partial = this.partialPath(digest);
     let freshRetry = false;
     let reported = 0;
@@ -213,17 +222,9 @@ export class BlobStore {
     };
     for (let attempt = 1; ; attempt++) {
       let fileError: Error | undefined;
-      // Re-hash what is on disk: after a crash or a failed attempt the file is the truth.
-      let hash = createHash('sha256');
-      let have = 0;
-      try {
-        for await (const c of createReadStream(partial) as AsyncIterable<Buffer>) {
-          hash.update(c);
-          have += c.length;
-        }
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+      // What is on disk is the truth after a crash or a failed attempt: handed to the content
+      // as its prefix, so it is hashed again.
+      const have = (await stat(partial).catch(() => undefined))?.size ?? 0;
       if (have > size) {
         await unlink(partial);
         continue;
@@ -231,34 +232,21 @@ export class BlobStore {
       report(have);
       const resumed = have > 0;
       try {
-        if (have < size) {
-          const { body, start } = await opener(have);
-          if (start === 0 && have > 0) {
-            // The server ignored Range: start over.
-            await writeFile(partial, '');
-            hash = createHash('sha256');
-            have = 0;
-          }
-          let n = have;
-          const h = hash;
-          const file = createWriteStream(partial, { flags: 'a' });
-          file.on('error', (e) => (fileError = e));
-          await pipeline(
-            body,
-            async function* (src: AsyncIterable<Buffer>) {
-              for await (const c of src) {
-                n += c.length;
-                if (n > size) throw new DigestMismatchError(subject, `size ${size}`, `more than ${size} bytes`);
-                h.update(c);
-                report(n);
-                yield c;
-              }
-            },
-            file,
-          );
-          have = n;
-        }
-        await this.commit(partial, digest, size, have, hash.digest('hex'), subject);
+        let n = have;
+        const file = createWriteStream(partial, { flags: 'a' });
+        file.on('error', (e) => (fileError = e));
+        await pipeline(
+          content.open(have, size - 1, { holdLast: false, ...(have > 0 ? { prefix: createReadStream(partial, { highWaterMark: 1024 * 1024 }) } : {}) }),
+          async function* (src: AsyncIterable<Buffer>) {
+            for await (const c of src) {
+              n += c.length;
+              report(n);
+              yield c;
+            }
+          },
+          file,
+        );
+        await rename(partial, this.path(digest));
         return;
       } catch (err) {
         // The partial file stays: once there is room again, a rerun resumes it.
@@ -280,19 +268,6 @@ export class BlobStore {
         await waitToRetry(retry, attempt, subject, err);
       }
     }
-  }
-
-  private async commit(partial: string, digest: string, size: number, have: number, hex: string, subject: string): Promise<void> {
-    if (have !== size) {
-      await rm(partial, { force: true });
-      throw new DigestMismatchError(subject, `size ${size}`, `size ${have}`);
-    }
-    const actual = `sha256:${hex}`;
-    if (actual !== digest) {
-      await rm(partial, { force: true });
-      throw new DigestMismatchError(subject, digest, actual);
-    }
-    await rename(partial, this.path(digest));
   }
 
   /**

@@ -3,13 +3,27 @@
  * `readIntoStore` checked): blobs come from the verified store; manifests from the plans.
  */
 import { FerryError } from '../errors.js';
-import type { BlobOpener, ImageSource } from '../content/image-source.js';
+import type { BlobOpener, BlobSource, ImageSource } from '../content/image-source.js';
 import type { ImagePlan } from '../content/plan.js';
 import { parseManifest, type Descriptor, type FetchedManifest } from '../oci/manifest.js';
 import type { BlobStore } from './blob-store.js';
 
+/** The store's verified blobs as a copy engine source (the engine does not hash them again). */
+export function storeBlobSource(store: BlobStore, what: string): BlobSource {
+  return {
+    description: what,
+    verified: true,
+    blob: (_ref, d) => storeOpener(store, d),
+  };
+}
+
+function storeOpener(store: BlobStore, blob: Descriptor): BlobOpener {
+  return async (offset, end) => ({ body: offset > 0 || end !== undefined ? store.readRange(blob.digest, offset, end ?? Math.max(offset, blob.size - 1)) : store.read(blob.digest), start: offset });
+}
+
 export class StoreImageSource implements ImageSource {
   readonly description: string;
+  readonly verified = true;
 
   constructor(
     private readonly store: BlobStore,
@@ -32,8 +46,8 @@ export class StoreImageSource implements ImageSource {
     return undefined;
   }
 
-  blob(_repository: string, blob: Descriptor): BlobOpener {
-    return async (offset) => ({ body: offset > 0 ? this.store.readRange(blob.digest, offset, Math.max(offset, blob.size - 1)) : this.store.read(blob.digest), start: offset });
+  blob(_ref: unknown, blob: Descriptor): BlobOpener {
+    return storeOpener(this.store, blob);
   }
 
   async close(): Promise<void> {}

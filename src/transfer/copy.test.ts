@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { sha256Digest } from '../digest/digest.js';
 import type { ImageSource } from '../content/image-source.js';
-import type { BlobOutcome, ImageSink, VerifiedOpener } from '../content/image-sink.js';
+import type { BlobContent, BlobOutcome, ImageSink } from '../content/image-sink.js';
 import type { ImagePlan, PlannedManifest } from '../content/plan.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -28,8 +28,8 @@ function sink(): ImageSink & { calls: string[] } {
     calls,
     description: 'memory',
     concurrency: 2,
-    async putBlob(_p: ImagePlan, d: Descriptor, open: VerifiedOpener): Promise<BlobOutcome> {
-      for await (const _ of open(0, d.size - 1)) void _;
+    async putBlob(_p: ImagePlan, d: Descriptor, content: BlobContent): Promise<BlobOutcome> {
+      for await (const _ of content.open(0, d.size - 1)) void _;
       calls.push(`blob ${d.digest.slice(7, 11)}`);
       return 'uploaded';
     },
@@ -81,7 +81,7 @@ describe('copy engine', () => {
     expect(s.calls.slice(0, firstManifest).every((c) => c.startsWith('blob'))).toBe(true);
     expect(s.calls.filter((c) => c.startsWith('blob'))).toHaveLength(4); // 2 configs, 2 distinct layers
     expect(s.calls.slice(firstManifest)).toEqual([`manifest ${a.root.digest.slice(7, 11)}:1`, 'finish a', `manifest ${b.root.digest.slice(7, 11)}:1`, 'finish b', 'commit']);
-    expect(out[1]!.blobs).toEqual({ exists: 1, mounted: 0, uploaded: 1 });
+    expect(out.images[1]!.blobs).toEqual({ exists: 1, mounted: 0, uploaded: 1 });
   });
 
   it('a blob whose bytes do not match its digest fails the copy, aborts the sink, and writes no manifest', async () => {

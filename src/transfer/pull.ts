@@ -1,20 +1,24 @@
 /**
- * Pulling a list of images into the store: resolve each reference to a plan, then fetch its
- * blobs, at most `concurrency` downloads at a time across all images. Each image's failure is
- * captured, not thrown, so callers decide between failing the run and --keep-going.
+ * Pulling a list of images into the blob cache, as a composition of the copy engine: each
+ * reference is resolved to a plan (concurrently, a few at a time), then every plan goes through
+ * copyImages from the registries (registry/image-source.ts) to the cache (store/store-sink.ts),
+ * at most `concurrency` downloads against one registry and MAX_TOTAL_DOWNLOADS in all. Each
+ * image's failure is captured, not thrown, so callers decide between failing the run and
+ * --keep-going.
  */
+import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
-
-type Limit = (fn: () => Promise<void>) => Promise<void>;
 import { FerryError, wrap } from '../errors.js';
-import type { PlatformSelection } from '../oci/platform.js';
-import { formatReference, type Reference } from '../reference/parse-reference.js';
+import { parseImageConfig } from '../oci/config.js';
+import { requirePlatform, type PlatformSelection } from '../oci/platform.js';
+import type { Reference } from '../reference/parse-reference.js';
 import type { Registries } from '../registry/registries.js';
-import { RegistryImageSource } from '../registry/image-source.js';
-import { resolveImage } from './resolve.js';
+import { RegistryImageSource, registriesBlobSource } from '../registry/image-source.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { fetchPlan, type FetchResult } from './fetch.js';
-import { planSize, type ImagePlan } from '../content/plan.js';
+import { StoreSink } from '../store/store-sink.js';
+import type { ImagePlan } from '../content/plan.js';
+import { copyImages } from './copy.js';
+import { resolveImage } from './resolve.js';
 
 export interface ImageRequest {
   request: string;
@@ -29,6 +33,13 @@ export interface ImageRequest {
   allowNondistributable?: boolean;
   /** Blobs the receiving side has (--have): a differential bundle. */
   have?: ReadonlySet<string>;
+}
+
+/** What one image's pull moved. */
+export interface FetchResult {
+  downloaded: number;
+  cached: number;
+  downloadedBytes: number;
 }
 
 export interface PullResult {
@@ -64,57 +75,70 @@ export function resolveRequest(registries: Registries, r: ImageRequest): Promise
 /** Downloads at a time across all registries, whatever --concurrency says per registry. */
 export const MAX_TOTAL_DOWNLOADS = 16;
 
-/**
- * Pulls every request; resolves with one result per request, in order. At most `concurrency`
- * blob downloads run against one registry, and at most MAX_TOTAL_DOWNLOADS in all.
- */
+/** Single-manifest images carry no platform in an index: take it from the (verified) config in the store. */
+export async function fillPlatforms(plan: ImagePlan, store: BlobStore): Promise<void> {
+  for (const img of plan.images) {
+    if (img.platform || img.kind !== 'image') continue;
+    // Not an image config (an artifact): the platform stays unknown.
+    const raw = await readFile(store.path(img.config.digest)).catch(() => undefined);
+    img.platform = raw ? parseImageConfig(raw)?.platform : undefined;
+  }
+}
+
+/** Pulls every request; resolves with one result per request, in order. */
 export async function pullImages(requests: readonly ImageRequest[], registries: Registries, store: BlobStore, concurrency: number, events: PullEvents = {}, resolver: (r: ImageRequest) => Promise<ImagePlan> = (r) => resolveRequest(registries, r)): Promise<PullResult[]> {
-  const total = pLimit(MAX_TOTAL_DOWNLOADS);
-  const perRegistry = new Map<string, Limit>();
-  const blobLimitFor = (host: string): Limit => {
-    let l = perRegistry.get(host);
-    if (!l) {
-      const own = pLimit(concurrency);
-      l = (fn) => own(() => total(fn));
-      perRegistry.set(host, l);
-    }
-    return l;
+  const failed = (r: ImageRequest, err: unknown, plan?: ImagePlan): PullResult => {
+    const where = r.origin ? ` (${r.origin})` : '';
+    const error = wrap(`pulling ${r.request}${where}`, err, 'REGISTRY');
+    const result: PullResult = plan ? { request: r, plan, error } : { request: r, error };
+    events.onDone?.(result);
+    return result;
   };
   // Resolving is one small request per image: overlap more of them than blob downloads.
   const imageLimit = pLimit(Math.max(4, Math.min(16, concurrency * 2)));
-  return Promise.all(
+  const results: PullResult[] = await Promise.all(
     requests.map((r) =>
       imageLimit(async (): Promise<PullResult> => {
-        const where = r.origin ? ` (${r.origin})` : '';
-        let plan: ImagePlan | undefined;
         try {
-          plan = await resolver(r);
+          const plan = await resolver(r);
           events.onResolved?.(plan);
-          const source = new RegistryImageSource(registries.client(r.ref.registry));
-          const fetch = await fetchPlan(
-            plan,
-            store,
-            {
-              concurrency,
-              platforms: r.platforms,
-              opener: (p, d) => source.blob(p.ref.repository, d, `fetching ${d.digest} from ${formatReference(p.ref)}`),
-              onBytes: (p, n) => events.onBytes?.(p, n),
-              ...(events.onConfigs ? { onConfigs: events.onConfigs } : {}),
-              ...(events.onBlob ? { onBlob: events.onBlob } : {}),
-            },
-            blobLimitFor(r.ref.registry),
-          );
-          const result = { request: r, plan, fetch };
-          events.onDone?.(result);
-          return result;
+          return { request: r, plan, fetch: { downloaded: 0, cached: 0, downloadedBytes: 0 } };
         } catch (err) {
-          const error = wrap(`pulling ${r.request}${where}`, err, 'REGISTRY');
-          const result: PullResult = plan ? { request: r, plan, error } : { request: r, error };
-          events.onDone?.(result);
-          return result;
+          return failed(r, err);
         }
       }),
     ),
   );
+  const pulling = results.filter((x) => x.plan && !x.error);
+  if (!pulling.length) return results;
+  const byPlan = new Map(pulling.map((x) => [x.plan!, x] as const));
+  const sink = new StoreSink(store, Math.min(MAX_TOTAL_DOWNLOADS, concurrency * new Set(pulling.map((x) => x.request.ref.registry)).size), concurrency);
+  await copyImages(registriesBlobSource(registries), pulling.map((x) => x.plan!), sink, {
+    isolate: true,
+    onBytes: (p, n) => events.onBytes?.(p, n),
+    onConfigs: async (plan) => {
+      // A single-manifest image has its platform in its config only: checked against the
+      // request before any layer moves; a bundle writer can start once every image is here.
+      const single = plan.images.length === 1 && !plan.images[0]!.platform && plan.images[0]!.kind === 'image' ? plan.images[0]! : undefined;
+      await fillPlatforms(plan, store);
+      const r = byPlan.get(plan)!.request;
+      if (single && r.platforms) requirePlatform(single.platform, r.platforms);
+      events.onConfigs?.(plan);
+    },
+    onBlob: (plan, d, outcome) => {
+      const f = byPlan.get(plan)!.fetch!;
+      if (outcome === 'uploaded') {
+        f.downloaded++;
+        f.downloadedBytes += d.size;
+      } else f.cached++;
+      events.onBlob?.(d.digest, outcome === 'uploaded');
+    },
+    onImage: (i) => {
+      const x = byPlan.get(i.plan)!;
+      if (i.error) Object.assign(x, failed(x.request, i.error, i.plan));
+      else events.onDone?.(x);
+    },
+    describeFailure: (plan, err) => (err instanceof FerryError ? err : wrap(`pulling ${plan.request}`, err, 'REGISTRY')),
+  });
+  return results;
 }
-
