@@ -2,7 +2,8 @@
  * `ferry copy SRC DST`: one image (or every image of a bundle) from where it lives to another
  * place, every digest kept, through the copy engine (transfer/copy.ts), streamed with no
  * temporary copy. Places: a registry (`REF` or `docker://REF`), an OCI layout (`oci:DIR[:NAME]`),
- * and as a source a bundle file (its images are read into the cache and checked first).
+ * and as a source a bundle file (a seekable one read in place, each blob checked as it streams;
+ * an older one read into the cache and checked first).
  * Exit 0 copied, 1 failure, 2 invalid input (docs/cli.md).
  */
 import { stat } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { VerifyingStream } from '../digest/verifying-stream.js';
 import { parseImageConfig } from '../oci/config.js';
 import { pipeTo } from '../util/streams.js';
 import type { ImageSink } from '../content/image-sink.js';
-import type { ImageSource } from '../content/image-source.js';
+import type { BlobSource, ImageSource } from '../content/image-source.js';
 import { planSize, type ImagePlan } from '../content/plan.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { parsePlatformSelection, requirePlatform, type PlatformSelection } from '../oci/platform.js';
@@ -23,12 +24,11 @@ import { setInterruptMessage } from '../process/interrupt.js';
 import { formatReference, parseReference, type Reference } from '../reference/parse-reference.js';
 import { RegistryImageSink } from '../registry/image-sink.js';
 import { RegistryImageSource } from '../registry/image-source.js';
-import { StoreImageSource } from '../store/image-source.js';
 import { copyImages } from '../transfer/copy.js';
 import { resolveImage } from '../transfer/resolve.js';
 import type { CopyArgs } from './commands.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
-import { readIntoStore } from './read-into-store.js';
+import { openBundle } from './open-bundle.js';
 
 type End = { kind: 'oci'; dir: string; name: string | undefined; text: string } | { kind: 'registry'; ref: Reference; text: string } | { kind: 'bundle'; path: string; text: string };
 
@@ -82,21 +82,25 @@ export async function runCopy(a: CopyArgs): Promise<number> {
   const out = makeOutput(a);
   const registries = makeRegistries(a);
   let source: ImageSource | undefined;
+  let blobs: BlobSource;
   try {
     let plans: ImagePlan[];
     if (src.kind === 'bundle') {
       const store = await openStore(a);
       out.info(`reading ${src.path}`);
-      const it = await readIntoStore(src.path, store);
-      const legacy = it.images.filter((i) => i.synthesized);
+      // A seekable bundle is read in place (each blob checked as it streams); an older one is
+      // read into the cache once, every entry checked.
+      const opened = await openBundle(src.path, store, () => undefined, 'nothing was copied');
+      const legacy = opened.interpretation.images.filter((i) => i.synthesized);
       if (legacy.length) throw new UsageError(`${src.path} is a legacy docker save archive without the registry's manifests, so there are no digests to keep`, `ferry push builds manifests for such archives; or save the images again with ferry save`);
-      plans = it.images.map((i) => i.plan);
-      source = new StoreImageSource(store, plans, src.path);
+      plans = opened.interpretation.images.map((i) => i.plan);
+      blobs = opened.source;
     } else {
       const ref = src.kind === 'oci' ? layoutReference(src.dir, src.name, (await new OciLayoutSource(src.dir).entryFor(src.name)).digest) : src.ref;
       source = src.kind === 'oci' ? new OciLayoutSource(src.dir) : new RegistryImageSource(registries.client(src.ref.registry));
       plans = [await resolveImage(source, { request: a.source, ref, platforms, referrers: a.referrers, allowNondistributable: a['allow-nondistributable'] })];
       await checkSinglePlatform(source, plans[0]!, platforms);
+      blobs = source;
     }
     if (dst.kind === 'oci' && dst.name && plans.length > 1) {
       throw new UsageError(`${src.text} holds ${plans.length} images; they cannot all be named ${dst.name}`, `copy to oci:${dst.dir} and each image keeps its own tag as its name`);
@@ -115,7 +119,7 @@ export async function runCopy(a: CopyArgs): Promise<number> {
     }
     for (const p of plans) for (const n of p.notes) out.warn(n);
     for (const p of plans) out.start(p.request, p.request, planSize(p));
-    const { images: copied } = await copyImages(source, plans, sink, {
+    const { images: copied } = await copyImages(blobs, plans, sink, {
       onBytes: (p, n) => out.progress(p.request, n),
       onImage: (i) => out.done(i.plan.request, i.blobs.uploaded ? {} : { label: 'present' }),
     });

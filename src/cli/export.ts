@@ -17,7 +17,7 @@ import { formatReference } from '../reference/parse-reference.js';
 import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
 import { resolveRequest, type PullResult } from '../transfer/pull.js';
-import { pullIntoBundle } from './pull-into-bundle.js';
+import { bundleFromCache, pullIntoBundle } from './pull-into-bundle.js';
 import { planBlobs, planSize, uniqueBlobBytes, type ImagePlan } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
 import { checkSetSidecar, findVolumeSet, type VolumeSet } from '../bundle/volume-set.js';
@@ -181,7 +181,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
       return writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(lock), onBytes: (n) => output.progress('bundle', n), ...(ready ? { ready } : {}), ...(split !== undefined ? { split } : {}) });
     };
-    // The bundle is written while the layers download (pull-into-bundle.ts).
+    // The copy engine, registries -> bundle: written while the layers download (pull-into-bundle.ts).
     const pulled = await pullIntoBundle(requests, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),
@@ -190,7 +190,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       const byRequest = new Map(plans.map((p, i) => [requests[i]!, p] as const));
       const { newLock, plans: shaped } = shape(requests.map((r) => ({ request: r, plan: byRequest.get(r)! })), (x) => x.plan!);
       return write(shaped, newLock, ready);
-    });
+    }, out);
     const results: PullResult[] = pulled.results;
     output.stop();
     const failed = results.filter((r) => r.error);
@@ -205,7 +205,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     if (!written) {
       if (pulled.writeError !== undefined) throw pulled.writeError;
       // --keep-going: the images that arrived, from the cache.
-      written = await write(shape(ok, (r) => r.plan!).plans, newLock);
+      written = await bundleFromCache(store, shape(ok, (r) => r.plan!).plans, (plans, ready) => write(plans, newLock, ready), out);
     }
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);

@@ -13,7 +13,7 @@ import { openSeekable, type SeekableArchive } from '../bundle/seekable.js';
 import { imageProblems } from '../bundle/verify.js';
 import type { BlobSource } from '../content/image-source.js';
 import type { BlobStore } from '../store/blob-store.js';
-import { storeBlobSource } from '../store/image-source.js';
+import { storeBlobSource } from '../store/store-source.js';
 import { readIntoStore } from './read-into-store.js';
 
 /** Bytes [start, end] (inclusive) of a blob as they are stored. */

@@ -73,7 +73,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
         ready,
         ...(split !== undefined ? { split } : {}),
       });
-    });
+    }, a.output);
     const failed = results.filter((r) => r.error);
     if (failed.length) {
       out.stop();

@@ -55,6 +55,12 @@ export interface ImageSink {
    * writes images into several repositories keys by repository too (and mounts).
    */
   blobKey?(plan: ImagePlan, blob: Descriptor): string;
+  /**
+   * An image's configs are in and its plan is complete (a single-platform image's platform
+   * read from its config); its layers follow. A bundle sink starts its writer once every
+   * image got here.
+   */
+  configsIn?(plan: ImagePlan): void;
   putBlob(plan: ImagePlan, blob: Descriptor, content: BlobContent, onBytes: (n: number) => void): Promise<BlobOutcome>;
   /** Stores a manifest under `tag` (a name) or by digest when `tag` is undefined. */
   putManifest(plan: ImagePlan, manifest: PlannedManifest, tag: string | undefined): Promise<void>;

@@ -182,6 +182,7 @@ async function copyBlobs(source: BlobSource, images: CopiedImage[], sink: ImageS
         await settled(blobs.filter((d) => configs.has(d.digest)).map((d) => put(image, d, 'config')));
         if (fatal()) return;
         await opts.onConfigs?.(plan);
+        sink.configsIn?.(plan);
         await settled(blobs.filter((d) => !configs.has(d.digest)).map((d) => put(image, d, 'layer')));
       } catch (err) {
         // Without isolate the first failure ends the copy: queued blobs see it and do not start.

@@ -17,6 +17,7 @@ import { RegistryImageSource, registriesBlobSource } from '../registry/image-sou
 import type { BlobStore } from '../store/blob-store.js';
 import { StoreSink } from '../store/store-sink.js';
 import type { ImagePlan } from '../content/plan.js';
+import type { ImageSink } from '../content/image-sink.js';
 import { copyImages } from './copy.js';
 import { resolveImage } from './resolve.js';
 
@@ -85,8 +86,19 @@ export async function fillPlatforms(plan: ImagePlan, store: BlobStore): Promise<
   }
 }
 
-/** Pulls every request; resolves with one result per request, in order. */
-export async function pullImages(requests: readonly ImageRequest[], registries: Registries, store: BlobStore, concurrency: number, events: PullEvents = {}, resolver: (r: ImageRequest) => Promise<ImagePlan> = (r) => resolveRequest(registries, r)): Promise<PullResult[]> {
+/**
+ * Pulls every request into the cache; resolves with one result per request, in order. `into`
+ * may wrap the cache sink (a bundle sink writes the bundle beside the pull).
+ */
+export async function pullImages(
+  requests: readonly ImageRequest[],
+  registries: Registries,
+  store: BlobStore,
+  concurrency: number,
+  events: PullEvents = {},
+  resolver: (r: ImageRequest) => Promise<ImagePlan> = (r) => resolveRequest(registries, r),
+  into: (cache: StoreSink) => ImageSink = (cache) => cache,
+): Promise<PullResult[]> {
   const failed = (r: ImageRequest, err: unknown, plan?: ImagePlan): PullResult => {
     const where = r.origin ? ` (${r.origin})` : '';
     const error = wrap(`pulling ${r.request}${where}`, err, 'REGISTRY');
@@ -111,8 +123,11 @@ export async function pullImages(requests: readonly ImageRequest[], registries: 
   );
   const pulling = results.filter((x) => x.plan && !x.error);
   if (!pulling.length) return results;
+  const sink = into(new StoreSink(store, Math.min(MAX_TOTAL_DOWNLOADS, concurrency * new Set(requests.map((r) => r.ref.registry)).size), concurrency));
+  // An image that did not resolve: a sink that needs every image (a bundle) gives up now.
+  const unresolved = results.find((x) => x.error);
+  if (unresolved) sink.imageFailed?.(pulling[0]!.plan!, unresolved.error);
   const byPlan = new Map(pulling.map((x) => [x.plan!, x] as const));
-  const sink = new StoreSink(store, Math.min(MAX_TOTAL_DOWNLOADS, concurrency * new Set(pulling.map((x) => x.request.ref.registry)).size), concurrency);
   await copyImages(registriesBlobSource(registries), pulling.map((x) => x.plan!), sink, {
     isolate: true,
     onBytes: (p, n) => events.onBytes?.(p, n),
