@@ -109,3 +109,64 @@ describe('copy engine after a failure', () => {
     expect(s.calls.at(-1)).toBe('abort');
   });
 });
+
+describe('copy engine with isolate', () => {
+  it("an image's failure is its own: the others are written, and it is reported with its error", async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['layer of a'], blobs);
+    const b = plan('b', ['bad layer of b'], blobs);
+    const s = sink();
+    const bad = b.images[0]!.layers[0]!.digest;
+    const out = await copyImages(source(blobs, bad), [a, b], s, { isolate: true });
+    expect(out.fatal).toBeUndefined();
+    expect(out.images[0]!.error).toBeUndefined();
+    expect(out.images[1]!.error).toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(s.calls).toContain(`manifest ${a.root.digest.slice(7, 11)}:1`);
+    expect(s.calls.some((c) => c === `manifest ${b.root.digest.slice(7, 11)}:1`)).toBe(false);
+    expect(s.calls.at(-1)).toBe('commit');
+  });
+
+  it('damage in a one-file source stops every image before any manifest', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['layer of a'], blobs);
+    const b = plan('b', ['bad layer of b'], blobs);
+    const s = sink();
+    const bad = b.images[0]!.layers[0]!.digest;
+    const out = await copyImages({ ...source(blobs, bad), oneFile: true }, [a, b], s, { isolate: true });
+    expect(out.fatal).toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(out.images.every((i) => i.error === out.fatal)).toBe(true);
+    expect(s.calls.some((c) => c.startsWith('manifest'))).toBe(false);
+    expect(s.calls.at(-1)).toBe('abort');
+  });
+
+  it("a sink's fatal failure stops all; prepare's failure stops all before any blob", async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['layer of a'], blobs);
+    const s = sink();
+    const refused = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    const failing = { ...s, prepare: async () => Promise.reject(refused) };
+    const out = await copyImages(source(blobs), [a], failing, { isolate: true });
+    expect(out.fatal).toBeDefined();
+    expect(out.images[0]!.error).toBe(out.fatal);
+    expect(s.calls.filter((c) => c.startsWith('blob'))).toHaveLength(0);
+  });
+
+  it('calls configsIn for an image after its configs and before its layers', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['l1', 'l2'], blobs);
+    const s = sink();
+    const one = { ...s, concurrency: 1, configsIn: (p: ImagePlan) => void s.calls.push(`configs ${p.request}`) };
+    await copyImages(source(blobs), [a], one);
+    expect(s.calls.slice(0, 2)).toEqual([`blob ${a.images[0]!.config.digest.slice(7, 11)}`, 'configs a']);
+  });
+
+  it('writes a blob once per sink key: a sink that keys by repository gets it for each', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['shared'], blobs);
+    const b = plan('b', ['shared'], blobs);
+    const s = sink();
+    const keyed = { ...s, blobKey: (p: ImagePlan, d: Descriptor) => `${p.request}@${d.digest}` };
+    await copyImages(source(blobs), [a, b], keyed);
+    expect(s.calls.filter((c) => c.startsWith('blob'))).toHaveLength(4);
+  });
+});
