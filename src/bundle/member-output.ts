@@ -12,7 +12,7 @@
  * change), and the next volume starts with its header member.
  */
 import type { Readable, Writable } from 'node:stream';
-import { constants, createGzip, gzipSync, type Gzip } from 'node:zlib';
+import { createGzip, crc32, gzipSync } from 'node:zlib';
 import { writeChunk } from '../util/streams.js';
 
 export const DEFLATE_LEVEL = 6;
@@ -33,13 +33,94 @@ export const memberBound = (n: number): number => n + Math.ceil(n / 2048) + 128;
 /** A member is not started in a volume with less room than this: the volume is ended instead. */
 const MIN_ROOM = 64 * 1024;
 
+/** A member being written: its input goes in with `write`, `end` finishes it. */
+interface MemberWriter {
+  write(chunk: Buffer): Promise<void>;
+  end(): Promise<void>;
+  destroy(): void;
+}
+
 interface OpenMember {
-  gz: Gzip;
-  pumping: Promise<void>;
+  w: MemberWriter;
   /** Volume bytes used when the member started. */
   usedAtStart: number;
   /** Input bytes fed so far. */
   fed: number;
+}
+
+/** A deflate stored block holds at most this many bytes (RFC 1951 §3.2.4: LEN is 16 bits). */
+const MAX_STORED_BLOCK = 65535;
+/** The gzip header zlib writes at level 0 (no name, no mtime, XFL 4, OS 3: Unix), so members read as before. */
+const STORED_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x04, 0x03]);
+
+/**
+ * A stored member written by hand: the gzip header, full 65535-byte stored blocks (whatever
+ * the chunking of the input, so the bytes do not depend on it), a final block with the rest,
+ * then CRC32 and ISIZE. No zlib: the data is copied once, and the CRC is zlib's own crc32.
+ */
+class StoredMember implements MemberWriter {
+  private crc = 0;
+  private size = 0;
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private started = false;
+
+  constructor(private readonly emit: (b: Buffer) => Promise<void>) {}
+
+  private async block(data: Buffer, final: boolean): Promise<void> {
+    if (!this.started) {
+      this.started = true;
+      await this.emit(STORED_HEADER);
+    }
+    const hdr = Buffer.allocUnsafe(5);
+    hdr[0] = final ? 1 : 0;
+    hdr.writeUInt16LE(data.length, 1);
+    hdr.writeUInt16LE(~data.length & 0xffff, 3);
+    await this.emit(hdr);
+    if (data.length) await this.emit(data);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.crc = crc32(chunk, this.crc);
+    this.size += chunk.length;
+    let off = 0;
+    if (this.pendingLength) {
+      const need = MAX_STORED_BLOCK - this.pendingLength;
+      if (chunk.length < need) {
+        this.pending.push(Buffer.from(chunk));
+        this.pendingLength += chunk.length;
+        return;
+      }
+      this.pending.push(chunk.subarray(0, need));
+      const full = Buffer.concat(this.pending, MAX_STORED_BLOCK);
+      this.pending = [];
+      this.pendingLength = 0;
+      await this.block(full, false);
+      off = need;
+    }
+    while (chunk.length - off >= MAX_STORED_BLOCK) {
+      await this.block(chunk.subarray(off, off + MAX_STORED_BLOCK), false);
+      off += MAX_STORED_BLOCK;
+    }
+    if (off < chunk.length) {
+      // A copy: the producer may reuse its buffer once this write resolves.
+      this.pending = [Buffer.from(chunk.subarray(off))];
+      this.pendingLength = chunk.length - off;
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.block(Buffer.concat(this.pending, this.pendingLength), true);
+    this.pending = [];
+    const trailer = Buffer.allocUnsafe(8);
+    trailer.writeUInt32LE(this.crc >>> 0, 0);
+    trailer.writeUInt32LE(this.size % 2 ** 32, 4);
+    await this.emit(trailer);
+  }
+
+  destroy(): void {
+    this.pending = [];
+  }
 }
 
 export class MemberOutput {
@@ -134,7 +215,7 @@ export class MemberOutput {
           }
           this.tarOffset += take;
           m.fed += take;
-          await this.guard(Promise.race([writeChunk(m.gz, c.subarray(0, take)), m.pumping.then(() => undefined)]));
+          await m.w.write(c.subarray(0, take));
           c = c.subarray(take);
         }
       };
@@ -146,23 +227,34 @@ export class MemberOutput {
       if (tail.length) await feed(tail);
       await this.close(m);
     } catch (err) {
-      m.gz.destroy();
+      m.w.destroy();
       throw err;
     }
   }
 
   private open(level: number): OpenMember {
-    const gz = createGzip({ level, chunkSize: 256 * 1024, ...(level === STORED_LEVEL ? { strategy: constants.Z_DEFAULT_STRATEGY } : {}) });
+    return { w: level === STORED_LEVEL ? new StoredMember((b) => this.emit(b)) : this.deflated(level), usedAtStart: this.used(), fed: 0 };
+  }
+
+  /** A member through zlib's gzip at `level`. */
+  private deflated(level: number): MemberWriter {
+    const gz = createGzip({ level, chunkSize: 256 * 1024 });
     const pumping = (async () => {
       for await (const c of gz as AsyncIterable<Buffer>) await this.emit(c);
     })();
     pumping.catch(() => undefined);
-    return { gz, pumping, usedAtStart: this.used(), fed: 0 };
+    return {
+      write: (c) => this.guard(Promise.race([writeChunk(gz, c), pumping.then(() => undefined)])),
+      end: async () => {
+        gz.end();
+        await pumping;
+      },
+      destroy: () => gz.destroy(),
+    };
   }
 
   private async close(m: OpenMember): Promise<void> {
-    m.gz.end();
-    await m.pumping;
+    await m.w.end();
     if (this.split && this.used() > this.split.limit) throw new Error(`internal: a volume grew past its size (${this.used()} > ${this.split.limit})`);
   }
 
