@@ -49,6 +49,59 @@ describe('verifySeekable, a big stored layer', () => {
     await writeFile(out, file);
     await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(/expected sha256:[a-f0-9]{64}, calculated/);
   });
+
+  /** The member of the big layer: its offset and end in `file` (the next member's offset). */
+  async function bigMember(out: string, layer = bigLayer): Promise<{ file: Buffer; start: number; end: number; name: string }> {
+    const s = (await openSeekable(out))!;
+    const name = blobPath(layer.digest);
+    const start = s.entries.find((e) => e.name === name)!.member;
+    const end = Math.min(...s.entries.map((e) => e.member).filter((m) => m > start), s.end);
+    return { file: await readFile(out), start, end, name };
+  }
+
+  it('checks the member\'s CRC32: a changed byte of tar padding (the digest still matches) is named as gzip damage in that entry', async () => {
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
+    const { file, end, name } = await bigMember(out);
+    // The last stored block ends with the tar padding of the 900,000-byte layer, then 8 bytes of CRC32 and ISIZE.
+    file[end - 9] = file[end - 9]! ^ 0x01;
+    await writeFile(out, file);
+    await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(`the gzip data is corrupted (incorrect data check) inside bundle entry "${name}"`);
+  });
+
+  it('checks the member\'s ISIZE and its end: a changed length, then bytes after the trailer', async () => {
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
+    const { file, end } = await bigMember(out);
+    const isize = Buffer.from(file.subarray(end - 4, end));
+    file.writeUInt32LE(isize.readUInt32LE(0) + 1, end - 4);
+    await writeFile(out, file);
+    await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(/incorrect length check/);
+  });
+
+  it('inflates a big layer\'s member that is deflated, not stored, and finds the same digests', async () => {
+    // A compressible layer (gzip at level 0 of text), so that gzip at level 1 deflates its member.
+    const textLayer = blob(MediaType.ociLayerGzip, gzipSync(Buffer.alloc(700_000, 'ferry verify '), { level: 0 }));
+    const out = await fixtureBundle(dirs, 'gzip', [singlePlan('127.0.0.1:5000/text/verify:1', [textLayer])]);
+    const before = await verifySeekable((await openSeekable(out))!, true);
+    const { file, start, end } = await bigMember(out, textLayer);
+    // The same member again, written by gzip at level 1 (deflated blocks), where the TOC says it is: only the following offsets move.
+    const deflated = gzipSync(gunzipSync(file.subarray(start, end)), { level: 1 });
+    expect(deflated.length).not.toBe(end - start);
+    const s = (await openSeekable(out))!;
+    const shift = deflated.length - (end - start);
+    const at = parseTocFooter(file.subarray(file.length - FOOTER_SIZE))!;
+    const tocTar = gunzipSync(file.subarray(at, file.length - FOOTER_SIZE));
+    const h = parseTarHeader(tocTar, 'toc');
+    const toc = JSON.parse(tocTar.subarray(512, 512 + h.size).toString()) as { entries: { name: string; member: number; offset: number; memberOffset: number }[] };
+    const moved = { ...toc, entries: toc.entries.map((e) => (e.member > start ? { ...e, member: e.member + shift } : e)) };
+    const json = Buffer.from(JSON.stringify(moved));
+    const tocMember = gzipSync(Buffer.concat([tarHeader(TOC_ENTRY, json.length, created), json, Buffer.alloc(tarPadding(json.length)), TAR_END]));
+    await writeFile(out, Buffer.concat([file.subarray(0, start), deflated, file.subarray(end, at), tocMember, tocFooter(at + shift)]));
+    expect(s.entries.length).toBeGreaterThan(0);
+    const after = await verifySeekable((await openSeekable(out))!, true);
+    expect(after.contents.files.get(blobPath(textLayer.digest))?.digest).toBe(textLayer.digest);
+    expect(after.diffIds.get(blobPath(textLayer.digest))).toMatch(/^sha256:/);
+    expect(after.diffIds).toEqual(before.diffIds);
+  });
 });
 
 describe('verifySeekable', () => {

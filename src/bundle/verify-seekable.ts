@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DigestMismatchError, FerryError } from '../errors.js';
 import { BLOB_ENTRY } from './entry-name.js';
@@ -18,7 +18,8 @@ import { BUNDLE_DOCUMENTS } from './layout.js';
 import type { SeekableArchive } from './seekable.js';
 import { TAR_BLOCK, TAR_END, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { TOC_ENTRY, type TocEntry } from './toc.js';
-import { STORED_READ_MIN, readRuns, storedRuns } from './stored-runs.js';
+import { STORED_READ_MIN } from './stored-runs.js';
+import { NotStoredError, storedMemberBody } from './stored-member.js';
 import { writeChunk } from '../util/streams.js';
 import { hashFile } from '../digest/file-hash-worker.js';
 
@@ -61,23 +62,29 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
   // between them included: read each entry's own bytes.
   const stop = s.gzip ? end : start + expected;
   // A stored member (a big compressed layer) is read as it lies in the file, no zlib: its block
-  // structure is checked by storedRuns, its length below, its content by the sha256.
-  const runs = s.gzip && entries.length === 1 && last.size >= STORED_READ_MIN ? await storedRuns(s.path, start, end) : undefined;
-  let body: Readable;
-  if (runs) {
-    const total = runs.reduce((n, r) => n + r.length, 0);
-    body = readRuns(s.path, runs, 0, total);
-    body.on('data', (c) => onBytes?.((c as Buffer).length));
-  } else {
-    const raw = createReadStream(s.path, { start, end: stop - 1, highWaterMark: 1024 * 1024 });
-    raw.on('data', (c) => onBytes?.((c as Buffer).length));
-    body = s.gzip ? raw.pipe(createGunzip({ chunkSize: 1024 * 1024 })) : raw;
-    raw.on('error', (err) => body.destroy(err));
+  // structure, CRC32 and ISIZE are checked by storedMemberBody, its length below, its content by
+  // the sha256. When a block turns out not to be stored, the member is inflated after all.
+  if (s.gzip && entries.length === 1 && last.size >= STORED_READ_MIN) {
+    try {
+      return await walkMember(s, start, storedMemberBody(s.path, start, end, { ...(onBytes ? { onBytes } : {}), reuse: !deep }), expected, entries, deep, diffIds, digests);
+    } catch (err) {
+      if (!(err instanceof NotStoredError)) throw err;
+    }
   }
+  const raw = createReadStream(s.path, { start, end: stop - 1, highWaterMark: 1024 * 1024 });
+  raw.on('data', (c) => onBytes?.((c as Buffer).length));
+  const body = s.gzip ? raw.pipe(createGunzip({ chunkSize: 1024 * 1024 })) : raw;
+  raw.on('error', (err) => body.destroy(err));
+  return walkMember(s, start, body, expected, entries, deep, diffIds, digests);
+}
+
+/** Walks the tar bytes `body` of one member: checks its headers and length against the TOC, hashes its entries. */
+async function walkMember(s: SeekableArchive, start: number, body: AsyncIterable<Buffer>, expected: number, entries: readonly TocEntry[], deep: boolean, diffIds: Map<string, string | { error: string }>, digests: Map<string, string>): Promise<void> {
+  const memberOffset = entries[0]!.memberOffset;
   let pos = 0;
   let k = 0;
   let header: Buffer[] = [];
-  let cur: { e: TocEntry; hash: ReturnType<typeof createHash>; seen: number; keep?: Buffer[]; wantDeep?: boolean; deep?: { feed: PassThrough; done: Promise<void> } } | undefined;
+  let cur: { e: TocEntry; hash: ReturnType<typeof createHash>; seen: number; keep?: Buffer[]; wantDeep?: boolean; deep?: { feed: PassThrough; done: Promise<void>; dropped: boolean } } | undefined;
   const where = (e: TocEntry): string => `${s.path}: entry "${e.name}"`;
   const finish = async (): Promise<void> => {
     if (!cur) return;
@@ -97,7 +104,7 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
     k++;
   };
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of body) {
       let c = chunk;
       while (c.length) {
         const e = entries[k];
@@ -118,7 +125,7 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
         const dataAt = headerAt + TAR_BLOCK;
         if (pos < dataAt) {
           const part = c.subarray(0, dataAt - pos);
-          header.push(part);
+          header.push(Buffer.from(part)); // a copy: the body may reuse its buffers
           pos += part.length;
           c = c.subarray(part.length);
           if (pos === dataAt) {
@@ -139,11 +146,12 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
           // A compressed layer: decompress it beside the digest check (gunzip runs on libuv's threads).
           const feed = new PassThrough({ highWaterMark: 1024 * 1024 });
           const name = e.name;
-          const done = layerDiffId(feed).then(
-            (r) => void diffIds.set(name, r.diffId),
-            (err: unknown) => void diffIds.set(name, { error: err instanceof Error ? err.message : String(err) }),
+          const d = { feed, done: Promise.resolve(), dropped: false };
+          d.done = layerDiffId(feed).then(
+            (r) => void (d.dropped || diffIds.set(name, r.diffId)),
+            (err: unknown) => void (d.dropped || diffIds.set(name, { error: err instanceof Error ? err.message : String(err) })),
           );
-          cur!.deep = { feed, done };
+          cur!.deep = d;
         }
         cur!.hash.update(part);
         cur!.keep?.push(Buffer.from(part));
@@ -155,8 +163,15 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
       }
     }
   } catch (err) {
-    body.destroy();
-    throw archiveError(s.path, err, entries[k]?.name);
+    // (Leaving the loop closed the body: a stream is destroyed, a generator returns.)
+    // A member that is not stored after all is inflated instead (checkMember): any layer decompression started here is dropped.
+    if (err instanceof NotStoredError) {
+      if (cur?.deep) cur.deep.dropped = true;
+      cur?.deep?.feed.destroy();
+      throw err;
+    }
+    // Damage found at the member's end (its CRC32) is named after the member's last entry.
+    throw archiveError(s.path, err, (entries[k] ?? entries[entries.length - 1])?.name);
   }
   if (k < entries.length || pos !== expected) {
     throw new FerryError('BUNDLE_FORMAT', `${s.path}: the gzip member at offset ${start} holds ${pos} bytes of tar, the table of contents places ${expected} there`, { hint: 'the file is damaged or was altered; copy it again and check it against its .sha256 file' });
