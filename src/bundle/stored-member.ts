@@ -28,22 +28,21 @@ function zlibError(code: 'Z_DATA_ERROR' | 'Z_BUF_ERROR', message: string): Error
  * The uncompressed bytes of the gzip member [start, end) of `path`, read from its stored blocks.
  * Throws NotStoredError when it is no gzip member or a block is not stored (deflated), an error
  * with code Z_DATA_ERROR for damage (block lengths, CRC32, ISIZE, bytes after the trailer) and
- * Z_BUF_ERROR when the member ends early. `onBytes` sees file bytes as they are read; `reuse`
- * says the consumer keeps no view once it asks for the next (the read buffers are then reused).
+ * Z_BUF_ERROR when the member ends early. `onBytes` sees file bytes as they are read. The views
+ * are valid until the consumer asks for the next one: two read buffers take turns (no garbage),
+ * so a consumer that keeps bytes copies them.
  */
-export async function* storedMemberBody(path: string, start: number, end: number, opts: { onBytes?: (n: number) => void; reuse?: boolean } = {}): AsyncGenerator<Buffer> {
-  const { onBytes, reuse } = opts;
+export async function* storedMemberBody(path: string, start: number, end: number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   let next: Promise<Buffer> | undefined;
   try {
     const dataStart = await gzipDataStart(fh, start).catch(() => undefined);
     if (dataStart === undefined || dataStart >= end) throw new NotStoredError();
-    // With `reuse`, the consumer is done with a view before it asks for the next: two buffers
-    // take turns (no garbage); else each read has its own, as the views may be kept.
-    const pool = reuse ? [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)] : undefined;
+    // One buffer is read into while the views of the other are consumed.
+    const pool = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
     let turn = 0;
     const read = async (at: number): Promise<Buffer> => {
-      const buf = pool ? pool[turn++ % 2]!.subarray(0, Math.min(READ_SIZE, end - at)) : Buffer.allocUnsafe(Math.min(READ_SIZE, end - at));
+      const buf = pool[turn++ % 2]!.subarray(0, Math.min(READ_SIZE, end - at));
       const { bytesRead } = await fh.read(buf, 0, buf.length, at);
       return buf.subarray(0, bytesRead);
     };

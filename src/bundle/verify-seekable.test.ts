@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blobPath } from '../digest/digest.js';
+import { blobPath, sha256Digest } from '../digest/digest.js';
 import { randomBytes } from 'node:crypto';
 import { MediaType } from '../oci/media-types.js';
 import { blob, blobs as fixtureBlobs, created, fixtureBundle, fixtureStore, gzA, plans, singlePlan } from './bundle.fixture.js';
@@ -101,6 +101,22 @@ describe('verifySeekable, a big stored layer', () => {
     expect(after.contents.files.get(blobPath(textLayer.digest))?.digest).toBe(textLayer.digest);
     expect(after.diffIds.get(blobPath(textLayer.digest))).toMatch(/^sha256:/);
     expect(after.diffIds).toEqual(before.diffIds);
+  });
+});
+
+describe('verifySeekable --deep, big gzip layers (decompressed on another thread)', () => {
+  it('gives each layer the sha256 of its decompressed bytes, and says why a layer does not decompress', async () => {
+    const tarA = randomBytes(700_000);
+    const good = blob(MediaType.ociLayerGzip, gzipSync(tarA, { level: 1 }));
+    const broken = gzipSync(randomBytes(600_000), { level: 1 });
+    broken[300_000] = broken[300_000]! ^ 0xff; // a stored block's LEN, or its data: the CRC then fails
+    const bad = blob(MediaType.ociLayerGzip, broken);
+    const out = await fixtureBundle(dirs, 'gzip', [singlePlan('127.0.0.1:5000/deep/verify:1', [good, bad])]);
+    const r = await verifySeekable((await openSeekable(out))!, true);
+    expect(r.diffIds.get(blobPath(good.digest))).toBe(sha256Digest(tarA));
+    expect(r.diffIds.get(blobPath(bad.digest))).toEqual({ error: expect.stringMatching(/^the layer does not decompress: the gzip data is corrupted \(/) });
+    // The bytes as the bundle holds them are sound: the digests match.
+    expect(r.contents.files.get(blobPath(bad.digest))?.digest).toBe(bad.digest);
   });
 });
 

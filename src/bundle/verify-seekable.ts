@@ -1,10 +1,13 @@
 /**
  * The one-pass checks of `verify` for a seekable bundle (seekable.ts), using both cores: a
- * worker thread hashes the file (for the `.sha256` sidecar) while the main thread inflates each
- * gzip member on its own and hashes the entries in it. It checks as much as the full reader
- * (reader.ts): the members tile the file with no gap or overlap, each inflates to exactly the
- * tar bytes of the entries the table of contents places in it (so no entry can hide between
- * them), every header is where the table says, and every blob hashes to its name.
+ * worker thread hashes the file (for the `.sha256` sidecar) while the main thread reads each
+ * gzip member on its own and hashes the entries in it. A big layer's stored member (level 0) is
+ * read as it lies in the file, its CRC32 checked, no zlib (stored-member.ts); any other member is
+ * inflated. With --deep, gzip layers decompress on libuv's threads and are hashed on another
+ * worker (gunzip-hash-worker.ts) while the reading goes on. It checks as much as the full reader
+ * (reader.ts): the members tile the file with no gap or overlap, each holds exactly the tar bytes
+ * of the entries the table of contents places in it (so no entry can hide between them), every
+ * header is where the table says, and every blob hashes to its name.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -12,7 +15,7 @@ import { PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DigestMismatchError, FerryError } from '../errors.js';
 import { BLOB_ENTRY } from './entry-name.js';
-import { layerDiffId, sniffLayerCompression } from '../oci/layer-diff-id.js';
+import { decodeErrorText, layerDiffId, sniffLayerCompression } from '../oci/layer-diff-id.js';
 import { archiveError, type ArchiveContents } from './reader.js';
 import { BUNDLE_DOCUMENTS } from './layout.js';
 import type { SeekableArchive } from './seekable.js';
@@ -22,6 +25,7 @@ import { STORED_READ_MIN } from './stored-runs.js';
 import { NotStoredError, storedMemberBody } from './stored-member.js';
 import { writeChunk } from '../util/streams.js';
 import { hashFile } from '../digest/file-hash-worker.js';
+import { GunzipHasher } from '../digest/gunzip-hash-worker.js';
 
 /** Entries up to this size are kept in memory (the full reader keeps up to SMALL_FILE_LIMIT; these are what --policy reads). */
 const KEEP_LIMIT = 1024 * 1024;
@@ -41,19 +45,85 @@ export async function verifySeekable(s: SeekableArchive, deep: boolean, onBytes?
   for (const e of s.entries) members.set(e.member, [...(members.get(e.member) ?? []), e]);
   const starts = [...members.keys()].sort((a, b) => a - b);
   if (starts[0] !== 0) throw new FerryError('BUNDLE_FORMAT', `${s.path}: the table of contents does not start at the beginning of the file`);
-  const digests = new Map<string, string>();
-  for (const [i, start] of starts.entries()) {
-    const end = starts[i + 1] ?? s.end;
-    const inMember = members.get(start)!.sort((a, b) => a.offset - b.offset);
-    await checkMember(s, start, end, inMember, deep, diffIds, digests, onBytes);
+  const run: Run = { deep, diffIds, digests: new Map(), pending: [] };
+  try {
+    for (const [i, start] of starts.entries()) {
+      const end = starts[i + 1] ?? s.end;
+      const inMember = members.get(start)!.sort((a, b) => a.offset - b.offset);
+      await checkMember(s, start, end, inMember, run, onBytes);
+    }
+    // The layers' decompression runs behind the reading: the last ones finish here.
+    await Promise.all(run.pending);
+  } finally {
+    await run.gunzip?.close();
   }
   const files = new Map(s.contents.files);
-  for (const [name, digest] of digests) files.set(name, { name, size: files.get(name)?.size ?? 0, digest });
+  for (const [name, digest] of run.digests) files.set(name, { name, size: files.get(name)?.size ?? 0, digest });
   return { contents: { ...s.contents, files, fileSha256: await fileHash }, diffIds };
 }
 
+/** What the checks of the members share: the results and, for --deep, the layers still decompressing. */
+interface Run {
+  deep: boolean;
+  diffIds: Map<string, string | { error: string }>;
+  digests: Map<string, string>;
+  /** Settle when a layer's DiffID is in diffIds (never reject). */
+  pending: Promise<void>[];
+  /** The thread that hashes decompressed gzip layers, started with the first. */
+  gunzip?: GunzipHasher;
+}
+
+/** A layer being decompressed beside the digest check (--deep). */
+interface DeepLayer {
+  write(part: Buffer): Promise<void>;
+  /** Ends the input; settles when the DiffID (or why there is none) is in diffIds. */
+  end(): Promise<void>;
+  /** Drops it: no result is recorded. */
+  drop(): void;
+}
+
+/** A gzip layer: decompressed on libuv's threads and hashed on the GunzipHasher's. */
+function gunzipLayer(run: Run, name: string): DeepLayer {
+  const layer = (run.gunzip ??= new GunzipHasher()).layer();
+  let dropped = false;
+  return {
+    write: (part) => layer.write(part),
+    end: async () => {
+      const r = await layer.end();
+      if (dropped) return;
+      run.diffIds.set(name, 'hex' in r ? `sha256:${r.hex}` : { error: `the layer does not decompress: ${decodeErrorText('gzip', r.failure)}` });
+    },
+    drop: () => {
+      dropped = true;
+      layer.abort();
+    },
+  };
+}
+
+/** Any other compressed layer (zstd), or one too short to sniff yet: layerDiffId on this thread. */
+function streamedLayer(run: Run, name: string): DeepLayer {
+  const feed = new PassThrough({ highWaterMark: 1024 * 1024 });
+  let dropped = false;
+  const done = layerDiffId(feed).then(
+    (r) => void (dropped || run.diffIds.set(name, r.diffId)),
+    (err: unknown) => void (dropped || run.diffIds.set(name, { error: err instanceof Error ? err.message : String(err) })),
+  );
+  return {
+    // A copy: the body reuses its buffers, and the feed holds on to what it is given.
+    write: (part) => writeChunk(feed, Buffer.from(part)).catch(() => undefined),
+    end: () => {
+      feed.end();
+      return done;
+    },
+    drop: () => {
+      dropped = true;
+      feed.destroy();
+    },
+  };
+}
+
 /** One member (gzip) or one entry's bytes (plain tar): inflates it, checks its headers and length, hashes its entries. */
-async function checkMember(s: SeekableArchive, start: number, end: number, entries: readonly TocEntry[], deep: boolean, diffIds: Map<string, string | { error: string }>, digests: Map<string, string>, onBytes?: (n: number) => void): Promise<void> {
+async function checkMember(s: SeekableArchive, start: number, end: number, entries: readonly TocEntry[], run: Run, onBytes?: (n: number) => void): Promise<void> {
   const memberOffset = entries[0]!.memberOffset;
   const isToc = entries.some((e) => e.name === TOC_ENTRY);
   const last = entries[entries.length - 1]!;
@@ -66,7 +136,7 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
   // the sha256. When a block turns out not to be stored, the member is inflated after all.
   if (s.gzip && entries.length === 1 && last.size >= STORED_READ_MIN) {
     try {
-      return await walkMember(s, start, storedMemberBody(s.path, start, end, { ...(onBytes ? { onBytes } : {}), reuse: !deep }), expected, entries, deep, diffIds, digests);
+      return await walkMember(s, start, storedMemberBody(s.path, start, end, onBytes), expected, entries, run);
     } catch (err) {
       if (!(err instanceof NotStoredError)) throw err;
     }
@@ -75,24 +145,23 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
   raw.on('data', (c) => onBytes?.((c as Buffer).length));
   const body = s.gzip ? raw.pipe(createGunzip({ chunkSize: 1024 * 1024 })) : raw;
   raw.on('error', (err) => body.destroy(err));
-  return walkMember(s, start, body, expected, entries, deep, diffIds, digests);
+  return walkMember(s, start, body, expected, entries, run);
 }
 
 /** Walks the tar bytes `body` of one member: checks its headers and length against the TOC, hashes its entries. */
-async function walkMember(s: SeekableArchive, start: number, body: AsyncIterable<Buffer>, expected: number, entries: readonly TocEntry[], deep: boolean, diffIds: Map<string, string | { error: string }>, digests: Map<string, string>): Promise<void> {
+async function walkMember(s: SeekableArchive, start: number, body: AsyncIterable<Buffer>, expected: number, entries: readonly TocEntry[], run: Run): Promise<void> {
+  const { deep, diffIds, digests } = run;
   const memberOffset = entries[0]!.memberOffset;
   let pos = 0;
   let k = 0;
   let header: Buffer[] = [];
-  let cur: { e: TocEntry; hash: ReturnType<typeof createHash>; seen: number; keep?: Buffer[]; wantDeep?: boolean; deep?: { feed: PassThrough; done: Promise<void>; dropped: boolean } } | undefined;
+  let cur: { e: TocEntry; hash: ReturnType<typeof createHash>; seen: number; keep?: Buffer[]; wantDeep?: boolean; deep?: DeepLayer } | undefined;
   const where = (e: TocEntry): string => `${s.path}: entry "${e.name}"`;
   const finish = async (): Promise<void> => {
     if (!cur) return;
     const { e, hash } = cur;
-    if (cur.deep) {
-      cur.deep.feed.end();
-      await cur.deep.done;
-    }
+    // Not waited for: the layer decompresses while the next members are read (verifySeekable waits).
+    if (cur.deep) run.pending.push(cur.deep.end());
     const digest = `sha256:${hash.digest('hex')}`;
     // An uncompressed layer's DiffID is its digest: no second pass.
     if (cur.wantDeep && !cur.deep) diffIds.set(e.name, digest);
@@ -142,20 +211,15 @@ async function walkMember(s: SeekableArchive, start: number, body: AsyncIterable
         // Data of the current entry.
         const want = e.size - cur!.seen;
         const part = c.subarray(0, want);
-        if (cur!.wantDeep && cur!.seen === 0 && ((part.length < 4 && e.size > part.length) || sniffLayerCompression(part) !== 'none')) {
-          // A compressed layer: decompress it beside the digest check (gunzip runs on libuv's threads).
-          const feed = new PassThrough({ highWaterMark: 1024 * 1024 });
-          const name = e.name;
-          const d = { feed, done: Promise.resolve(), dropped: false };
-          d.done = layerDiffId(feed).then(
-            (r) => void (d.dropped || diffIds.set(name, r.diffId)),
-            (err: unknown) => void (d.dropped || diffIds.set(name, { error: err instanceof Error ? err.message : String(err) })),
-          );
-          cur!.deep = d;
+        if (cur!.wantDeep && cur!.seen === 0) {
+          // A compressed layer: decompress it beside the digest check.
+          const kind = sniffLayerCompression(part);
+          if (kind === 'gzip') cur!.deep = gunzipLayer(run, e.name);
+          else if (kind !== 'none' || (part.length < 4 && e.size > part.length)) cur!.deep = streamedLayer(run, e.name);
         }
         cur!.hash.update(part);
         cur!.keep?.push(Buffer.from(part));
-        if (cur!.deep) await writeChunk(cur!.deep.feed, part).catch(() => undefined);
+        if (cur!.deep) await cur!.deep.write(part);
         cur!.seen += part.length;
         pos += part.length;
         c = c.subarray(part.length);
@@ -166,8 +230,7 @@ async function walkMember(s: SeekableArchive, start: number, body: AsyncIterable
     // (Leaving the loop closed the body: a stream is destroyed, a generator returns.)
     // A member that is not stored after all is inflated instead (checkMember): any layer decompression started here is dropped.
     if (err instanceof NotStoredError) {
-      if (cur?.deep) cur.deep.dropped = true;
-      cur?.deep?.feed.destroy();
+      cur?.deep?.drop();
       throw err;
     }
     // Damage found at the member's end (its CRC32) is named after the member's last entry.
