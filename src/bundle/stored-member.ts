@@ -30,9 +30,10 @@ function zlibError(code: 'Z_DATA_ERROR' | 'Z_BUF_ERROR', message: string): Error
  * with code Z_DATA_ERROR for damage (block lengths, CRC32, ISIZE, bytes after the trailer) and
  * Z_BUF_ERROR when the member ends early. `onBytes` sees file bytes as they are read. The views
  * are valid until the consumer asks for the next one: two read buffers take turns (no garbage),
- * so a consumer that keeps bytes copies them.
+ * so a consumer that keeps bytes copies them. Without `checkCrc` the CRC32 is left to the caller
+ * (verify has its file-hashing thread check it: file-hash-worker.ts).
  */
-export async function* storedMemberBody(path: string, start: number, end: number, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+export async function* storedMemberBody(path: string, start: number, end: number, onBytes?: (n: number) => void, checkCrc = true): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   let next: Promise<Buffer> | undefined;
   try {
@@ -68,7 +69,7 @@ export async function* storedMemberBody(path: string, start: number, end: number
         if (phase === 'data') {
           const n = Math.min(left, buf.length - i);
           const part = buf.subarray(i, i + n);
-          crc = crc32(part, crc);
+          if (checkCrc) crc = crc32(part, crc);
           size += n;
           left -= n;
           i += n;
@@ -85,7 +86,7 @@ export async function* storedMemberBody(path: string, start: number, end: number
         have = 0;
         if (phase === 'trailer') {
           if (i !== buf.length || next) throw zlibError('Z_DATA_ERROR', 'bytes after the end of the gzip member');
-          if (small.readUInt32LE(0) !== crc >>> 0) throw zlibError('Z_DATA_ERROR', 'incorrect data check');
+          if (checkCrc && small.readUInt32LE(0) !== crc >>> 0) throw zlibError('Z_DATA_ERROR', 'incorrect data check');
           if (small.readUInt32LE(4) !== size % 2 ** 32) throw zlibError('Z_DATA_ERROR', 'incorrect length check');
           return;
         }

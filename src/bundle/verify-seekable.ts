@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DigestMismatchError, FerryError } from '../errors.js';
@@ -21,10 +22,10 @@ import { BUNDLE_DOCUMENTS } from './layout.js';
 import type { SeekableArchive } from './seekable.js';
 import { TAR_BLOCK, TAR_END, parseTarHeader, tarEntryLength } from './tar-header.js';
 import { TOC_ENTRY, type TocEntry } from './toc.js';
-import { STORED_READ_MIN } from './stored-runs.js';
+import { STORED_READ_MIN, gzipDataStart } from './stored-runs.js';
 import { NotStoredError, storedMemberBody } from './stored-member.js';
 import { writeChunk } from '../util/streams.js';
-import { hashFile } from '../digest/file-hash-worker.js';
+import { checkStoredCrcs, type StoredMember } from '../digest/file-hash-worker.js';
 import { GunzipHasher } from '../digest/gunzip-hash-worker.js';
 
 /** Entries up to this size are kept in memory (the full reader keeps up to SMALL_FILE_LIMIT; these are what --policy reads). */
@@ -38,28 +39,50 @@ export interface SeekableVerifyResult {
 
 /** Checks `s` (see the file comment); `onBytes` sees file bytes as they are read. Throws BUNDLE_FORMAT or DigestMismatchError for damage. */
 export async function verifySeekable(s: SeekableArchive, deep: boolean, onBytes?: (n: number) => void): Promise<SeekableVerifyResult> {
-  const fileHash = hashFile(s.path);
-  fileHash.catch(() => undefined);
   const diffIds = new Map<string, string | { error: string }>();
   const members = new Map<number, TocEntry[]>();
   for (const e of s.entries) members.set(e.member, [...(members.get(e.member) ?? []), e]);
   const starts = [...members.keys()].sort((a, b) => a - b);
   if (starts[0] !== 0) throw new FerryError('BUNDLE_FORMAT', `${s.path}: the table of contents does not start at the beginning of the file`);
-  const run: Run = { deep, diffIds, digests: new Map(), pending: [] };
+  const endOf = (i: number): number => starts[i + 1] ?? s.end;
+  // The members read from their stored blocks have their CRC32 checked by the thread that hashes
+  // the file, in the same pass: the main thread then only hashes the blobs.
+  const stored = new Map<number, StoredMember & { entry: string }>();
+  if (s.gzip) {
+    const fh = await open(s.path, 'r');
+    try {
+      for (const [i, start] of starts.entries()) {
+        const inMember = members.get(start)!;
+        if (inMember.length !== 1 || inMember[0]!.size < STORED_READ_MIN) continue;
+        const from = await gzipDataStart(fh, start).catch(() => undefined);
+        if (from !== undefined && from < endOf(i)) stored.set(start, { from, end: endOf(i), entry: inMember[0]!.name });
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  const fileHash = checkStoredCrcs(s.path, [...stored.values()].map(({ from, end }) => ({ from, end })));
+  fileHash.catch(() => undefined);
+  const run: Run = { deep, diffIds, digests: new Map(), pending: [], crcByThread: new Set(stored.keys()), readStored: new Set() };
   try {
     for (const [i, start] of starts.entries()) {
-      const end = starts[i + 1] ?? s.end;
       const inMember = members.get(start)!.sort((a, b) => a.offset - b.offset);
-      await checkMember(s, start, end, inMember, run, onBytes);
+      await checkMember(s, start, endOf(i), inMember, run, onBytes);
     }
     // The layers' decompression runs behind the reading: the last ones finish here.
     await Promise.all(run.pending);
   } finally {
     await run.gunzip?.close();
   }
+  const { hex, crcs } = await fileHash;
+  for (const [j, [start, m]] of [...stored.entries()].entries()) {
+    if (!run.readStored.has(start) || crcs[j] === 'ok') continue; // an inflated member had zlib check its CRC
+    const err = crcs[j] === 'crc' ? Object.assign(new Error('incorrect data check'), { code: 'Z_DATA_ERROR' }) : new Error(`the file changed while it was read (gzip member at offset ${start}: ${crcs[j]})`);
+    throw archiveError(s.path, err, m.entry);
+  }
   const files = new Map(s.contents.files);
   for (const [name, digest] of run.digests) files.set(name, { name, size: files.get(name)?.size ?? 0, digest });
-  return { contents: { ...s.contents, files, fileSha256: await fileHash }, diffIds };
+  return { contents: { ...s.contents, files, fileSha256: hex }, diffIds };
 }
 
 /** What the checks of the members share: the results and, for --deep, the layers still decompressing. */
@@ -71,6 +94,10 @@ interface Run {
   pending: Promise<void>[];
   /** The thread that hashes decompressed gzip layers, started with the first. */
   gunzip?: GunzipHasher;
+  /** Members (file offsets) whose CRC32 the file-hashing thread checks. */
+  crcByThread: ReadonlySet<number>;
+  /** Members read from their stored blocks (the others were inflated). */
+  readStored: Set<number>;
 }
 
 /** A layer being decompressed beside the digest check (--deep). */
@@ -136,7 +163,9 @@ async function checkMember(s: SeekableArchive, start: number, end: number, entri
   // the sha256. When a block turns out not to be stored, the member is inflated after all.
   if (s.gzip && entries.length === 1 && last.size >= STORED_READ_MIN) {
     try {
-      return await walkMember(s, start, storedMemberBody(s.path, start, end, onBytes), expected, entries, run);
+      await walkMember(s, start, storedMemberBody(s.path, start, end, onBytes, !run.crcByThread.has(start)), expected, entries, run);
+      run.readStored.add(start);
+      return;
     } catch (err) {
       if (!(err instanceof NotStoredError)) throw err;
     }
