@@ -2,8 +2,8 @@
  * The one-pass checks of `verify` for a seekable bundle (seekable.ts), using both cores: a
  * worker thread hashes the file (for the `.sha256` sidecar) while the main thread reads each
  * gzip member on its own and hashes the entries in it. A big layer's stored member (level 0) is
- * read as it lies in the file, its CRC32 checked, no zlib (stored-member.ts); any other member is
- * inflated. With --deep, gzip layers decompress on libuv's threads and are hashed on another
+ * read as it lies in the file, no zlib (stored-member.ts), its CRC32 checked by the thread that
+ * hashes the file (file-hash-worker.ts); any other member is inflated. With --deep, gzip layers decompress on libuv's threads and are hashed on another
  * worker (gunzip-hash-worker.ts) while the reading goes on. It checks as much as the full reader
  * (reader.ts): the members tile the file with no gap or overlap, each holds exactly the tar bytes
  * of the entries the table of contents places in it (so no entry can hide between them), every

@@ -3,6 +3,7 @@
  * main thread nothing while it does other work: `hashFile` for a file that is complete (verify),
  * `followFile` for one still being written (the bundle writer): the thread reads what has
  * reached the file (the page cache) and waits for more until it is told the final size.
+ * `checkStoredCrcs` also checks the CRC32 of stored gzip members as their bytes pass (verify).
  */
 import { Worker } from 'node:worker_threads';
 
