@@ -12,7 +12,7 @@ import { gzipDataStart } from './stored-runs.js';
 /** Bytes read from the file per positioned read (two such buffers are in flight at most). */
 const READ_SIZE = 2 * 1024 * 1024;
 
-/** Thrown (before anything is yielded past it) when a block of the member is not stored: the caller inflates the member instead. */
+/** Thrown when a block of the member is not stored, or more follows its trailer: the caller inflates the member instead. */
 export class NotStoredError extends Error {
   constructor() {
     super('the gzip member is not made of stored blocks');
@@ -26,8 +26,8 @@ function zlibError(code: 'Z_DATA_ERROR' | 'Z_BUF_ERROR', message: string): Error
 
 /**
  * The uncompressed bytes of the gzip member [start, end) of `path`, read from its stored blocks.
- * Throws NotStoredError when it is no gzip member or a block is not stored (deflated), an error
- * with code Z_DATA_ERROR for damage (block lengths, CRC32, ISIZE, bytes after the trailer) and
+ * Throws NotStoredError when it is no gzip member, a block is not stored (deflated) or bytes
+ * follow the trailer, an error with code Z_DATA_ERROR for damage (block lengths, CRC32, ISIZE) and
  * Z_BUF_ERROR when the member ends early. `onBytes` sees file bytes as they are read. The views
  * are valid until the consumer asks for the next one: two read buffers take turns (no garbage),
  * so a consumer that keeps bytes copies them. Without `checkCrc` the CRC32 is left to the caller
@@ -85,7 +85,8 @@ export async function* storedMemberBody(path: string, start: number, end: number
         if (have < want) continue;
         have = 0;
         if (phase === 'trailer') {
-          if (i !== buf.length || next) throw zlibError('Z_DATA_ERROR', 'bytes after the end of the gzip member');
+          // More after the trailer (another gzip member, say): gunzip reads on, so inflate it.
+          if (i !== buf.length || next) throw new NotStoredError();
           if (checkCrc && small.readUInt32LE(0) !== crc >>> 0) throw zlibError('Z_DATA_ERROR', 'incorrect data check');
           if (small.readUInt32LE(4) !== size % 2 ** 32) throw zlibError('Z_DATA_ERROR', 'incorrect length check');
           return;
