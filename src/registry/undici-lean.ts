@@ -6,17 +6,19 @@
  * (bench/scenarios/reexport.ts). The modules are the ones undici's own index.js requires, so
  * they are the same instances whoever loads undici whole (the Docker engine client does).
  */
-import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
+// Static imports of undici's own CommonJS modules (their default is module.exports), so that the
+// release bundle (scripts/release.mjs, esbuild) holds them as it holds the rest of undici.
+import DispatcherBase from 'undici/lib/dispatcher/dispatcher.js';
+import api from 'undici/lib/api/index.js';
+import AgentClass from 'undici/lib/dispatcher/agent.js';
+import EnvHttpProxyAgentClass from 'undici/lib/dispatcher/env-http-proxy-agent.js';
 
-const require = createRequire(import.meta.url);
-
-const DispatcherBase = require('undici/lib/dispatcher/dispatcher') as { prototype: object };
 // As undici's index.js does: request, stream, pipeline, connect and upgrade on every dispatcher.
-Object.assign(DispatcherBase.prototype, require('undici/lib/api') as object);
+Object.assign(DispatcherBase.prototype, api);
 
-export const Agent = require('undici/lib/dispatcher/agent') as typeof Undici.Agent;
-export const EnvHttpProxyAgent = require('undici/lib/dispatcher/env-http-proxy-agent') as typeof Undici.EnvHttpProxyAgent;
+export const Agent = AgentClass;
+export const EnvHttpProxyAgent = EnvHttpProxyAgentClass;
 export type { Dispatcher } from 'undici';
 
 type RequestOptions = Omit<Undici.Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & { method?: Undici.Dispatcher.HttpMethod; dispatcher: Undici.Dispatcher };
