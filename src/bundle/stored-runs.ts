@@ -8,7 +8,7 @@
  * to undefined and is inflated instead. The content is not checked here (no CRC): readers of
  * blobs check their sha256, which is stronger.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
 /** Blobs from this size on are read from a stored member's runs when they can be (seekable.ts, verify-seekable.ts). */
@@ -21,36 +21,46 @@ export interface StoredRun {
   length: number;
 }
 
+/**
+ * The file offset where the deflate data of the gzip member at `member` starts (after its
+ * header, RFC 1952 §2.3), or undefined when it is not a deflate gzip member.
+ */
+export async function gzipDataStart(fh: FileHandle, member: number): Promise<number | undefined> {
+  const head = Buffer.alloc(10);
+  if ((await fh.read(head, 0, 10, member)).bytesRead !== 10) return undefined;
+  if (head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) return undefined;
+  const flags = head[3]!;
+  let p = member + 10;
+  if (flags & 0x04) {
+    const x = Buffer.alloc(2);
+    await fh.read(x, 0, 2, p);
+    p += 2 + x.readUInt16LE(0);
+  }
+  const skipZeroTerminated = async (): Promise<void> => {
+    const b = Buffer.alloc(256);
+    for (;;) {
+      const { bytesRead } = await fh.read(b, 0, b.length, p);
+      if (!bytesRead) throw new Error('end of file in a gzip header');
+      const z = b.subarray(0, bytesRead).indexOf(0);
+      if (z >= 0) {
+        p += z + 1;
+        return;
+      }
+      p += bytesRead;
+    }
+  };
+  if (flags & 0x08) await skipZeroTerminated();
+  if (flags & 0x10) await skipZeroTerminated();
+  if (flags & 0x02) p += 2;
+  return p;
+}
+
 /** The runs of the stored member [member, end) of `path`, or undefined when it is not one. */
 export async function storedRuns(path: string, member: number, end: number): Promise<StoredRun[] | undefined> {
   const fh = await open(path, 'r');
   try {
-    const head = Buffer.alloc(10);
-    if ((await fh.read(head, 0, 10, member)).bytesRead !== 10) return undefined;
-    if (head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) return undefined;
-    const flags = head[3]!;
-    let p = member + 10;
-    if (flags & 0x04) {
-      const x = Buffer.alloc(2);
-      await fh.read(x, 0, 2, p);
-      p += 2 + x.readUInt16LE(0);
-    }
-    const skipZeroTerminated = async (): Promise<void> => {
-      const b = Buffer.alloc(256);
-      for (;;) {
-        const { bytesRead } = await fh.read(b, 0, b.length, p);
-        if (!bytesRead) throw new Error('end of file in a gzip header');
-        const z = b.subarray(0, bytesRead).indexOf(0);
-        if (z >= 0) {
-          p += z + 1;
-          return;
-        }
-        p += bytesRead;
-      }
-    };
-    if (flags & 0x08) await skipZeroTerminated();
-    if (flags & 0x10) await skipZeroTerminated();
-    if (flags & 0x02) p += 2;
+    let p = await gzipDataStart(fh, member);
+    if (p === undefined) return undefined;
     const runs: StoredRun[] = [];
     const hdr = Buffer.alloc(5);
     let at = 0;

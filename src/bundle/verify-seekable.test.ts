@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blobPath } from '../digest/digest.js';
+import { blobPath, sha256Digest } from '../digest/digest.js';
 import { randomBytes } from 'node:crypto';
 import { MediaType } from '../oci/media-types.js';
 import { blob, blobs as fixtureBlobs, created, fixtureBundle, fixtureStore, gzA, plans, singlePlan } from './bundle.fixture.js';
@@ -48,6 +48,86 @@ describe('verifySeekable, a big stored layer', () => {
     file[at + 7] = file[at + 7]! ^ 0xff;
     await writeFile(out, file);
     await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(/expected sha256:[a-f0-9]{64}, calculated/);
+  });
+
+  /** The member of the big layer: its offset and end in `file` (the next member's offset). */
+  async function bigMember(out: string, layer = bigLayer): Promise<{ file: Buffer; start: number; end: number; name: string }> {
+    const s = (await openSeekable(out))!;
+    const name = blobPath(layer.digest);
+    const start = s.entries.find((e) => e.name === name)!.member;
+    const end = Math.min(...s.entries.map((e) => e.member).filter((m) => m > start), s.end);
+    return { file: await readFile(out), start, end, name };
+  }
+
+  it('checks the member\'s CRC32: a changed byte of tar padding (the digest still matches) is named as gzip damage in that entry', async () => {
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
+    const { file, end, name } = await bigMember(out);
+    // The last stored block ends with the tar padding of the 900,000-byte layer, then 8 bytes of CRC32 and ISIZE.
+    file[end - 9] = file[end - 9]! ^ 0x01;
+    await writeFile(out, file);
+    await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(`the gzip data is corrupted (incorrect data check) inside bundle entry "${name}"`);
+  });
+
+  /** Puts `bytes` in place of the member [start, end) of the bundle `out`, the TOC moved to match. */
+  async function replaceMember(out: string, start: number, end: number, bytes: Buffer): Promise<void> {
+    const file = await readFile(out);
+    const shift = bytes.length - (end - start);
+    const at = parseTocFooter(file.subarray(file.length - FOOTER_SIZE))!;
+    const tocTar = gunzipSync(file.subarray(at, file.length - FOOTER_SIZE));
+    const h = parseTarHeader(tocTar, 'toc');
+    const toc = JSON.parse(tocTar.subarray(512, 512 + h.size).toString()) as { entries: { member: number }[] };
+    const json = Buffer.from(JSON.stringify({ ...toc, entries: toc.entries.map((e) => (e.member > start ? { ...e, member: e.member + shift } : e)) }));
+    const tocMember = gzipSync(Buffer.concat([tarHeader(TOC_ENTRY, json.length, created), json, Buffer.alloc(tarPadding(json.length)), TAR_END]));
+    await writeFile(out, Buffer.concat([file.subarray(0, start), bytes, file.subarray(end, at), tocMember, tocFooter(at + shift)]));
+  }
+
+  it('reads on past a stored member\'s trailer as gunzip does: an empty gzip member after it is sound', async () => {
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
+    const { file, start, end } = await bigMember(out);
+    await replaceMember(out, start, end, Buffer.concat([file.subarray(start, end), gzipSync(Buffer.alloc(0))]));
+    const r = await verifySeekable((await openSeekable(out))!, false);
+    expect(r.contents.files.get(blobPath(bigLayer.digest))?.digest).toBe(bigLayer.digest);
+  });
+
+  it('checks the member\'s ISIZE', async () => {
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
+    const { file, end } = await bigMember(out);
+    const isize = Buffer.from(file.subarray(end - 4, end));
+    file.writeUInt32LE(isize.readUInt32LE(0) + 1, end - 4);
+    await writeFile(out, file);
+    await expect(verifySeekable((await openSeekable(out))!, false)).rejects.toThrow(/incorrect length check/);
+  });
+
+  it('inflates a big layer\'s member that is deflated, not stored, and finds the same digests', async () => {
+    // A compressible layer (gzip at level 0 of text), so that gzip at level 1 deflates its member.
+    const textLayer = blob(MediaType.ociLayerGzip, gzipSync(Buffer.alloc(700_000, 'ferry verify '), { level: 0 }));
+    const out = await fixtureBundle(dirs, 'gzip', [singlePlan('127.0.0.1:5000/text/verify:1', [textLayer])]);
+    const before = await verifySeekable((await openSeekable(out))!, true);
+    const { file, start, end } = await bigMember(out, textLayer);
+    // The same member again, written by gzip at level 1 (deflated blocks), where the TOC says it is: only the following offsets move.
+    const deflated = gzipSync(gunzipSync(file.subarray(start, end)), { level: 1 });
+    expect(deflated.length).not.toBe(end - start);
+    await replaceMember(out, start, end, deflated);
+    const after = await verifySeekable((await openSeekable(out))!, true);
+    expect(after.contents.files.get(blobPath(textLayer.digest))?.digest).toBe(textLayer.digest);
+    expect(after.diffIds.get(blobPath(textLayer.digest))).toMatch(/^sha256:/);
+    expect(after.diffIds).toEqual(before.diffIds);
+  });
+});
+
+describe('verifySeekable --deep, big gzip layers (decompressed on another thread)', () => {
+  it('gives each layer the sha256 of its decompressed bytes, and says why a layer does not decompress', async () => {
+    const tarA = randomBytes(700_000);
+    const good = blob(MediaType.ociLayerGzip, gzipSync(tarA, { level: 1 }));
+    const broken = gzipSync(randomBytes(600_000), { level: 1 });
+    broken[300_000] = broken[300_000]! ^ 0xff; // a stored block's LEN, or its data: the CRC then fails
+    const bad = blob(MediaType.ociLayerGzip, broken);
+    const out = await fixtureBundle(dirs, 'gzip', [singlePlan('127.0.0.1:5000/deep/verify:1', [good, bad])]);
+    const r = await verifySeekable((await openSeekable(out))!, true);
+    expect(r.diffIds.get(blobPath(good.digest))).toBe(sha256Digest(tarA));
+    expect(r.diffIds.get(blobPath(bad.digest))).toEqual({ error: expect.stringMatching(/^the layer does not decompress: the gzip data is corrupted \(/) });
+    // The bytes as the bundle holds them are sound: the digests match.
+    expect(r.contents.files.get(blobPath(bad.digest))?.digest).toBe(bad.digest);
   });
 });
 

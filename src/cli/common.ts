@@ -4,7 +4,6 @@ import { UsageError } from '../errors.js';
 import { Registries } from '../registry/registries.js';
 import { retryPolicyFromEnv } from '../registry/retry.js';
 import { BlobStore, defaultCacheDir } from '../store/blob-store.js';
-import { Output } from './output.js';
 import { basename } from 'node:path';
 import { parseSplitSize } from '../bundle/volume-header.js';
 import type { WrittenBundle } from '../bundle/writer.js';
@@ -41,9 +40,8 @@ export async function openStore(a: CacheArgs): Promise<BlobStore> {
   return store;
 }
 
-export function makeOutput(a: GlobalArgs): Output {
-  return new Output({ quiet: a.quiet, json: a.json });
-}
+/** The output of a command (output.ts; here too for the commands that import the rest of this file). */
+export { makeOutput } from './output.js';
 
 /** `--split SIZE` in bytes, or undefined without it; throws a UsageError (exit 2) for a bad size or --compression none. */
 export function splitOption(v: string | undefined, compression: string): number | undefined {

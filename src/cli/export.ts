@@ -9,32 +9,27 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EXIT, FerryError } from '../errors.js';
 import { dockerLoadZstdNote, type BundleSettings } from '../bundle/layout.js';
-import { bundleTime, sourceDateEpoch } from '../bundle/bundle-time.js';
-import { writeBundle, type Compression } from '../bundle/writer.js';
+import { sourceDateEpoch } from '../bundle/bundle-time.js';
+import type { Compression } from '../bundle/writer.js';
 import { loadManifestFile, type LoadedManifest, type ManifestImage } from '../manifest-file/load.js';
 import { lockDigest, lockedDigests, lockFromPlans, lockPath, readLock, writeLock, type LockFile, type LockedImage } from '../manifest-file/lock.js';
 import { formatReference } from '../reference/parse-reference.js';
 import { headManifest } from '../registry/manifests.js';
 import type { Registries } from '../registry/registries.js';
-import { resolveRequest, type PullResult } from '../transfer/pull.js';
-import { bundleFromCache, pullIntoBundle } from './pull-into-bundle.js';
+import type { PullResult } from '../transfer/pull.js';
 import { planBlobs, planSize, uniqueBlobBytes, type ImagePlan } from '../content/plan.js';
 import { checkSidecar } from '../bundle/sidecar.js';
 import { checkSetSidecar, findVolumeSet, type VolumeSet } from '../bundle/volume-set.js';
 import { claimOutput } from './claim-output.js';
-import { readHave } from '../content/have.js';
 import { sha256Digest } from '../digest/digest.js';
 import { checkOutputPath } from '../fs/output-path.js';
 import { TOOL } from '../version.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore, splitOption, writtenName } from './common.js';
 import { formatBytes } from './output.js';
 import { imageReport, runReport, type ImageReport } from './report.js';
-import { preferredPlatforms } from './save.js';
 import type { ExportArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
-import { runExportDryRun } from './export-dry-run.js';
-import { expandByListing, expandFromLock } from './tag-selection.js';
-import { judgeBeforeBundle, policyForBundling } from './policy-check.js';
+import type { Policy } from '../policy/policy-file.js';
 
 
 /** The key an image has in the lock: its reference and bundle name. */
@@ -103,7 +98,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
   const lockFile = lockPath(a.manifest);
   const lock = await readLock(lockFile);
   // Tag selections: from the lock under --locked (no listing), else listed below.
-  let manifest = a.locked ? expandFromLock(loaded, lock, lockFile) : loaded;
+  let manifest = a.locked ? (await import('./tag-selection.js')).expandFromLock(loaded, lock, lockFile) : loaded;
   if (a.locked) {
     const missing = manifest.images.filter((i) => !lockedFor(lock, i));
     if (missing.length) {
@@ -112,23 +107,23 @@ export async function runExport(a: ExportArgs): Promise<number> {
       });
     }
   }
-  if (a['dry-run']) return runExportDryRun(a, manifest, (i) => (a.locked ? lockedFor(lock, i)!.upstreamDigest : undefined));
+  if (a['dry-run']) return (await import('./export-dry-run.js')).runExportDryRun(a, manifest, (i) => (a.locked ? lockedFor(lock, i)!.upstreamDigest : undefined));
   const out = a.output ?? join('bundles', `${manifest.bundle}.tar.gz`);
   sourceDateEpoch(); // validated before any work
   const split = splitOption(a.split, a.compression);
-  const policy = await policyForBundling(a.policy, a.referrers);
+  const policy: Policy | undefined = a.policy === undefined ? undefined : await (await import('./policy-check.js')).policyForBundling(a.policy, a.referrers);
   if (!a.locked) await checkOutputPath(lockFile, 'the lock file', 'the lock file goes beside the manifest file: run from a copy in a writable directory, or use --locked');
   const runLock = await claimOutput(out);
   const output = makeOutput(a);
   const registries = makeRegistries(a, { insecure: manifest.insecure, caFiles: manifest.caFiles });
   try {
     if (!a.locked && manifest.images.some((i) => i.selection)) {
-      const x = await expandByListing(manifest, registries);
+      const x = await (await import('./tag-selection.js')).expandByListing(manifest, registries);
       manifest = x.manifest;
       for (const n of x.notes) output.warn(n);
     }
     const without = manifest.images.filter((i) => i.referrers === false).map((i) => i.request);
-    const haveDoc = a.have !== undefined ? await readHave(a.have) : undefined;
+    const haveDoc = a.have !== undefined ? await (await import('../content/have.js')).readHave(a.have) : undefined;
     const haveSet = haveDoc ? new Set(haveDoc.blobs) : undefined;
     const settings: BundleSettings = {
       compression: a.compression,
@@ -154,6 +149,11 @@ export async function runExport(a: ExportArgs): Promise<number> {
       return EXIT.ok;
     }
     if (same.why) output.warn(`${same.why}; rewriting it from the cache`);
+    // What writing a bundle needs is loaded only now: an unchanged re-export never needs it, and
+    // loading it costs start-up time (tar, the pull engine, sigstore's modules).
+    const [{ writeBundle }, { bundleTime }, { resolveRequest }, { pullIntoBundle, bundleFromCache }, { preferredPlatforms }, { judgeBeforeBundle }] = await Promise.all([
+      import('../bundle/writer.js'), import('../bundle/bundle-time.js'), import('../transfer/pull.js'), import('./pull-into-bundle.js'), import('./save.js'), import('./policy-check.js'),
+    ]);
     const store = await openStore(a);
     const resolver = a.locked
       ? (r: ManifestImage) => resolveRequest(registries, { ...r, ref: { ...r.ref, digest: lockedFor(lock, r)!.upstreamDigest } })

@@ -8,6 +8,7 @@
  */
 import { onRetry, type RetryEvent } from '../registry/retry.js';
 import { reportState } from './report-state.js';
+import type { GlobalArgs } from './commands.js';
 
 export interface OutputOptions {
   quiet: boolean;
@@ -201,4 +202,9 @@ export class Output {
     this.drawn = drawn;
     if (s) this.stream.write(s);
   }
+}
+
+/** The output of a command, from its --quiet and --json. */
+export function makeOutput(a: GlobalArgs): Output {
+  return new Output({ quiet: a.quiet, json: a.json });
 }

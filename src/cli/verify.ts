@@ -6,15 +6,15 @@ import { verifyVolume } from '../bundle/volume-verify.js';
 import { findVolumeSet, mismatchedVolumes, readVolumeHeader, setSidecarName, volumeBase } from '../bundle/volume-set.js';
 import type { Output } from './output.js';
 import { verifyArchive } from '../bundle/verify.js';
-import { formatBytes } from './output.js';
-import { makeOutput } from './common.js';
+import { formatBytes, makeOutput } from './output.js';
 import { blobPath } from '../digest/digest.js';
-import { judge, loadPolicy, rejectedError } from './policy-check.js';
 import type { VerifyArgs } from './commands.js';
 
 
 export async function runVerify(a: VerifyArgs): Promise<number> {
-  const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
+  // Loaded only for --policy: sigstore's modules cost start-up time.
+  const policyCheck = a.policy !== undefined ? await import('./policy-check.js') : undefined;
+  const policy = a.policy !== undefined ? await policyCheck!.loadPolicy(a.policy) : undefined;
   const out = makeOutput(a);
   // A volume NAME.NNN is checked alone; NAME (or a bundle file) as a whole.
   if (/\.\d{3}$/.test(a.bundle) && (await readVolumeHeader(a.bundle))) {
@@ -44,7 +44,7 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
   const volumes = set ? `, ${set.volumes.length} volumes` : '';
   const expected = new Set(interpretation.images.flatMap((i) => i.plan.expected ?? [])).size;
   // The signatures' payloads are small blobs the reader kept (and verified).
-  const verdicts = policy && !problems.length ? await judge(policy, interpretation.images.map((i) => i.plan), async (d) => contents.small.get(blobPath(d)), out) : undefined;
+  const verdicts = policy && !problems.length ? await policyCheck!.judge(policy, interpretation.images.map((i) => i.plan), async (d) => contents.small.get(blobPath(d)), out) : undefined;
   out.report({
     command: 'verify',
     bundle: a.bundle,
@@ -63,7 +63,7 @@ export async function runVerify(a: VerifyArgs): Promise<number> {
       hint: 'copy the bundle again from its source, or save it again',
     });
   }
-  if (policy && verdicts!.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts!, policy, '');
+  if (policy && verdicts!.some((v) => v.verdict === 'rejected')) throw policyCheck!.rejectedError(verdicts!, policy, '');
   out.info(
     `${a.bundle}: ok (${interpretation.kind}${volumes}, ${interpretation.images.length} image${interpretation.images.length === 1 ? '' : 's'}, ${checked.blobs} files, ${formatBytes(checked.bytes)}` +
       `${a.deep ? `, ${checked.layersDeep} layers decompressed` : ''}, sidecar ${checked.sidecar})${expected ? `; differential: ${expected} blob${expected === 1 ? '' : 's'} expected on the target` : ''}`,

@@ -27,7 +27,7 @@ function decoderFor(kind: LayerCompression): Transform | undefined {
 }
 
 /** A decoder failure in words: truncated or corrupted, naming the compression. */
-function decodeErrorText(kind: LayerCompression, err: unknown): string {
+export function decodeErrorText(kind: LayerCompression, err: unknown): string {
   const e = err as { code?: unknown; message?: unknown; truncated?: unknown };
   if (kind === 'zstd') return String(e.message);
   if (e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(String(e.message))) return 'the gzip data ends early (truncated)';

@@ -4,7 +4,7 @@
  * with the credential (GET with Basic, or POST grant_type=refresh_token for an identity token),
  * cached per scope set until `expires_in` (at least 60 s) runs out.
  */
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici-lean.js';
 import { FerryError, describe } from '../errors.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';

@@ -5,7 +5,7 @@
  * manifests.ts, blobs.ts and upload.ts; they all go through `send`.
  */
 import { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici-lean.js';
 import { FerryError, describe, type ErrorCode } from '../errors.js';
 import { Authenticator } from './auth.js';
 import { parseChallenge } from './challenge.js';
