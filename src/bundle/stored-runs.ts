@@ -8,6 +8,7 @@
  * to undefined and is inflated instead. The content is not checked here (no CRC): readers of
  * blobs check their sha256, which is stronger.
  */
+import fs from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
@@ -77,53 +78,112 @@ export async function storedRuns(path: string, member: number, end: number): Pro
 /** Bytes read from the file per positioned read: several runs at once, their block headers then left out (256 KiB: four runs a read, and 16 clients of serve stay under 200 MB). */
 const READ_SIZE = 256 * 1024;
 
+export interface ReadRunsOptions {
+  /** Awaited before the first read (seekable.ts checks the entry's tar header there); its error is the stream's. */
+  before?: () => Promise<void>;
+  /** Turns a read's error (or before's) into the one the stream fails with. */
+  mapError?: (err: unknown) => Error;
+}
+
 /**
  * Streams bytes [from, to) of the member's uncompressed stream through its runs: one positioned
  * read of up to 256 KiB of the file at a time (the runs are 5 bytes apart), then each run's bytes
- * handed on as a view of that buffer, so the block headers cost no read and nothing is copied.
+ * pushed as a view of that buffer, so the block headers cost no read and nothing is copied. One
+ * stream, no generator layers: each read is asked for by the consumer (backpressure), and the
+ * views of one read are pushed together, so a consumer that corks writes them in one go.
  */
-export function readRuns(path: string, runs: readonly StoredRun[], from: number, to: number): Readable {
-  return Readable.from(
-    (async function* () {
-      const fh = await open(path, 'r');
-      try {
-        // The first run that holds `from` (runs are sorted by `at`).
-        let lo = 0;
-        let hi = runs.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (runs[mid]!.at <= from) lo = mid;
-          else hi = mid - 1;
-        }
-        let pos = from;
-        let i = lo;
-        while (pos < to && i < runs.length) {
-          // The file range from `pos` to the end of the last run that fits in one read.
-          const first = runs[i]!;
-          const fileStart = first.file + (pos - first.at);
-          let j = i;
-          while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= READ_SIZE && runs[j + 1]!.at < to) j++;
-          const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + READ_SIZE);
-          // A fresh buffer per read: the runs in it are handed on as views (no copy), and the
-          // consumer may hold them for a while.
-          const raw = Buffer.allocUnsafe(fileEnd - fileStart);
-          const { bytesRead } = await fh.read(raw, 0, raw.length, fileStart);
-          if (bytesRead !== raw.length) throw new Error('the file ends early');
-          while (i <= j && pos < to) {
-            const r = runs[i]!;
-            const off = pos - r.at;
-            const n = Math.min(r.length - off, to - pos, fileEnd - (r.file + off));
-            if (n <= 0) break;
-            yield raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n);
-            pos += n;
-            if (pos === r.at + r.length) i++;
-          }
-        }
-        if (pos < to) throw new Error('the member holds fewer bytes than the entry');
-      } finally {
-        await fh.close();
+export function readRuns(path: string, runs: readonly StoredRun[], from: number, to: number, opts: ReadRunsOptions = {}): Readable {
+  return new RunsReadable(path, runs, from, to, opts);
+}
+
+class RunsReadable extends Readable {
+  private fd: number | undefined;
+  /** A read in flight: the descriptor is closed only after it (its number could be reused). */
+  private reading: (() => void) | undefined;
+  private pos: number;
+  private i: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly runs: readonly StoredRun[],
+    from: number,
+    private readonly to: number,
+    private readonly opts: ReadRunsOptions,
+  ) {
+    super({ highWaterMark: READ_SIZE });
+    this.pos = from;
+    // The first run that holds `from` (runs are sorted by `at`).
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (runs[mid]!.at <= from) lo = mid;
+      else hi = mid - 1;
+    }
+    this.i = lo;
+  }
+
+  private fail(err: unknown): void {
+    this.destroy(this.opts.mapError ? this.opts.mapError(err) : (err as Error));
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    const opened = (): void =>
+      fs.open(this.path, 'r', (err, fd) => {
+        if (err) return cb(this.opts.mapError ? this.opts.mapError(err) : err);
+        this.fd = fd;
+        cb();
+      });
+    if (!this.opts.before) return opened();
+    this.opts.before().then(opened, (err: unknown) => cb(this.opts.mapError ? this.opts.mapError(err) : (err as Error)));
+  }
+
+  override _read(): void {
+    const { runs, to } = this;
+    if (!(this.pos < to && this.i < runs.length)) {
+      if (this.pos < to) return this.fail(new Error('the member holds fewer bytes than the entry'));
+      this.push(null);
+      return;
+    }
+    // The file range from `pos` to the end of the last run that fits in one read.
+    const first = runs[this.i]!;
+    const fileStart = first.file + (this.pos - first.at);
+    let j = this.i;
+    while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= READ_SIZE && runs[j + 1]!.at < to) j++;
+    const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + READ_SIZE);
+    // A fresh buffer per read: the runs in it are handed on as views (no copy), and the
+    // consumer may hold them for a while.
+    const raw = Buffer.allocUnsafe(fileEnd - fileStart);
+    this.reading = () => {};
+    fs.read(this.fd!, raw, 0, raw.length, fileStart, (err, bytesRead) => {
+      const after = this.reading!;
+      this.reading = undefined;
+      after();
+      if (this.destroyed) return;
+      if (err) return this.fail(err);
+      if (bytesRead !== raw.length) return this.fail(new Error('the file ends early'));
+      let pushed = false;
+      while (this.i <= j && this.pos < to) {
+        const r = runs[this.i]!;
+        const off = this.pos - r.at;
+        const n = Math.min(r.length - off, to - this.pos, fileEnd - (r.file + off));
+        if (n <= 0) break;
+        this.pos += n;
+        if (this.pos === r.at + r.length) this.i++;
+        this.push(raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n));
+        pushed = true;
       }
-    })(),
-    { objectMode: false },
-  );
+      if (this.pos >= to) this.push(null);
+      else if (!pushed) this.fail(new Error('the member holds fewer bytes than the entry'));
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.fd === undefined) return cb(err);
+    const fd = this.fd;
+    this.fd = undefined;
+    const close = (): void => fs.close(fd, () => cb(err));
+    if (this.reading) this.reading = close;
+    else close();
+  }
 }
