@@ -31,6 +31,36 @@ async function readAll(s: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/**
+ * A stream of the one `make` resolves with, passed on chunk for chunk (no copies, no generator):
+ * for a source that needs some I/O before it is known. An error of `make` is the stream's.
+ */
+function deferred(make: () => Promise<Readable>): Readable {
+  let src: Readable | undefined;
+  const out = new Readable({
+    construct(cb) {
+      make().then((s) => {
+        src = s;
+        s.on('data', (c: Buffer) => {
+          if (!out.push(c)) s.pause();
+        });
+        s.once('end', () => out.push(null));
+        s.once('error', (err) => out.destroy(err));
+        s.pause();
+        cb();
+      }, cb);
+    },
+    read() {
+      src!.resume();
+    },
+    destroy(err, cb) {
+      src?.destroy();
+      cb(err);
+    },
+  });
+  return out;
+}
+
 export interface SeekableArchive {
   path: string;
   /** True for a gzip bundle (members), false for a plain tar. */
@@ -212,22 +242,12 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     // Once the member's runs are mapped, the data is one stream of positioned reads
     // (stored-runs.ts), no generator layers; its tar header is checked once, before the first read.
     if (known) return readRuns(path, known, from, to, { before: () => headerChecked(e, known), mapError });
-    return Readable.from(
-      (async function* () {
-        const runs = await runsOf(e.member, memberEnd);
-        if (!runs) {
-          yield* inflate();
-          return;
-        }
-        try {
-          await headerChecked(e, runs);
-        } catch (err) {
-          throw mapError(err);
-        }
-        yield* readRuns(path, runs, from, to, { mapError });
-      })(),
-      { objectMode: false },
-    );
+    // The first open of a member maps its runs first, then streams as above (or inflates).
+    return deferred(async () => {
+      const runs = await runsOf(e.member, memberEnd);
+      if (!runs) return Readable.from(inflate(), { objectMode: false });
+      return readRuns(path, runs, from, to, { before: () => headerChecked(e, runs), mapError });
+    });
   };
 
   const readEntry = async (name: string): Promise<Buffer> => {

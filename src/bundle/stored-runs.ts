@@ -78,6 +78,39 @@ export async function storedRuns(path: string, member: number, end: number): Pro
 /** Bytes read from the file per positioned read: several runs at once, their block headers then left out (256 KiB: four runs a read, and 16 clients of serve stay under 200 MB). */
 const READ_SIZE = 256 * 1024;
 
+/**
+ * Read buffers whose every view a consumer has handed back (releaseView), for the next reads:
+ * a server streaming gigabytes reuses a few buffers instead of allocating one per read (which
+ * costs the garbage collector more than the reads and lets RSS climb until it runs).
+ */
+const free: Buffer[] = [];
+const FREE_MAX = 32;
+/** The views of a pooled read buffer not handed back yet, by its memory. */
+const outstanding = new WeakMap<ArrayBufferLike, number>();
+
+function readBuffer(length: number): Buffer {
+  if (length < READ_SIZE / 4) return Buffer.allocUnsafeSlow(length);
+  return free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+}
+
+/**
+ * Hands back a chunk a RunsReadable pushed, once it is no longer used (written to a socket):
+ * when every view of its read buffer is back, the buffer is reused. Optional (a chunk never
+ * handed back is collected as usual); a chunk of any other source is ignored. Each chunk at
+ * most once, and only when nothing holds it any more.
+ */
+export function releaseView(chunk: Buffer): void {
+  const mem = chunk.buffer;
+  const n = outstanding.get(mem);
+  if (n === undefined) return;
+  if (n > 1) {
+    outstanding.set(mem, n - 1);
+    return;
+  }
+  outstanding.delete(mem);
+  if (free.length < FREE_MAX && mem.byteLength === READ_SIZE) free.push(Buffer.from(mem as ArrayBuffer, 0, READ_SIZE));
+}
+
 export interface ReadRunsOptions {
   /** Awaited before the first read (seekable.ts checks the entry's tar header there); its error is the stream's. */
   before?: () => Promise<void>;
@@ -151,18 +184,19 @@ class RunsReadable extends Readable {
     let j = this.i;
     while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= READ_SIZE && runs[j + 1]!.at < to) j++;
     const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + READ_SIZE);
-    // A fresh buffer per read: the runs in it are handed on as views (no copy), and the
-    // consumer may hold them for a while.
-    const raw = Buffer.allocUnsafe(fileEnd - fileStart);
+    // A buffer per read (fresh, or one handed back whole): the runs in it are pushed as views
+    // (no copy), which the consumer may hold for a while.
+    const length = fileEnd - fileStart;
+    const raw = readBuffer(length);
     this.reading = () => {};
-    fs.read(this.fd!, raw, 0, raw.length, fileStart, (err, bytesRead) => {
+    fs.read(this.fd!, raw, 0, length, fileStart, (err, bytesRead) => {
       const after = this.reading!;
       this.reading = undefined;
       after();
       if (this.destroyed) return;
       if (err) return this.fail(err);
-      if (bytesRead !== raw.length) return this.fail(new Error('the file ends early'));
-      let pushed = false;
+      if (bytesRead !== length) return this.fail(new Error('the file ends early'));
+      const views: Buffer[] = [];
       while (this.i <= j && this.pos < to) {
         const r = runs[this.i]!;
         const off = this.pos - r.at;
@@ -170,11 +204,12 @@ class RunsReadable extends Readable {
         if (n <= 0) break;
         this.pos += n;
         if (this.pos === r.at + r.length) this.i++;
-        this.push(raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n));
-        pushed = true;
+        views.push(raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n));
       }
+      if (!views.length && this.pos < to) return this.fail(new Error('the member holds fewer bytes than the entry'));
+      if (raw.length === READ_SIZE) outstanding.set(raw.buffer, views.length);
+      for (const v of views) this.push(v);
       if (this.pos >= to) this.push(null);
-      else if (!pushed) this.fail(new Error('the member holds fewer bytes than the entry'));
     });
   }
 

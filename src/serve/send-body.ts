@@ -3,12 +3,15 @@
  * verifier's tap when the blob is not verified yet (verifier.ts), with no stream layers between
  * (no pipeline, no Transform). The chunks a source pushes in one go (the views of one positioned
  * read, stored-runs.ts) are written corked, as one writev; the source is paused while the socket
- * has more queued than its high-water mark, so memory stays one read per client. Resolves when
+ * has more queued than its high-water mark, so memory stays one read per client; a chunk the
+ * socket has written is handed back to the stored-runs reader (releaseView), which reuses its
+ * read buffers instead of allocating one per read. Resolves when
  * the answer is complete, or when the client went away (the access log says so); rejects when
  * the source fails or the tap refuses a chunk (the caller then destroys the response).
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { releaseView } from '../bundle/stored-runs.js';
 import type { BlobTap } from './verifier.js';
 
 export function sendBody(src: Readable, res: ServerResponse, tap: BlobTap | undefined, onBytes: (n: number) => void): Promise<void> {
@@ -51,7 +54,9 @@ export function sendBody(src: Readable, res: ServerResponse, tap: BlobTap | unde
         process.nextTick(uncork);
       }
       onBytes(chunk.length);
-      res.write(chunk);
+      res.write(chunk, (err) => {
+        if (!err) releaseView(chunk);
+      });
     };
     src.on('data', onData);
     src.once('end', () => {
