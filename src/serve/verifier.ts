@@ -13,7 +13,6 @@
  * stream without hashing (the bundle is read-only while it is served).
  */
 import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { sha256Digest } from '../digest/digest.js';
 import type { ServedBlob, ServedContent, ServedManifest } from './content.js';
@@ -99,44 +98,6 @@ export class Verifier {
     return new BlobTap(this.shared(digest, blob.size), 0);
   }
 
-  /**
-   * The whole blob as a stream that is safe to send: verified already, or checked as it flows
-   * (tap above; the stream errors instead of passing the last chunk of a wrong blob).
-   */
-  whole(digest: string, blob: ServedBlob): Readable {
-    this.refuseBad(digest);
-    if (blob.size === 0) {
-      if (digest !== sha256Digest('')) throw this.markBad(digest, '0 bytes');
-      return emptyStream();
-    }
-    const source = blob.open(0, blob.size - 1);
-    const tap = this.tap(digest, blob);
-    if (!tap) return source;
-    const checked = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        try {
-          tap.pass(chunk);
-        } catch (err) {
-          return cb(err as Error);
-        }
-        cb(null, chunk);
-      },
-      flush(cb) {
-        try {
-          tap.end();
-        } catch (err) {
-          return cb(err as Error);
-        }
-        cb();
-      },
-    });
-    source.on('error', (err) => {
-      tap.fail(err);
-      checked.destroy(err);
-    });
-    return source.pipe(checked);
-  }
-
   /** Makes sure the whole blob has been checked (for Range requests). Throws DamagedContentError. */
   async ensure(digest: string, blob: ServedBlob): Promise<void> {
     this.refuseBad(digest);
@@ -152,8 +113,7 @@ export class Verifier {
   /** Reads what the shared check of the blob has not hashed yet, through it, to its result. */
   private async check(digest: string, blob: ServedBlob): Promise<void> {
     if (blob.size === 0) {
-      if (digest !== sha256Digest('')) throw this.markBad(digest, '0 bytes');
-      this.verified.add(digest);
+      this.tap(digest, blob);
       return;
     }
     const shared = this.shared(digest, blob.size);
@@ -163,8 +123,7 @@ export class Verifier {
       for await (const chunk of source) tap.pass(chunk as Buffer);
       tap.end();
     } catch (err) {
-      tap.fail(err);
-      throw err;
+      throw tap.fail(err) ?? err;
     }
   }
 
@@ -272,17 +231,17 @@ export class BlobTap {
     }
   }
 
-  /** The source failed: damage the bundle's framing found (a gzip CRC, a tar header that disagrees) marks the blob bad. */
-  fail(err: unknown): void {
+  /**
+   * The source failed: damage the bundle's framing found (a gzip CRC, a tar header that
+   * disagrees) marks the blob bad; returns the blob's DamagedContentError when it is bad.
+   */
+  fail(err: unknown): DamagedContentError | undefined {
     if (isDamage(err)) this.check.settle((err as Error).message);
+    return err instanceof DamagedContentError ? err : this.check.failure;
   }
 }
 
 /** A read failure that is damage in the bundle (its gzip or tar framing), not a passing I/O problem. */
 function isDamage(err: unknown): boolean {
   return err instanceof FerryError && err.code === 'BUNDLE_FORMAT';
-}
-
-function emptyStream(): Readable {
-  return Readable.from([]);
 }
