@@ -41,6 +41,10 @@ function deferred(make: () => Promise<Readable>): Readable {
     construct(cb) {
       make().then((s) => {
         src = s;
+        if (out.destroyed) {
+          s.destroy();
+          return cb();
+        }
         s.on('data', (c: Buffer) => {
           if (!out.push(c)) s.pause();
         });
@@ -194,7 +198,13 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
   const runsCache = new Map<number, Promise<StoredRun[] | undefined>>();
   const runsOf = (member: number, end: number): Promise<StoredRun[] | undefined> => {
     let p = runsCache.get(member);
-    if (!p) runsCache.set(member, (p = storedRuns(path, member, end).then((runs) => (runsKnown.set(member, runs ?? null), runs))));
+    if (!p) {
+      p = storedRuns(path, member, end).then((runs) => {
+        runsKnown.set(member, runs ?? null);
+        return runs;
+      });
+      runsCache.set(member, p);
+    }
     return p;
   };
   /** The runs of the members mapped so far (null: not a stored member). */

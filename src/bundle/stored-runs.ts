@@ -15,6 +15,9 @@ import { Readable } from 'node:stream';
 /** Blobs from this size on are read from a stored member's runs when they can be (seekable.ts, verify-seekable.ts). */
 export const STORED_READ_MIN = 256 * 1024;
 
+/** Bytes of the file read at a time while mapping a member's block headers. */
+const MAP_WINDOW = 1024 * 1024;
+
 /** `length` bytes of the member's uncompressed stream, starting at `at`, lie at file offset `file`. */
 export interface StoredRun {
   at: number;
@@ -53,11 +56,21 @@ export async function storedRuns(path: string, member: number, end: number): Pro
     if (flags & 0x10) await skipZeroTerminated();
     if (flags & 0x02) p += 2;
     const runs: StoredRun[] = [];
-    const hdr = Buffer.alloc(5);
+    // The block headers are read through a 1 MiB window (about 16 headers a read, the data
+    // between them read along): one positioned read per header would be thousands of
+    // round trips to the thread pool per layer, slow on a busy machine, before the first byte.
+    const window = Buffer.allocUnsafe(MAP_WINDOW);
+    let winAt = 0;
+    let winLen = 0;
     let at = 0;
     for (;;) {
       if (p + 5 > end) return undefined;
-      await fh.read(hdr, 0, 5, p);
+      if (p < winAt || p + 5 > winAt + winLen) {
+        winAt = p;
+        winLen = (await fh.read(window, 0, Math.min(MAP_WINDOW, end - p), p)).bytesRead;
+        if (winLen < 5) return undefined;
+      }
+      const hdr = window.subarray(p - winAt, p - winAt + 5);
       const final = hdr[0]! & 1;
       if (((hdr[0]! >> 1) & 3) !== 0 || hdr[0]! >> 3 !== 0) return undefined; // not a stored block (or bits we do not expect)
       const len = hdr.readUInt16LE(1);
