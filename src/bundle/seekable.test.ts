@@ -8,7 +8,7 @@ import { DigestMismatchError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { MediaType } from '../oci/media-types.js';
 import { blob, blobs, created, fixtureBundle, fixtureStore, gzA, plans, shared, singlePlan } from './bundle.fixture.js';
-import { storedRuns } from './stored-runs.js';
+import { releaseView, storedRuns } from './stored-runs.js';
 import { readArchive } from './reader.js';
 import { openSeekable } from './seekable.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
@@ -46,6 +46,57 @@ describe('openSeekable, big stored blobs', () => {
     for (const [a, b] of [[0, 0], [65530, 65540], [100_000, 699_999], [699_999, 699_999]] as const) {
       expect((await text(s.open(blobPath(bigLayer.digest), a, b))).equals(data.subarray(a, b + 1)), `${a}-${b}`).toBe(true);
     }
+  });
+
+  it('reuses a read buffer once every view of it is handed back, and the bytes stay right', async () => {
+    const out = await fixtureBundle(dirs, 'gzip', [bigPlan]);
+    const s = (await openSeekable(out))!;
+    const data = blobs.get(bigLayer.digest)!;
+    const memories = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    for (let pass = 0; pass < 4; pass++) {
+      // Two readers at once, one of them handing its views back a tick late.
+      const read = (late: boolean): Promise<Buffer> =>
+        new Promise((resolve, reject) => {
+          const parts: Buffer[] = [];
+          const r = s.open(blobPath(bigLayer.digest));
+          let ended = false;
+          const settle = (): void => void (ended && !queue.length && resolve(Buffer.concat(parts)));
+          r.on('data', (c: Buffer) => {
+            memories.add(c.buffer);
+            chunks++;
+            const i = parts.push(c) - 1;
+            if (!late) {
+              parts[i] = Buffer.from(c);
+              releaseView(c);
+              return;
+            }
+            // Copied only when handed back, one view per turn of the event loop (reads complete
+            // in between): a buffer reused too early would show here.
+            queue.push(() => {
+              parts[i] = Buffer.from(c);
+              releaseView(c);
+            });
+            if (queue.length === 1) setImmediate(next);
+          });
+          const queue: Array<() => void> = [];
+          const next = (): void => {
+            queue[0]!();
+            queue.shift();
+            if (queue.length) setImmediate(next);
+            else settle();
+          };
+          r.on('end', () => {
+            ended = true;
+            settle();
+          });
+          r.on('error', reject);
+        });
+      const [a, b] = await Promise.all([read(false), read(true)]);
+      expect(a.equals(data), `pass ${pass}`).toBe(true);
+      expect(b.equals(data), `pass ${pass}`).toBe(true);
+    }
+    expect(memories.size).toBeLessThan(chunks / 4);
   });
 
   it('is undefined for a deflated member (read by inflating instead)', async () => {

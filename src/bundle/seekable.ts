@@ -31,6 +31,40 @@ async function readAll(s: AsyncIterable<Buffer>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/**
+ * A stream of the one `make` resolves with, passed on chunk for chunk (no copies, no generator):
+ * for a source that needs some I/O before it is known. An error of `make` is the stream's.
+ */
+function deferred(make: () => Promise<Readable>): Readable {
+  let src: Readable | undefined;
+  const out = new Readable({
+    construct(cb) {
+      make().then((s) => {
+        src = s;
+        if (out.destroyed) {
+          s.destroy();
+          return cb();
+        }
+        s.on('data', (c: Buffer) => {
+          if (!out.push(c)) s.pause();
+        });
+        s.once('end', () => out.push(null));
+        s.once('error', (err) => out.destroy(err));
+        s.pause();
+        cb();
+      }, cb);
+    },
+    read() {
+      src!.resume();
+    },
+    destroy(err, cb) {
+      src?.destroy();
+      cb(err);
+    },
+  });
+  return out;
+}
+
 export interface SeekableArchive {
   path: string;
   /** True for a gzip bundle (members), false for a plain tar. */
@@ -164,7 +198,30 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
   const runsCache = new Map<number, Promise<StoredRun[] | undefined>>();
   const runsOf = (member: number, end: number): Promise<StoredRun[] | undefined> => {
     let p = runsCache.get(member);
-    if (!p) runsCache.set(member, (p = storedRuns(path, member, end)));
+    if (!p) {
+      p = storedRuns(path, member, end).then((runs) => {
+        runsKnown.set(member, runs ?? null);
+        return runs;
+      });
+      runsCache.set(member, p);
+    }
+    return p;
+  };
+  /** The runs of the members mapped so far (null: not a stored member). */
+  const runsKnown = new Map<number, StoredRun[] | null>();
+  /** Each stored entry's tar header, checked against the TOC (once it passed, not again). */
+  const headers = new Map<string, Promise<void>>();
+  const headerChecked = (e: TocEntry, runs: readonly StoredRun[]): Promise<void> => {
+    let p = headers.get(e.name);
+    if (!p) {
+      const headerAt = e.offset - e.memberOffset;
+      p = readAll(readRuns(path, runs, headerAt, headerAt + TAR_BLOCK)).then((tar) => {
+        const h = parseTarHeader(tar, `${path}: entry "${e.name}"`);
+        if (h.name !== e.name || h.size !== e.size) throw damaged(path, `the table of contents says "${e.name}" (${e.size} bytes) is here, but the tar header says "${h.name}" (${h.size} bytes)`);
+      });
+      p.catch(() => headers.delete(e.name));
+      headers.set(e.name, p);
+    }
     return p;
   };
 
@@ -186,24 +243,21 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     // A big blob in a stored member is read as it lies in the file (stored-runs.ts), no zlib.
     // (Not across the files of a volume set: those are inflated.)
     if (e.size < STORED_READ_MIN || set) return Readable.from(inflate(), { objectMode: false });
-    return Readable.from(
-      (async function* () {
-        const runs = await runsOf(e.member, memberEnd);
-        if (!runs) {
-          yield* inflate();
-          return;
-        }
-        const headerAt = e.offset - e.memberOffset;
-        try {
-          const h = parseTarHeader(await readAll(readRuns(path, runs, headerAt, headerAt + TAR_BLOCK)), `${path}: entry "${e.name}"`);
-          if (h.name !== e.name || h.size !== e.size) throw damaged(path, `the table of contents says "${e.name}" (${e.size} bytes) is here, but the tar header says "${h.name}" (${h.size} bytes)`);
-          if (last >= start) yield* readRuns(path, runs, headerAt + TAR_BLOCK + start, headerAt + TAR_BLOCK + last + 1);
-        } catch (err) {
-          throw archiveError(path, err, e.name);
-        }
-      })(),
-      { objectMode: false },
-    );
+    const headerAt = e.offset - e.memberOffset;
+    const from = headerAt + TAR_BLOCK + start;
+    const to = last >= start ? headerAt + TAR_BLOCK + last + 1 : from;
+    const mapError = (err: unknown): Error => archiveError(path, err, e.name);
+    const known = runsKnown.get(e.member);
+    if (known === null) return Readable.from(inflate(), { objectMode: false });
+    // Once the member's runs are mapped, the data is one stream of positioned reads
+    // (stored-runs.ts), no generator layers; its tar header is checked once, before the first read.
+    if (known) return readRuns(path, known, from, to, { before: () => headerChecked(e, known), mapError });
+    // The first open of a member maps its runs first, then streams as above (or inflates).
+    return deferred(async () => {
+      const runs = await runsOf(e.member, memberEnd);
+      if (!runs) return Readable.from(inflate(), { objectMode: false });
+      return readRuns(path, runs, from, to, { before: () => headerChecked(e, runs), mapError });
+    });
   };
 
   const readEntry = async (name: string): Promise<Buffer> => {

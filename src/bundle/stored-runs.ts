@@ -8,11 +8,15 @@
  * to undefined and is inflated instead. The content is not checked here (no CRC): readers of
  * blobs check their sha256, which is stronger.
  */
+import fs from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
 /** Blobs from this size on are read from a stored member's runs when they can be (seekable.ts, verify-seekable.ts). */
 export const STORED_READ_MIN = 256 * 1024;
+
+/** Bytes of the file read at a time while mapping a member's block headers. */
+const MAP_WINDOW = 1024 * 1024;
 
 /** `length` bytes of the member's uncompressed stream, starting at `at`, lie at file offset `file`. */
 export interface StoredRun {
@@ -62,11 +66,21 @@ export async function storedRuns(path: string, member: number, end: number): Pro
     let p = await gzipDataStart(fh, member);
     if (p === undefined) return undefined;
     const runs: StoredRun[] = [];
-    const hdr = Buffer.alloc(5);
+    // The block headers are read through a 1 MiB window (about 16 headers a read, the data
+    // between them read along): one positioned read per header would be thousands of
+    // round trips to the thread pool per layer, slow on a busy machine, before the first byte.
+    const window = Buffer.allocUnsafe(MAP_WINDOW);
+    let winAt = 0;
+    let winLen = 0;
     let at = 0;
     for (;;) {
       if (p + 5 > end) return undefined;
-      await fh.read(hdr, 0, 5, p);
+      if (p < winAt || p + 5 > winAt + winLen) {
+        winAt = p;
+        winLen = (await fh.read(window, 0, Math.min(MAP_WINDOW, end - p), p)).bytesRead;
+        if (winLen < 5) return undefined;
+      }
+      const hdr = window.subarray(p - winAt, p - winAt + 5);
       const final = hdr[0]! & 1;
       if (((hdr[0]! >> 1) & 3) !== 0 || hdr[0]! >> 3 !== 0) return undefined; // not a stored block (or bits we do not expect)
       const len = hdr.readUInt16LE(1);
@@ -88,52 +102,146 @@ export async function storedRuns(path: string, member: number, end: number): Pro
 const READ_SIZE = 256 * 1024;
 
 /**
+ * Read buffers whose every view a consumer has handed back (releaseView), for the next reads:
+ * a server streaming gigabytes reuses a few buffers instead of allocating one per read (which
+ * costs the garbage collector more than the reads and lets RSS climb until it runs).
+ */
+const free: Buffer[] = [];
+const FREE_MAX = 32;
+/** The views of a pooled read buffer not handed back yet, by its memory. */
+const outstanding = new WeakMap<ArrayBufferLike, number>();
+
+function readBuffer(length: number): Buffer {
+  if (length < READ_SIZE / 4) return Buffer.allocUnsafeSlow(length);
+  return free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+}
+
+/**
+ * Hands back a chunk a RunsReadable pushed, once it is no longer used (written to a socket):
+ * when every view of its read buffer is back, the buffer is reused. Optional (a chunk never
+ * handed back is collected as usual); a chunk of any other source is ignored. Each chunk at
+ * most once, and only when nothing holds it any more.
+ */
+export function releaseView(chunk: Buffer): void {
+  const mem = chunk.buffer;
+  const n = outstanding.get(mem);
+  if (n === undefined) return;
+  if (n > 1) {
+    outstanding.set(mem, n - 1);
+    return;
+  }
+  outstanding.delete(mem);
+  if (free.length < FREE_MAX && mem.byteLength === READ_SIZE) free.push(Buffer.from(mem as ArrayBuffer, 0, READ_SIZE));
+}
+
+export interface ReadRunsOptions {
+  /** Awaited before the first read (seekable.ts checks the entry's tar header there); its error is the stream's. */
+  before?: () => Promise<void>;
+  /** Turns a read's error (or before's) into the one the stream fails with. */
+  mapError?: (err: unknown) => Error;
+}
+
+/**
  * Streams bytes [from, to) of the member's uncompressed stream through its runs: one positioned
  * read of up to 256 KiB of the file at a time (the runs are 5 bytes apart), then each run's bytes
- * handed on as a view of that buffer, so the block headers cost no read and nothing is copied.
+ * pushed as a view of that buffer, so the block headers cost no read and nothing is copied. One
+ * stream, no generator layers: each read is asked for by the consumer (backpressure), and the
+ * views of one read are pushed together, so a consumer that corks writes them in one go.
  */
-export function readRuns(path: string, runs: readonly StoredRun[], from: number, to: number): Readable {
-  return Readable.from(
-    (async function* () {
-      const fh = await open(path, 'r');
-      try {
-        // The first run that holds `from` (runs are sorted by `at`).
-        let lo = 0;
-        let hi = runs.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (runs[mid]!.at <= from) lo = mid;
-          else hi = mid - 1;
-        }
-        let pos = from;
-        let i = lo;
-        while (pos < to && i < runs.length) {
-          // The file range from `pos` to the end of the last run that fits in one read.
-          const first = runs[i]!;
-          const fileStart = first.file + (pos - first.at);
-          let j = i;
-          while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= READ_SIZE && runs[j + 1]!.at < to) j++;
-          const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + READ_SIZE);
-          // A fresh buffer per read: the runs in it are handed on as views (no copy), and the
-          // consumer may hold them for a while.
-          const raw = Buffer.allocUnsafe(fileEnd - fileStart);
-          const { bytesRead } = await fh.read(raw, 0, raw.length, fileStart);
-          if (bytesRead !== raw.length) throw new Error('the file ends early');
-          while (i <= j && pos < to) {
-            const r = runs[i]!;
-            const off = pos - r.at;
-            const n = Math.min(r.length - off, to - pos, fileEnd - (r.file + off));
-            if (n <= 0) break;
-            yield raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n);
-            pos += n;
-            if (pos === r.at + r.length) i++;
-          }
-        }
-        if (pos < to) throw new Error('the member holds fewer bytes than the entry');
-      } finally {
-        await fh.close();
+export function readRuns(path: string, runs: readonly StoredRun[], from: number, to: number, opts: ReadRunsOptions = {}): Readable {
+  return new RunsReadable(path, runs, from, to, opts);
+}
+
+class RunsReadable extends Readable {
+  private fd: number | undefined;
+  /** A read in flight: the descriptor is closed only after it (its number could be reused). */
+  private reading: (() => void) | undefined;
+  private pos: number;
+  private i: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly runs: readonly StoredRun[],
+    from: number,
+    private readonly to: number,
+    private readonly opts: ReadRunsOptions,
+  ) {
+    super({ highWaterMark: READ_SIZE });
+    this.pos = from;
+    // The first run that holds `from` (runs are sorted by `at`).
+    let lo = 0;
+    let hi = runs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (runs[mid]!.at <= from) lo = mid;
+      else hi = mid - 1;
+    }
+    this.i = lo;
+  }
+
+  private fail(err: unknown): void {
+    this.destroy(this.opts.mapError ? this.opts.mapError(err) : (err as Error));
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    const opened = (): void =>
+      fs.open(this.path, 'r', (err, fd) => {
+        if (err) return cb(this.opts.mapError ? this.opts.mapError(err) : err);
+        this.fd = fd;
+        cb();
+      });
+    if (!this.opts.before) return opened();
+    this.opts.before().then(opened, (err: unknown) => cb(this.opts.mapError ? this.opts.mapError(err) : (err as Error)));
+  }
+
+  override _read(): void {
+    const { runs, to } = this;
+    if (!(this.pos < to && this.i < runs.length)) {
+      if (this.pos < to) return this.fail(new Error('the member holds fewer bytes than the entry'));
+      this.push(null);
+      return;
+    }
+    // The file range from `pos` to the end of the last run that fits in one read.
+    const first = runs[this.i]!;
+    const fileStart = first.file + (this.pos - first.at);
+    let j = this.i;
+    while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= READ_SIZE && runs[j + 1]!.at < to) j++;
+    const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + READ_SIZE);
+    // A buffer per read (fresh, or one handed back whole): the runs in it are pushed as views
+    // (no copy), which the consumer may hold for a while.
+    const length = fileEnd - fileStart;
+    const raw = readBuffer(length);
+    this.reading = () => {};
+    fs.read(this.fd!, raw, 0, length, fileStart, (err, bytesRead) => {
+      const after = this.reading!;
+      this.reading = undefined;
+      after();
+      if (this.destroyed) return;
+      if (err) return this.fail(err);
+      if (bytesRead !== length) return this.fail(new Error('the file ends early'));
+      const views: Buffer[] = [];
+      while (this.i <= j && this.pos < to) {
+        const r = runs[this.i]!;
+        const off = this.pos - r.at;
+        const n = Math.min(r.length - off, to - this.pos, fileEnd - (r.file + off));
+        if (n <= 0) break;
+        this.pos += n;
+        if (this.pos === r.at + r.length) this.i++;
+        views.push(raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n));
       }
-    })(),
-    { objectMode: false },
-  );
+      if (!views.length && this.pos < to) return this.fail(new Error('the member holds fewer bytes than the entry'));
+      if (raw.length === READ_SIZE) outstanding.set(raw.buffer, views.length);
+      for (const v of views) this.push(v);
+      if (this.pos >= to) this.push(null);
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.fd === undefined) return cb(err);
+    const fd = this.fd;
+    this.fd = undefined;
+    const close = (): void => fs.close(fd, () => cb(err));
+    if (this.reading) this.reading = close;
+    else close();
+  }
 }

@@ -6,8 +6,6 @@
  * converted. Every other method than GET and HEAD is 405 UNSUPPORTED.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { MediaType } from '../oci/media-types.js';
 import { parseRange, contentRange } from './range.js';
 import { paginate } from './paginate.js';
@@ -16,6 +14,7 @@ import { RegistryError, blobUnknown, manifestUnknown, nameUnknown, readOnly } fr
 import type { Repositories, Repository } from './repositories.js';
 import type { ServedContent } from './content.js';
 import { DamagedContentError, type Verifier } from './verifier.js';
+import { sendBody } from './send-body.js';
 import type { Htpasswd } from './htpasswd.js';
 
 export interface ServeContext {
@@ -134,15 +133,16 @@ async function sendBlob(ctx: ServeContext, digest: string, req: IncomingMessage,
     res.end();
     return;
   }
-  let body: Readable;
   if (range) {
     await ctx.verifier.ensure(digest, blob);
     res.writeHead(206, { ...base, 'content-length': String(range.end - range.start + 1), 'content-range': contentRange(range, blob.size) });
-    body = blob.open(range.start, range.end);
-  } else {
-    body = ctx.verifier.whole(digest, blob);
-    res.writeHead(200, { ...base, 'content-length': String(blob.size) });
+    return sendBody(blob.open(range.start, range.end), res, undefined, (n) => (rec.bytes += n));
   }
-  body.on('data', (c: Buffer) => (rec.bytes += c.length));
-  await pipeline(body, res);
+  const tap = ctx.verifier.tap(digest, blob);
+  res.writeHead(200, { ...base, 'content-length': String(blob.size) });
+  if (blob.size === 0) {
+    res.end();
+    return;
+  }
+  return sendBody(blob.open(0, blob.size - 1), res, tap, (n) => (rec.bytes += n));
 }

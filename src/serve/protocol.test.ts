@@ -107,16 +107,21 @@ describe('Verifier', () => {
     blob: async (d) => (d === digest ? { size: bytes.length, open: (s, e) => Readable.from([bytes.subarray(s, Math.min(e + 1, s + 65536)), bytes.subarray(Math.min(e + 1, s + 65536), e + 1)]) } : undefined),
     referrers: () => [],
   });
-  const drain = async (r: Readable): Promise<Buffer> => {
-    const parts: Buffer[] = [];
-    for await (const c of r) parts.push(c as Buffer);
-    return Buffer.concat(parts);
+  /** Reads the whole blob through its tap, as the handler sends it: what a client would get, or the error that cut it. */
+  const whole = async (v: Verifier, digest: string, got: Buffer[] = []): Promise<Buffer> => {
+    const b = (await v.blob(digest))!;
+    const tap = v.tap(digest, b);
+    for await (const c of b.open(0, b.size - 1)) {
+      tap?.pass(c as Buffer);
+      got.push(c as Buffer);
+    }
+    tap?.end();
+    return Buffer.concat(got);
   };
 
   it('streams a good blob and remembers it as verified', async () => {
     const v = new Verifier(content(good, sha(good)), () => {});
-    const b = (await v.blob(sha(good)))!;
-    expect((await drain(v.whole(sha(good), b))).equals(good)).toBe(true);
+    expect((await whole(v, sha(good))).equals(good)).toBe(true);
     expect(v.isVerified(sha(good))).toBe(true);
   });
 
@@ -125,10 +130,8 @@ describe('Verifier', () => {
     bad[bad.length - 1]! ^= 1;
     const damage: string[] = [];
     const v = new Verifier(content(bad, sha(good)), (d) => damage.push(d));
-    const b = (await v.blob(sha(good)))!;
     const got: Buffer[] = [];
-    const s = v.whole(sha(good), b);
-    await expect((async () => { for await (const c of s) got.push(c as Buffer); })()).rejects.toThrow(/expected/);
+    await expect(whole(v, sha(good), got)).rejects.toThrow(/is damaged in the bundle \(calculated sha256:/);
     expect(Buffer.concat(got).length).toBeLessThan(bad.length);
     expect(damage).toEqual([sha(good)]);
     await expect(v.blob(sha(good))).rejects.toBeInstanceOf(DamagedContentError);
@@ -140,6 +143,95 @@ describe('Verifier', () => {
     await expect(v.ensure(sha('it'), (await v.blob(sha('it')))!)).rejects.toBeInstanceOf(DamagedContentError);
     const w = new Verifier(content(bad, sha('it')), () => {});
     await expect(w.manifest(sha('it'))).rejects.toBeInstanceOf(DamagedContentError);
+  });
+
+  /** The blob in 1000-byte chunks, as a reader gets them. */
+  const chunksOf = (b: Buffer, from = 0): Buffer[] => Array.from({ length: Math.ceil((b.length - from) / 1000) }, (_, i) => b.subarray(from + i * 1000, Math.min(b.length, from + (i + 1) * 1000)));
+
+  it('shares one hash between concurrent reads of a blob: each gets all of it, the blob is hashed once', async () => {
+    const v = new Verifier(content(good, sha(good)), () => {});
+    const b = (await v.blob(sha(good)))!;
+    const readers = [0, 1, 2].map(() => ({ tap: v.tap(sha(good), b)!, got: [] as Buffer[] }));
+    const chunks = chunksOf(good);
+    // Interleaved, at different speeds: reader 0 ahead, reader 1 behind it, reader 2 late and then the fastest.
+    const step = (r: (typeof readers)[number]): void => {
+      const c = chunks[r.got.length]!;
+      r.tap.pass(c);
+      r.got.push(c);
+    };
+    for (let i = 0; i < 50; i++) step(readers[0]!);
+    for (let i = 0; i < 20; i++) step(readers[1]!);
+    while (readers[2]!.got.length < chunks.length) step(readers[2]!);
+    for (const r of readers) while (r.got.length < chunks.length) step(r);
+    for (const r of readers) {
+      r.tap.end();
+      expect(Buffer.concat(r.got).equals(good)).toBe(true);
+    }
+    expect(v.hashedBytes).toBe(good.length);
+    expect(v.isVerified(sha(good))).toBe(true);
+    expect(v.tap(sha(good), b)).toBeUndefined();
+    // A range after that reads nothing more through the hash.
+    await v.ensure(sha(good), b);
+    expect(v.hashedBytes).toBe(good.length);
+  });
+
+  it('a bad blob read by several clients at once: every one of them is refused before its last chunk, and the damage is reported once', async () => {
+    const bad = Buffer.from(good);
+    bad[bad.length - 1]! ^= 1;
+    const damage: string[] = [];
+    const v = new Verifier(content(bad, sha(good)), (d) => damage.push(d));
+    const b = (await v.blob(sha(good)))!;
+    const chunks = chunksOf(bad);
+    const readers = [0, 1, 2].map(() => ({ tap: v.tap(sha(good), b)!, got: 0, refused: undefined as unknown }));
+    for (const k of [2, 1, 0]) {
+      // Reader 2 reads to 100 chunks before the end, reader 1 to the last chunk, then reader 0 to the end.
+      const r = readers[k]!;
+      const upTo = chunks.length - [0, 1, 100][k]!;
+      while (r.got < upTo && r.refused === undefined) {
+        try {
+          r.tap.pass(chunks[r.got]!);
+          r.got++;
+        } catch (err) {
+          r.refused = err;
+        }
+      }
+    }
+    for (const r of readers) {
+      while (r.refused === undefined && r.got < chunks.length) {
+        try {
+          r.tap.pass(chunks[r.got]!);
+          r.got++;
+        } catch (err) {
+          r.refused = err;
+        }
+      }
+      expect(r.refused).toBeInstanceOf(DamagedContentError);
+      expect(r.got).toBeLessThan(chunks.length);
+    }
+    expect(readers.map((r) => r.got)).toEqual([chunks.length - 1, chunks.length - 1, chunks.length - 100]);
+    expect(v.hashedBytes).toBe(bad.length);
+    expect(damage).toEqual([sha(good)]);
+    expect(() => v.tap(sha(good), b)).toThrow(DamagedContentError);
+  });
+
+  it('a reader that goes away leaves the shared hash to the others; a range reads only the rest through it', async () => {
+    const v = new Verifier(content(good, sha(good)), () => {});
+    const b = (await v.blob(sha(good)))!;
+    const chunks = chunksOf(good);
+    const gone = v.tap(sha(good), b)!;
+    for (let i = 0; i < 100; i++) gone.pass(chunks[i]!);
+    // The range request's check goes on from where the hash is, not from 0.
+    await v.ensure(sha(good), b);
+    expect(v.hashedBytes).toBe(good.length);
+    expect(v.isVerified(sha(good))).toBe(true);
+  });
+
+  it('a source shorter than the blob is damage', async () => {
+    const v = new Verifier(content(good, sha(good)), () => {});
+    const b = (await v.blob(sha(good)))!;
+    const t = v.tap(sha(good), b)!;
+    t.pass(good.subarray(0, 1000));
+    expect(() => t.end()).toThrow(/1000 bytes, expected 196613/);
   });
 });
 
