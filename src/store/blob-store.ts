@@ -121,19 +121,7 @@ export class BlobStore {
   async putBuffer(digest: string, data: Buffer, subject: string): Promise<void> {
     const actual = sha256Digest(data);
     if (actual !== digest) throw new DigestMismatchError(subject, digest, actual);
-    if (await this.has(digest, data.length)) return this.touch(digest);
-    // Unique per call: two images of one run may store the same manifest at the same moment.
-    const tmp = `${this.partialPath(digest)}.${HOST}.${process.pid}.${++ingestCounter}`;
-    const forget = removeOnInterrupt(tmp);
-    try {
-      await writeFile(tmp, data);
-      await this.place(tmp, digest);
-    } catch (err) {
-      await rm(tmp, { force: true }).catch(() => undefined);
-      throw ioError('writing into the cache', this.dir, err, CACHE_HINT);
-    } finally {
-      forget();
-    }
+    await this.putVerified(digest, data);
   }
 
   /** A read stream of a verified blob. */
@@ -199,6 +187,7 @@ export class BlobStore {
   /** Places bytes the caller verified (the copy engine did) under their digest. */
   private async putVerified(digest: string, data: Buffer): Promise<void> {
     if (await this.has(digest, data.length)) return this.touch(digest);
+    // Unique per call: two images of one run may store the same manifest at the same moment.
     const tmp = `${this.partialPath(digest)}.${HOST}.${process.pid}.${++ingestCounter}`;
     const forget = removeOnInterrupt(tmp);
     try {
