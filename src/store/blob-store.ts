@@ -222,7 +222,7 @@ export class BlobStore {
       const resumed = have > 0;
       try {
         let n = have;
-        const file = createWriteStream(partial, { flags: 'a' });
+        const file = createWriteStream(partial, { flags: 'a', highWaterMark: 1024 * 1024 });
         file.on('error', (e) => (fileError = e));
         await pipeline(
           content.open(have, size - 1, { holdLast: false, ...(have > 0 ? { prefix: createReadStream(partial, { highWaterMark: 1024 * 1024 }) } : {}) }),
