@@ -27,7 +27,7 @@ async function isGzip(store: BlobStore, digest: string): Promise<boolean> {
 /** Compresses a layer into the store; resolves the gzip blob's descriptor. */
 async function compressLayer(store: BlobStore, layer: Descriptor): Promise<Descriptor> {
   const tap = new HashingTap();
-  const pending = await store.ingest(pipeTo(pipeTo(store.read(layer.digest), createGzip({ level: 6 })), tap));
+  const pending = await store.ingest(pipeTo(pipeTo(store.read(layer.digest, layer.size), createGzip({ level: 6 })), tap));
   const digest = `sha256:${tap.hex()}`;
   await pending.commit(digest);
   return { mediaType: MediaType.dockerLayerGzip, digest, size: tap.bytes };

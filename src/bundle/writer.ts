@@ -156,7 +156,7 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
       } else {
         const { digest, subject } = e.data;
         const fresh = opts.ready ? (await guard(opts.ready(digest))) === true : false;
-        const body = fresh ? store.read(digest) : pipeTo(store.read(digest), new VerifyingStream(digest, e.size, subject));
+        const body = fresh ? store.read(digest, e.size) : pipeTo(store.read(digest, e.size), new VerifyingStream(digest, e.size, subject));
         await out.memberStreaming(level, tarHeader(e.name, e.size, created), body, Buffer.alloc(tarPadding(e.size)), opts.onBytes);
       }
     }

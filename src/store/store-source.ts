@@ -17,5 +17,5 @@ export function storeBlobSource(store: BlobStore, what: string): BlobSource {
 }
 
 function storeOpener(store: BlobStore, blob: Descriptor): BlobOpener {
-  return async (offset, end) => ({ body: offset > 0 || end !== undefined ? store.readRange(blob.digest, offset, end ?? Math.max(offset, blob.size - 1)) : store.read(blob.digest), start: offset });
+  return async (offset, end) => ({ body: offset > 0 || end !== undefined ? store.readRange(blob.digest, offset, end ?? Math.max(offset, blob.size - 1)) : store.read(blob.digest, blob.size), start: offset });
 }
