@@ -90,11 +90,13 @@ async function failure(p: Promise<unknown>): Promise<Error & { code?: string }> 
   throw new Error('expected a failure');
 }
 
-const sinkFor = (): DockerArchiveSink => new DockerArchiveSink('the test archive', { repoTags: (p) => [p.request], origin: (d) => (d === shared.d.digest ? '/base.tar.gz' : undefined) });
+/** A sink whose writes go out at once (writeSize 1), so a test sees every byte it wrote. */
+const sinkFor = (writeSize = 1): DockerArchiveSink =>
+  new DockerArchiveSink('the test archive', { repoTags: (p) => [p.request], origin: (d) => (d === shared.d.digest ? '/base.tar.gz' : undefined), writeSize });
 
 describe('DockerArchiveSink', () => {
-  it('writes each blob once as blobs/sha256/<hex>, then manifest.json (Config, RepoTags, Layers) and the end of the tar', async () => {
-    const sink = sinkFor();
+  it.each([1, 1024 * 1024])('writes each blob once as blobs/sha256/<hex>, then manifest.json (Config, RepoTags, Layers) and the end of the tar (writes of %i bytes)', async (writeSize) => {
+    const sink = sinkFor(writeSize);
     const got = drain(sink.stream);
     let bytes = 0;
     await copyImages(memorySource(), [planA, planB], sink, { onBytes: (_p, n) => (bytes += n) });

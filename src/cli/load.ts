@@ -1,6 +1,9 @@
 /**
  * `ferry load BUNDLE`: load a bundle into a Docker engine through the Engine API (DOCKER_HOST),
- * streaming it without a temporary copy. Per image, what the engine holds decides (unless
+ * streaming it without a temporary copy: a ferry bundle that can be read in place (format 2,
+ * or a plain tar) through the copy engine into a docker-load archive (load-copy.ts); older gzip
+ * bundles and `docker save` / skopeo archives, which cannot, through the checking rewrite
+ * (bundle/rewrite.ts). Per image, what the engine holds decides (unless
  * --force, which loads everything): an image it lacks is loaded; one it has (same ID, the
  * config digest) whose tag is missing or names another image is only re-tagged; one it has
  * with its tags is left alone ("already present"). The same holds for `docker save` archives,
