@@ -120,8 +120,10 @@ export async function loadByCopy(engine: DockerEngine, bundle: LoadableBundle, i
   for (const p of plans) for (const d of [p.images[0]!.config, ...p.images[0]!.layers]) if (!p.expected?.includes(d.digest)) sizes.set(d.digest, d.size);
   opts.onStart?.([...sizes.values()].reduce((a, b) => a + b, 0));
   const loading = engine.load(sink.stream).then((res) => parseLoadAnswer(res.body));
-  // An engine that fails or answers early stops the copy: its writes then fail at once.
-  loading.catch(() => sink.stream.destroy());
+  // An engine that fails, or answers before it has read the whole archive, stops the copy:
+  // its writes then fail at once instead of waiting for a reader that is gone.
+  const stop = (): void => void sink.stream.destroy();
+  loading.then(stop, stop);
   try {
     await copyImages(source, plans, sink, {
       ...(opts.onBytes ? { onBytes: (_p: ImagePlan, n: number) => opts.onBytes!(n) } : {}),
