@@ -19,7 +19,6 @@ import { differentialSources } from './load-differential.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { setInterruptMessage } from '../process/interrupt.js';
-import { judge, loadPolicy, rejectedError } from './policy-check.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { imageState, retag, type LoadStatus } from '../docker-engine/image-state.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
@@ -234,14 +233,17 @@ export async function runLoad(a: LoadArgs): Promise<number> {
       skipped: items.filter((i) => i.status !== 'loaded').map(itemName),
     });
   };
-  const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
+  // Imported only for --policy: its YAML, schema and sigstore modules take a while to load,
+  // and a load without one should reach the engine at once.
+  const check = a.policy !== undefined ? await import('./policy-check.js') : undefined;
+  const policy = check && a.policy !== undefined ? await check.loadPolicy(a.policy) : undefined;
   try {
-    if (policy) {
+    if (check && policy) {
       // The signatures sit among the blobs: one checking pass over the bundle first.
       const checked = await verifyArchive(a.bundle, false);
       if (checked.problems.length) throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
-      const verdicts = await judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
-      if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, '; nothing was loaded');
+      const verdicts = await check.judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
+      if (verdicts.some((v) => v.verdict === 'rejected')) throw check.rejectedError(verdicts, policy, '; nothing was loaded');
     }
     const items = await loadBundle(engine, a.bundle, a, out);
     report(items);
