@@ -1,6 +1,8 @@
 /**
  * Streams a bundle as a plain tar with a different manifest.json and only the blobs it names:
- * how `ferry load` hands Docker a chosen platform or a subset of images without a temporary
+ * how `ferry load` hands Docker a chosen platform or a subset of images of an archive it cannot
+ * read in place (an older gzip bundle, a `docker save` or skopeo archive; a bundle it can read
+ * in place goes through the copy engine and docker-archive-sink.ts instead) without a temporary
  * copy, and how it makes sure Docker never sees an entry ferry would reject. Entries are checked as in reader.ts (names, types) and blobs verified against their
  * names while they pass; a bad blob aborts the stream, so the engine loads nothing. Blobs from
  * elsewhere (a differential bundle's base layers, `load --base`) are appended after the

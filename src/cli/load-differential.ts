@@ -29,6 +29,8 @@ export interface LoadImage {
 /** Where the layers a differential load needs come from; `extras` go into the upload. */
 export interface DifferentialSources {
   extras: ExtraBlob[];
+  /** The --base bundle each of the extras is read from, by digest. */
+  bases: Map<string, SeekableArchive>;
   /** How many layers the engine is relied on for, and how many come from --base bundles. */
   fromEngine: number;
   fromBase: number;
@@ -73,13 +75,16 @@ async function diffIds(bundle: string, configs: readonly string[]): Promise<Map<
 export async function differentialSources(bundle: string, images: readonly LoadImage[], expected: ReadonlySet<string>, bases: readonly string[], engine: DockerEngine): Promise<DifferentialSources> {
   const opened = await Promise.all(bases.map(openBase));
   const extras = new Map<string, ExtraBlob>();
+  const baseOf = new Map<string, SeekableArchive>();
   const needEngine: { image: LoadImage; index: number }[] = [];
   for (const image of images) {
     image.layers.forEach((digest, index) => {
       if (!expected.has(digest) || extras.has(digest)) return;
-      const hit = opened.map((s) => baseBlob(s, digest)).find((b) => b);
-      if (hit) extras.set(digest, hit);
-      else needEngine.push({ image, index });
+      const base = opened.find((s) => baseBlob(s, digest));
+      if (base) {
+        extras.set(digest, baseBlob(base, digest)!);
+        baseOf.set(digest, base);
+      } else needEngine.push({ image, index });
     });
   }
   let held: EngineLayers | undefined;
@@ -96,5 +101,5 @@ export async function differentialSources(bundle: string, images: readonly LoadI
       hint: 'load the full bundle it was made against first (or an image with those layers), or name that bundle with --base FULL-BUNDLE',
     });
   }
-  return { extras: [...extras.values()], fromEngine: needEngine.length, fromBase: extras.size };
+  return { extras: [...extras.values()], bases: baseOf, fromEngine: needEngine.length, fromBase: extras.size };
 }

@@ -1,6 +1,9 @@
 /**
  * `ferry load BUNDLE`: load a bundle into a Docker engine through the Engine API (DOCKER_HOST),
- * streaming it without a temporary copy. Per image, what the engine holds decides (unless
+ * streaming it without a temporary copy: a ferry bundle that can be read in place (format 2,
+ * or a plain tar) through the copy engine into a docker-load archive (load-copy.ts); older gzip
+ * bundles and `docker save` / skopeo archives, which cannot, through the checking rewrite
+ * (bundle/rewrite.ts). Per image, what the engine holds decides (unless
  * --force, which loads everything): an image it lacks is loaded; one it has (same ID, the
  * config digest) whose tag is missing or names another image is only re-tagged; one it has
  * with its tags is left alone ("already present"). The same holds for `docker save` archives,
@@ -16,7 +19,6 @@ import { differentialSources } from './load-differential.js';
 import { verifyArchive } from '../bundle/verify.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { setInterruptMessage } from '../process/interrupt.js';
-import { judge, loadPolicy, rejectedError } from './policy-check.js';
 import { parseLoadAnswer } from '../docker-engine/load-stream.js';
 import { imageState, retag, type LoadStatus } from '../docker-engine/image-state.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../oci/platform.js';
@@ -25,13 +27,16 @@ import type { Output } from './output.js';
 import type { LoadArgs } from './commands.js';
 import { readBundleHead } from '../bundle/head.js';
 import { bundleSize } from '../bundle/volume-set.js';
-
+import type { SeekableArchive } from '../bundle/seekable.js';
+import type { LoadAnswer } from '../docker-engine/load-stream.js';
+import { loadByCopy, openLoadable } from './load-copy.js';
 
 interface Wanted {
   name: string | null;
   tag: string | null;
   config: string;
   layers: string[];
+  layerDescriptors: { digest: string; size: number; mediaType: string }[];
 }
 
 /** What to load per image of a ferry bundle, from ferry.json. */
@@ -50,7 +55,7 @@ function wantedImages(meta: FerryMetadata, platform: string | undefined): Wanted
       });
     }
     const tag = m.name ? dockerTag(m.name) : null;
-    return { name: m.name, tag, config: p.config, layers: p.layers.map((l) => l.digest) };
+    return { name: m.name, tag, config: p.config, layers: p.layers.map((l) => l.digest), layerDescriptors: p.layers };
   });
 }
 
@@ -93,6 +98,30 @@ async function settle(engine: DockerEngine, items: Item[]): Promise<Item[]> {
   return absent;
 }
 
+/**
+ * Streams `bundle` through the checking rewrite (rewrite.ts) into the engine: a damaged or
+ * hostile entry stops the upload, and the engine, which unpacks the whole archive before
+ * loading, then loads nothing. For archives that cannot be read in place (older gzip bundles,
+ * `docker save` and skopeo archives). Resolves the engine's answer.
+ */
+async function sendRewritten(engine: DockerEngine, bundle: string, manifestJson: string | undefined, keep: Set<string> | undefined, extras: ExtraBlob[], out: Output): Promise<LoadAnswer> {
+  const size = await bundleSize(bundle);
+  if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size + extras.reduce((n, x) => n + x.size, 0));
+  const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n), extras);
+  let answer;
+  try {
+    const res = await engine.load(rewritten.stream);
+    answer = await parseLoadAnswer(res.body);
+  } catch (err) {
+    throw (await rewritten.failure) ?? err;
+  }
+  const failure = await rewritten.failure;
+  out.done('send', failure ? { failed: true } : {});
+  out.stop();
+  if (failure) throw failure;
+  return answer;
+}
+
 /** An image of a loaded bundle and what happened to it. */
 export type LoadedItem = Item & { status: LoadStatus };
 
@@ -102,7 +131,10 @@ export type LoadedItem = Item & { status: LoadStatus };
  * BUNDLE_FORMAT or NOT_FOUND failures; a load that fails loads nothing.
  */
 export async function loadBundle(engine: DockerEngine, bundle: string, opts: { platform?: string | undefined; force: boolean; base?: readonly string[] | undefined }, out: Output): Promise<LoadedItem[]> {
-  const { metadata: meta } = await readBundleHead(bundle);
+  // A ferry bundle that can be read in place goes through the copy engine (load-copy.ts);
+  // anything else through the checking rewrite.
+  const loadable = await openLoadable(bundle);
+  const meta = loadable ? loadable.metadata : (await readBundleHead(bundle)).metadata;
   const expected = new Set((meta?.images ?? []).flatMap((i) => i.expectedLayers ?? []));
   if (opts.base?.length && !expected.size) out.warn(`${bundle} is not a differential bundle: --base is not needed and not read`);
   const api = await engine.ping();
@@ -110,6 +142,8 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
   let keep: Set<string> | undefined;
   let items: Item[] | undefined;
   let extras: ExtraBlob[] = [];
+  let toLoad: Wanted[] = [];
+  let bases = new Map<string, SeekableArchive>();
   if (!meta) {
     // Not a ferry bundle (docker save, skopeo): its manifest.json comes last, so check the
     // whole archive first; the engine would otherwise load the images before a bad layer.
@@ -131,40 +165,45 @@ export async function loadBundle(engine: DockerEngine, bundle: string, opts: { p
       for (const w of wanted) if (opts.force || (await engine.imageId(w.config)) !== w.config) absent.push(w);
       const found = await differentialSources(bundle, absent.map((w) => ({ label: w.tag ?? w.config, config: w.config, layers: w.layers })), expected, opts.base ?? [], engine);
       extras = found.extras;
+      bases = found.bases;
       if (found.fromBase) out.info(`differential bundle: ${found.fromBase} layer${found.fromBase === 1 ? '' : 's'} it builds on come${found.fromBase === 1 ? 's' : ''} from --base`);
       if (found.fromEngine) out.info(`differential bundle: the engine already holds the other ${found.fromEngine} layer${found.fromEngine === 1 ? '' : 's'} it builds on`);
     }
     items = wanted.map((w) => ({ id: w.config, tags: w.tag ? [w.tag] : [] }));
     const absent = opts.force ? items : await settle(engine, items);
     if (absent.length === 0) return items as LoadedItem[];
-    const toLoad = wanted.filter((w) => absent.some((i) => i.id === w.config));
+    toLoad = wanted.filter((w) => absent.some((i) => i.id === w.config));
     const entries: DockerManifestEntry[] = toLoad.map((w) => ({ Config: blobPath(w.config), RepoTags: w.tag ? [w.tag] : [], Layers: w.layers.map(blobPath) }));
     manifestJson = JSON.stringify(entries);
     keep = new Set(toLoad.flatMap((w) => [w.config, ...w.layers]));
     extras = extras.filter((x) => keep!.has(x.digest));
+    bases = new Map([...bases].filter(([d]) => keep!.has(d)));
   }
   out.info(`loading ${bundle} into the Docker engine at ${engine.dockerHost} (API ${api})`);
   // The engine loads an archive only once it has all of it: a cut upload loads nothing.
   setInterruptMessage(() => `interrupted: the upload to the engine was cut off, so the engine loaded nothing from ${bundle}`);
-  // Always through the checking rewrite: a damaged or hostile entry stops the upload, and the
-  // engine, which unpacks the whole archive before loading, then loads nothing.
-  const size = await bundleSize(bundle);
-  if (size !== undefined) out.start('send', `sending ${bundle} to the engine`, size + extras.reduce((n, x) => n + x.size, 0));
-  const rewritten = await rewriteForLoad(bundle, manifestJson, keep, (n) => out.progress('send', n), extras);
-  let answer;
-  try {
-    const res = await engine.load(rewritten.stream);
-    answer = await parseLoadAnswer(res.body);
-  } catch (err) {
-    throw (await rewritten.failure) ?? err;
-  }
-  const failure = await rewritten.failure;
-  out.done('send', failure ? { failed: true } : {});
-  out.stop();
-  if (failure) throw failure;
+  let answer: LoadAnswer;
+  if (loadable && meta) {
+    // Every layer the archive leaves out is one the engine holds (differentialSources checked).
+    const fromEngine = new Set([...expected].filter((d) => !bases.has(d) && !loadable.archive.contents.files.has(blobPath(d))));
+    try {
+      answer = await loadByCopy(engine, loadable, toLoad.map((w) => ({ tag: w.tag, config: w.config, layers: w.layerDescriptors })), {
+        bases,
+        fromEngine,
+        onStart: (total) => out.start('send', `sending ${bundle} to the engine`, total),
+        onBytes: (n) => out.progress('send', n),
+      });
+    } catch (err) {
+      out.done('send', { failed: true });
+      out.stop();
+      throw err;
+    }
+    out.done('send');
+    out.stop();
+  } else answer = await sendRewritten(engine, bundle, manifestJson, keep, extras, out);
   if (answer.errors.length) {
     throw new FerryError('ENGINE', `loading ${bundle}: the Docker engine reported: ${answer.errors.join('; ')}`, {
-      hint: expected.size && !extras.length
+      hint: expected.size && !extras.length && !bases.size
         ? 'an engine with the containerd image store needs every layer in the upload: name the full bundle this one was made against with --base'
         : 'run `ferry verify` on the bundle; the engine log may say more',
     });
@@ -194,14 +233,17 @@ export async function runLoad(a: LoadArgs): Promise<number> {
       skipped: items.filter((i) => i.status !== 'loaded').map(itemName),
     });
   };
-  const policy = a.policy !== undefined ? await loadPolicy(a.policy) : undefined;
+  // Imported only for --policy: its YAML, schema and sigstore modules take a while to load,
+  // and a load without one should reach the engine at once.
+  const check = a.policy !== undefined ? await import('./policy-check.js') : undefined;
+  const policy = check && a.policy !== undefined ? await check.loadPolicy(a.policy) : undefined;
   try {
-    if (policy) {
+    if (check && policy) {
       // The signatures sit among the blobs: one checking pass over the bundle first.
       const checked = await verifyArchive(a.bundle, false);
       if (checked.problems.length) throw new FerryError('BUNDLE_FORMAT', `${a.bundle} failed its checks, nothing was loaded:\n  - ${checked.problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
-      const verdicts = await judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
-      if (verdicts.some((v) => v.verdict === 'rejected')) throw rejectedError(verdicts, policy, '; nothing was loaded');
+      const verdicts = await check.judge(policy, checked.interpretation.images.map((i) => i.plan), async (d) => checked.contents.small.get(blobPath(d)), out);
+      if (verdicts.some((v) => v.verdict === 'rejected')) throw check.rejectedError(verdicts, policy, '; nothing was loaded');
     }
     const items = await loadBundle(engine, a.bundle, a, out);
     report(items);

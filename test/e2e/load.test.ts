@@ -192,6 +192,25 @@ describe('ferry load of a ferry bundle', () => {
     expect(await imageIds(servers.dockerd)).toEqual(before);
   });
 
+  it('a bundle read in place (plain tar) with one flipped byte in a layer: exit 1 naming it; the engine loads nothing, not even the sound image', async () => {
+    const plain = await saveBundle(tmp.path, 'two-plain.tar', [fx.busybox.ref, fx.app.ref], ['--compression', 'none']);
+    const bytes = readFileSync(plain);
+    const hex = fx.app.bigLayer.replace('sha256:', '');
+    const header = bytes.indexOf(Buffer.from(`blobs/sha256/${hex}\0`));
+    expect(header, 'the layer entry in the tar').toBeGreaterThan(0);
+    bytes[header + 512 + 1000]! ^= 0xff;
+    const damaged = tmp.join('two-plain-damaged.tar');
+    writeFileSync(damaged, bytes);
+    await removeAllImages(servers.dockerd);
+    const since = Date.now();
+    const r = await load([damaged]);
+    expect(r.code, r.report).toBe(1);
+    expect(r.stderr).toContain(hex);
+    expect(r.stderr).toMatch(/^error: /m);
+    expect(await imageIds(servers.dockerd), r.report).toEqual([]);
+    expect((await imageEvents(servers.dockerd, since)).filter((e) => e.action === 'load'), 'image load events').toEqual([]);
+  });
+
   it.each([
     { label: 'a unix socket that does not exist', host: () => Promise.resolve(`unix://${tmp.join('no-such-docker.sock')}`) },
     { label: 'a tcp port nobody listens on', host: async () => `tcp://127.0.0.1:${await freePort()}` },

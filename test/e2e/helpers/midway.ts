@@ -42,6 +42,39 @@ export async function stopMidway(pid: number, path: string, minBytes: number, de
   );
 }
 
+/** Bytes `pid` has read through read(2)/pread(2) in all its threads (/proc/<pid>/io rchar), or undefined. */
+function bytesRead(pid: number): number | undefined {
+  try {
+    const m = /^rchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For a reader that uses positioned reads (pread moves no file offset): waits until `pid` has
+ * `path*` open, then until it has read `minBytes` more (all reads count, /proc/<pid>/io), then
+ * SIGSTOPs it.
+ */
+export async function stopMidwayReading(pid: number, path: string, minBytes: number, describe: () => string): Promise<void> {
+  let base: number | undefined;
+  await waitFor(
+    () => {
+      if (base === undefined) {
+        if (openOffset(pid, path) === undefined) return false;
+        base = bytesRead(pid);
+        return false;
+      }
+      const now = bytesRead(pid);
+      if (now === undefined || now - base < minBytes) return false;
+      process.kill(pid, 'SIGSTOP');
+      return true;
+    },
+    { what: `process ${pid} ${minBytes} bytes into reading ${path}`, timeoutMs: 60_000, intervalMs: 2, describe },
+  );
+}
+
 /** Sends `signal` to a stopped process and lets it run to receive it. */
 export function signalStopped(pid: number, signal: NodeJS.Signals): void {
   process.kill(pid, signal);
