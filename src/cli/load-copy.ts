@@ -15,8 +15,7 @@ import { blobPath } from '../digest/digest.js';
 import { interpret } from '../bundle/contents.js';
 import { DockerArchiveSink } from '../bundle/docker-archive-sink.js';
 import { FERRY_JSON, type FerryMetadata } from '../bundle/layout.js';
-import { openSeekable, type SeekableArchive } from '../bundle/seekable.js';
-import { imageProblems } from '../bundle/verify.js';
+import type { SeekableArchive } from '../bundle/seekable.js';
 import type { BlobSource } from '../content/image-source.js';
 import type { ImagePlan } from '../content/plan.js';
 import { routedBlobSource } from '../content/routed-blob-source.js';
@@ -25,7 +24,7 @@ import { parseLoadAnswer, type LoadAnswer } from '../docker-engine/load-stream.j
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { copyImages } from '../transfer/copy.js';
-import { bundleBlobSource } from './open-bundle.js';
+import { bundleBlobSource, openInPlace, refuseDamaged } from './open-bundle.js';
 
 /** A ferry bundle opened for reading in place, with its ferry.json. */
 export interface LoadableBundle {
@@ -39,11 +38,7 @@ export interface LoadableBundle {
  * contents or a bundle that fails its checks (nothing was loaded).
  */
 export async function openLoadable(path: string): Promise<LoadableBundle | undefined> {
-  const s = await openSeekable(path).catch((err: unknown) => {
-    // A missing file, a directory: the full reader gives those their own messages.
-    if ((err as NodeJS.ErrnoException)?.code) return undefined;
-    throw err;
-  });
+  const s = await openInPlace(path);
   const raw = s?.contents.small.get(FERRY_JSON);
   if (!s || !raw) return undefined;
   let metadata: FerryMetadata;
@@ -52,9 +47,7 @@ export async function openLoadable(path: string): Promise<LoadableBundle | undef
   } catch (err) {
     throw new FerryError('BUNDLE_FORMAT', `bundle entry "${FERRY_JSON}" of ${path} is not valid JSON`, { cause: err });
   }
-  const it = interpret(s.contents);
-  const problems = [...it.problems, ...imageProblems(it, s.contents).problems];
-  if (problems.length) throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, nothing was loaded:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+  refuseDamaged(path, interpret(s.contents), s, 'nothing was loaded');
   return { archive: s, metadata };
 }
 

@@ -33,22 +33,30 @@ export interface OpenedBundle {
   cached: boolean;
 }
 
-/** Throws BUNDLE_FORMAT listing what the interpretation found wrong. */
-function refuseProblems(path: string, problems: readonly string[], outcome: string): void {
+/** Throws BUNDLE_FORMAT listing what the interpretation and the image checks of a bundle read in place found wrong. */
+export function refuseDamaged(path: string, it: Interpretation, s: SeekableArchive, outcome: string): void {
+  const problems = [...it.problems, ...imageProblems(it, s.contents).problems];
   if (problems.length) throw new FerryError('BUNDLE_FORMAT', `${path} failed its checks, ${outcome}:\n  - ${problems.join('\n  - ')}`, { hint: 'run `ferry verify` on it, and copy or save it again' });
+}
+
+/**
+ * `path` opened to be read in place, or undefined when it cannot be: an archive that is not
+ * seekable, or a missing file or a directory (the full reader gives those their own messages).
+ */
+export async function openInPlace(path: string): Promise<SeekableArchive | undefined> {
+  return openSeekable(path).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException)?.code) return undefined;
+    throw err;
+  });
 }
 
 /** Opens `path` for a push; `onBytes` sees the file's bytes when it has to be read through. */
 export async function openBundle(path: string, store: BlobStore, onReadThrough: () => ((n: number) => void) | undefined, outcome = 'nothing was pushed'): Promise<OpenedBundle> {
-  const s = await openSeekable(path).catch((err: unknown) => {
-    // A missing file, a directory: the full reader gives those their own messages.
-    if ((err as NodeJS.ErrnoException)?.code) return undefined;
-    throw err;
-  });
+  const s = await openInPlace(path);
   if (s) {
     const it = interpret(s.contents);
     if (!it.images.some((i) => i.synthesized)) {
-      refuseProblems(path, [...it.problems, ...imageProblems(it, s.contents).problems], outcome);
+      refuseDamaged(path, it, s, outcome);
       return {
         interpretation: it,
         source: bundleBlobSource(path, s),

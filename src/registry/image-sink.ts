@@ -31,12 +31,14 @@ export interface Placement {
 
 export interface RegistrySinkOptions {
   concurrency?: number;
+  /** For messages (default: "registry HOST"). */
+  description?: string;
   /** Largest blob sent in one PUT; larger ones go in PATCH chunks (upload.ts). */
   chunkSize?: number;
 }
 
 export class RegistryImageSink implements ImageSink {
-  description: string;
+  readonly description: string;
   readonly concurrency: number;
   /** digest -> a repository that holds it (for mounts), and uploads in flight to wait for. */
   private readonly holders = new Map<string, string>();
@@ -47,15 +49,13 @@ export class RegistryImageSink implements ImageSink {
     private readonly placement: Placement,
     private readonly opts: RegistrySinkOptions = {},
   ) {
-    this.description = `registry ${client.host}`;
+    this.description = opts.description ?? `registry ${client.host}`;
     this.concurrency = opts.concurrency ?? 4;
   }
 
   /** One repository and tag for every image (`ferry copy SRC HOST/REPO[:TAG]`); no tag keeps the source's. */
   static single(client: RegistryClient, repository: string, tag: string | undefined, concurrency = 4): RegistryImageSink {
-    const sink = new RegistryImageSink(client, { repository: () => repository, tag: (p) => tag ?? p.ref.tag }, { concurrency, chunkSize: Number.MAX_SAFE_INTEGER });
-    sink.description = `${client.host}/${repository}`;
-    return sink;
+    return new RegistryImageSink(client, { repository: () => repository, tag: (p) => tag ?? p.ref.tag }, { concurrency, chunkSize: Number.MAX_SAFE_INTEGER, description: `${client.host}/${repository}` });
   }
 
   private where(plan: ImagePlan): string {

@@ -53,6 +53,16 @@ function readSize(size: number | undefined): number {
 /** Blobs up to this size are fetched in one piece, without a partial file to resume. */
 export const SMALL_BLOB = 1024 * 1024;
 
+/**
+ * After a failed download attempt: waits the backoff when `err` is transient and attempts are
+ * left; else throws it (a FerryError as it is, anything else as NETWORK "download failed").
+ */
+async function retryOrThrow(err: unknown, attempt: number, retry: RetryPolicy, subject: string): Promise<void> {
+  if (err instanceof FerryError) throw err;
+  if (!isRetryableError(err) || attempt >= retry.attempts) throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
+  await waitToRetry(retry, attempt, subject, err);
+}
+
 export class BlobStore {
   /**
    * `smallBlobBytes`: blobs up to this size are fetched whole into memory (no partial file,
@@ -181,11 +191,7 @@ export class BlobStore {
         for await (const c of content.open(0, size - 1, { holdLast: false }) as AsyncIterable<Buffer>) chunks.push(c);
         data = Buffer.concat(chunks);
       } catch (err) {
-        if (err instanceof FerryError || !isRetryableError(err) || attempt >= retry.attempts) {
-          if (err instanceof FerryError) throw err;
-          throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
-        }
-        await waitToRetry(retry, attempt, subject, err);
+        await retryOrThrow(err, attempt, retry, subject);
         continue;
       }
       await this.putVerified(digest, data);
@@ -259,11 +265,7 @@ export class BlobStore {
           }
           throw err;
         }
-        if (err instanceof FerryError || !isRetryableError(err) || attempt >= retry.attempts) {
-          if (err instanceof FerryError) throw err;
-          throw new FerryError('NETWORK', `${subject}: download failed: ${describe(err)}`, { cause: err });
-        }
-        await waitToRetry(retry, attempt, subject, err);
+        await retryOrThrow(err, attempt, retry, subject);
       }
     }
   }

@@ -66,14 +66,14 @@ export async function copyImages(source: BlobSource, plans: readonly ImagePlan[]
   const images: CopiedImage[] = plans.map((plan) => ({ plan, blobs: { exists: 0, mounted: 0, uploaded: 0 } }));
   const describeFailure = opts.describeFailure ?? ((plan: ImagePlan, err: unknown) => (err instanceof FerryError ? err : wrap(`copying ${plan.request} to ${sink.description}`, err)));
   let fatal: FerryError | undefined;
-  const stopsAll = (err: unknown): boolean => !opts.isolate || !!sink.isFatal?.(err) || (!!source.oneFile && isDamage(err));
-  // Damage stops all only while blobs move: a manifest the sink refuses fails its image.
+  // Damage in a one-file source stops all only while blobs move: a manifest the sink refuses fails its image.
+  const stopsAll = (err: unknown, blobPhase: boolean): boolean => !opts.isolate || !!sink.isFatal?.(err) || (blobPhase && !!source.oneFile && isDamage(err));
   const fail = (image: CopiedImage, err: unknown, blobPhase = true): void => {
     if (image.error) return;
     if (fatal && (err === fatal || sink.isFatal?.(err))) image.error = fatal;
     else {
       image.error = describeFailure(image.plan, err);
-      if (!fatal && (blobPhase ? stopsAll(err) : !opts.isolate || sink.isFatal?.(err))) fatal = image.error;
+      if (!fatal && stopsAll(err, blobPhase)) fatal = image.error;
     }
     sink.imageFailed?.(image.plan, err);
   };

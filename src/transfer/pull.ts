@@ -123,10 +123,10 @@ export async function pullImages(
   );
   const pulling = results.filter((x) => x.plan && !x.error);
   if (!pulling.length) return results;
-  const sink = into(new StoreSink(store, Math.min(MAX_TOTAL_DOWNLOADS, concurrency * new Set(requests.map((r) => r.ref.registry)).size), concurrency));
-  // An image that did not resolve: a sink that needs every image (a bundle) gives up now.
-  const unresolved = results.find((x) => x.error);
-  if (unresolved) sink.imageFailed?.(pulling[0]!.plan!, unresolved.error);
+  const cache = new StoreSink(store, Math.min(MAX_TOTAL_DOWNLOADS, concurrency * new Set(requests.map((r) => r.ref.registry)).size), concurrency);
+  // An image that did not resolve: the others go into the cache only (a sink that needs every
+  // image, a bundle, is not written; export --keep-going writes them from the cache).
+  const sink = pulling.length < results.length ? cache : into(cache);
   const byPlan = new Map(pulling.map((x) => [x.plan!, x] as const));
   await copyImages(registriesBlobSource(registries), pulling.map((x) => x.plan!), sink, {
     isolate: true,
