@@ -38,10 +38,13 @@ export function checkTools(tools: readonly string[], ferry: string): Record<stri
   }
   if (missing.length) die(`missing tools: ${missing.join(', ')}\n  install them with: apt-get install -y ${[...new Set(missing.map((t) => PACKAGES[t] ?? t))].join(' ')}`);
   if (ferry === join(ROOT, 'bin', 'ferry')) {
-    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) die(`ferry is not built (no dist/cli/main.js)\n  build it with: npx tsc -p tsconfig.build.json`);
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) die(`ferry is not built (no dist/cli/main.js)\n  build it with: npm run build`);
     const newest = newestMtime(join(ROOT, 'src'));
     const built = statSync(join(ROOT, 'dist', 'cli', 'main.js')).mtimeMs;
-    if (newest > built + 1000) log(`bench: warning: src/ has files newer than dist/; results are for the last build (npx tsc -p tsconfig.build.json)`);
+    if (newest > built + 1000) log(`bench: warning: src/ has files newer than dist/; results are for the last build (npm run build)`);
+    // bin/ferry runs the one-file CLI (dist/cli.cjs) unless tsc wrote dist/ after it.
+    const bundle = statSync(join(ROOT, 'dist', 'cli.cjs'), { throwIfNoEntry: false });
+    if (!bundle || bundle.mtimeMs < built) log(`bench: warning: dist/cli.cjs is missing or older than dist/: bin/ferry runs dist/ as modules, slower to start (npm run build)`);
   } else if (!existsSync(ferry)) die(`--ferry ${ferry}: no such file`);
   const fv = spawnSync(process.execPath, [ferry, '--version'], { encoding: 'utf8' });
   if (fv.status !== 0) die(`ferry --version failed:\n${indentTail(fv.stderr)}`);

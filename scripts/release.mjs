@@ -12,7 +12,7 @@
 //   ferry-<version>.mjs          one self-contained ES module for any host with Node >= 20.18
 //   README, SHA256SUMS           how to check and run; `sha256sum -c SHA256SUMS`
 //
-// Both forms are esbuild bundles of src/cli/main.ts with every dependency inside (undici and its
+// Both forms are esbuild bundles of src/cli/main.ts (scripts/cli-bundle.mjs, as dist/cli.cjs) with every dependency inside (undici and its
 // WebAssembly HTTP parser, yargs and its locale files, zod, yaml, tar-stream) and the version and
 // commit defined at bundle time: a release reads nothing from disk to start. Downloads nothing
 // except, for linux-arm64, one package through npm from the npm registry (or npm's cache).
@@ -23,8 +23,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { inject } from 'postject';
+import { bundleCli } from './cli-bundle.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
@@ -68,72 +68,13 @@ function gitCommit() {
   return `${head.stdout.trim()}${dirty ? '-dirty' : ''}`;
 }
 
-/**
- * yargs reads its messages through y18n from locale files beside its own module. This plugin
- * replaces y18n's file system shim with the locale files themselves, embedded, so yargs speaks
- * the user's language exactly as from a checkout, with no file to find at run time.
- */
-const embedYargsLocales = {
-  name: 'embed-yargs-locales',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]y18n[\\/]build[\\/]lib[\\/]platform-shims[\\/]node\.js$/ }, () => {
-      const dir = join(ROOT, 'node_modules', 'yargs', 'locales');
-      const locales = Object.fromEntries(
-        readdirSync(dir)
-          .filter((f) => f.endsWith('.json'))
-          .sort()
-          .map((f) => [f, JSON.parse(readFileSync(join(dir, f), 'utf8'))]),
-      );
-      const contents = `import { format } from 'node:util';
-import { basename, resolve } from 'node:path';
-const LOCALES = ${JSON.stringify(locales)};
-const has = (file) => Object.prototype.hasOwnProperty.call(LOCALES, basename(file));
-export default {
-  fs: {
-    readFileSync(file) {
-      if (has(file)) return JSON.stringify(LOCALES[basename(file)]);
-      throw Object.assign(new Error('ENOENT: no such file, open ' + file), { code: 'ENOENT' });
-    },
-    writeFile(_file, _data, _enc, cb) { cb(null); },
-  },
-  format,
-  resolve,
-  exists: has,
-};
-`;
-      return { contents, loader: 'js' };
-    });
-  },
-};
-
 /** Bundles ferry into one file: `format` 'cjs' for the SEA main (Node 20 runs only CommonJS there), 'esm' for the .mjs. */
 async function bundle(format, outfile, define) {
-  const esm = format === 'esm';
-  const r = await build({
-    stdin: { contents: "import { runCli } from './src/cli/main.ts';\nrunCli(process.argv.slice(2));\n", resolveDir: ROOT, sourcefile: 'ferry-release-entry.ts', loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20.18',
-    format,
-    outfile,
-    // The bundle reads nothing beside itself: version and commit are constants here.
-    define: { FERRY_BUILD: JSON.stringify(define), ...(esm ? {} : { 'import.meta.url': '__ferry_import_meta_url' }) },
-    banner: {
-      js: esm
-        ? // Bundled CommonJS (undici, yargs' parser) calls require() for node: builtins.
-          "#!/usr/bin/env node\nimport { createRequire as __ferryCreateRequire } from 'node:module';\nconst require = __ferryCreateRequire(import.meta.url);"
-        : "const __ferry_import_meta_url = require('node:url').pathToFileURL(__filename).href;",
-    },
-    plugins: [embedYargsLocales],
-    legalComments: 'eof',
-    minifySyntax: true,
-    minifyWhitespace: true,
-    keepNames: true,
-    logLevel: 'warning',
-    metafile: true,
-  });
-  const foreign = Object.keys(r.metafile.inputs).filter((f) => !f.startsWith('src/') && !f.startsWith('node_modules/') && f !== 'ferry-release-entry.ts' && !f.startsWith('<define:'));
-  if (foreign.length) die(`unexpected bundle inputs: ${foreign.join(', ')}`);
+  try {
+    await bundleCli({ format, outfile, run: true, build: define });
+  } catch (err) {
+    die(err.message);
+  }
 }
 
 function sha256(file) {

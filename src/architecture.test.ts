@@ -55,6 +55,8 @@ const LAYERS: Record<string, readonly string[]> = {
   // the blob cache filled from bundles (store, and bundle for legacy archives' manifests).
   serve: [...BELOW_PLACES, 'content', 'store', 'bundle'],
   cli: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer', 'import', 'serve'],
+  // bin/ferry's launcher: runs the bundled CLI (dist/cli.cjs) with a code cache; Node's builtins only.
+  launch: [],
   // The library face (src/index.ts): what the CLI is thin over, for other programs; never the CLI.
   index: [...BELOW_PLACES, 'content', 'registry', 'store', 'bundle', 'oci-layout', 'docker-engine', 'manifest-file', 'policy', 'transfer'],
 };

@@ -5,6 +5,7 @@
  * reached the file (the page cache) and waits for more until it is told the final size.
  * `checkStoredCrcs` also checks the CRC32 of stored gzip members as their bytes pass (verify).
  */
+import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 
 const CODE = `
@@ -123,7 +124,6 @@ export type CrcVerdict = 'ok' | 'crc' | 'not stored' | 'lengths' | 'truncated';
  * thread the CRCs so that the main thread only hashes the blobs, and the two cores share the work.
  */
 export async function checkStoredCrcs(path: string, stored: readonly StoredMember[]): Promise<{ hex: string; crcs: CrcVerdict[] }> {
-  const { stat } = await import('node:fs/promises');
   return start(path, (await stat(path)).size, stored).result;
 }
 

@@ -184,7 +184,9 @@ export class RegistryClient {
             if (authz) headers.authorization = authz;
           }
           const body = typeof opts.body === 'function' ? opts.body() : opts.body;
-          const res = await request(url, { method, headers, body: hop === 0 || method !== 'GET' ? body : undefined, dispatcher: this.transport.dispatcher(url.host) });
+          // undici closes the connection after every HEAD (for servers that send a body with one,
+          // undici#258); registries do not, and a re-export is forty HEADs: keep the connection.
+          const res = await request(url, { method, headers, body: hop === 0 || method !== 'GET' ? body : undefined, dispatcher: this.transport.dispatcher(url.host), ...(method === 'HEAD' ? { reset: false } : {}) });
           const r: Response = { status: res.statusCode, headers: res.headers, body: res.body, url };
           if ([301, 302, 303, 307, 308].includes(res.statusCode) && hop < MAX_REDIRECTS) {
             const loc = headerValue(res.headers, 'location');

@@ -6,7 +6,7 @@
  * Range). A lock file per blob keeps two processes from writing the same partial.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -339,12 +339,10 @@ export class BlobStore {
   /** Marks a blob as used now (prune by age keeps what was used recently). */
   async touch(digest: string): Promise<void> {
     const now = new Date();
-    const fh = await open(this.path(digest), 'r').catch(() => undefined);
-    if (!fh) return;
-    try {
-      await fh.utimes(now, now);
-    } finally {
-      await fh.close();
-    }
+    // One system call (an unchanged re-export touches every locked blob); a blob that is not
+    // there, or not readable, is not ours to mark.
+    await utimes(this.path(digest), now, now).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' && err.code !== 'EACCES' && err.code !== 'ENOTDIR') throw err;
+    });
   }
 }
