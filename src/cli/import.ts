@@ -1,7 +1,8 @@
 /**
  * `ferry import import.yaml` (or `ferry import BUNDLE... --to HOST|--docker HOST`): the
  * disconnected side's cron job (docs/import.md). Takes every complete bundle of the drop
- * directory (its `.sha256` checksum file there and matching), verifies it, pushes or loads it,
+ * directory (its `.sha256` checksum file there and matching; a volume set as one bundle, with
+ * every volume its checksum file lists), verifies it, pushes or loads it,
  * appends it to the journal (fsync'd) and then moves it and its checksum file to done/. A
  * damaged or rejected bundle goes to failed/ with `<name>.reason.txt`; a bundle still arriving
  * is left ("waiting"); one the journal already holds is a no-op ("already imported"). One run
@@ -16,6 +17,9 @@ import { checkOutputPath } from '../fs/output-path.js';
 import { setInterruptMessage } from '../process/interrupt.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { hashFile, readSidecar } from '../bundle/sidecar.js';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readSetSidecar } from '../bundle/volume-set.js';
 import { parsePushTarget } from '../registry/push-target.js';
 import { pushBundle } from './push-bundle.js';
 import { verifyArchive } from '../bundle/verify.js';
@@ -23,9 +27,9 @@ import { blobPath } from '../digest/digest.js';
 import { judge, loadPolicy, rejectedError, type Policy } from './policy-check.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { loadImportConfig, type ImportTarget } from '../manifest-file/import-config.js';
-import { decide, isBundleName, listDrop, runStatus, type Decision } from '../import/drop.js';
+import { decide, decideSet, displayName, setNotThere, isBundleName, listDrop, runStatus, unfinishedMove, volumeName, type Decision, type DropFile, type MovedSet } from '../import/drop.js';
 import { appendJournal, readJournal, type JournalEntry, type JournalImage } from '../import/journal.js';
-import { moveBundle } from '../import/move.js';
+import { moveBundle, moveSet } from '../import/move.js';
 import { parseAge } from './cache.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { loadBundle } from './load.js';
@@ -51,6 +55,8 @@ type Status = 'imported' | 'duplicate' | 'waiting' | 'rejected' | 'error' | 'wou
 
 interface BundleReport {
   bundle: string;
+  /** A volume set's volumes (file names), in part order. */
+  volumes?: string[];
   status: Status;
   sha256: string | null;
   images: JournalImage[];
@@ -77,38 +83,71 @@ async function jobOf(a: ImportArgs): Promise<Job> {
     };
   }
   if (sources.some((s) => /\.(ya?ml|json)$/i.test(s))) throw new UsageError('give one import config file, or bundles: not both, not several config files', 'ferry import import.yaml, or ferry import BUNDLE... --to HOST[:PORT][/PREFIX]');
-  const bad = sources.find((s) => !isBundleName(basename(s)));
-  if (bad) throw new UsageError(`${bad} is neither an import config file (.yaml, .yml, .json) nor a bundle (.tar.gz, .tgz, .tar)`, 'ferry import import.yaml, or ferry import BUNDLE... --to HOST[:PORT][/PREFIX]');
+  const bad = sources.find((s) => !isBundleName(basename(s)) && !volumeName(basename(s)));
+  if (bad) throw new UsageError(`${bad} is neither an import config file (.yaml, .yml, .json) nor a bundle (.tar.gz, .tgz, .tar) or its first volume (NAME.001)`, 'ferry import import.yaml, or ferry import BUNDLE... --to HOST[:PORT][/PREFIX]');
   if ((a.to === undefined) === (a.docker === undefined)) throw new UsageError('name where the images go: --to HOST[:PORT][/PREFIX] (a registry) or --docker HOST (a Docker engine)', 'or use an import config file (docs/import.md)');
   const target: ImportTarget = a.to !== undefined ? { kind: 'registry', to: a.to, keepRegistryHost: a['keep-registry-host'] } : { kind: 'docker', host: a.docker! };
   const journal = resolve(a.journal ?? (a.done ? join(a.done, 'imports.jsonl') : 'imports.jsonl'));
   return { bundles: sources.map((s) => resolve(s)), ...(a.done ? { done: resolve(a.done) } : {}), ...(a.failed ? { failed: resolve(a.failed) } : {}), journal, target, settleMs: 60_000 };
 }
 
-/** The bundles to look at: the drop directory's (sorted), or the ones named. */
-async function candidates(job: Job): Promise<{ bundles: { path: string; size: number; mtimeMs: number; sidecar?: string }[]; orphans: string[] }> {
-  if (!job.drop) {
-    const bundles = await Promise.all(job.bundles.map(async (path) => {
-      const st = await stat(path).catch(() => undefined);
-      if (!st?.isFile()) throw new UsageError(`${path} is not a file`, 'name existing bundle files');
-      const side = await stat(`${path}.sha256`).then(() => `${path}.sha256`, () => undefined);
-      return { path, size: st.size, mtimeMs: st.mtimeMs, ...(side ? { sidecar: side } : {}) };
-    }));
-    return { bundles, orphans: [] };
-  }
-  const drop = job.drop;
-  const entries = await readdir(drop, { withFileTypes: true }).catch((err: unknown) => {
-    throw new FerryError('IO', `reading the drop directory ${drop}: ${describe(err)}`, { hint: 'check the `drop:` path of the config file and its permissions' });
-  });
+/** A volume of a set in a directory. */
+interface VolumeFile extends DropFile {
+  path: string;
+}
+
+/** One bundle to look at: a file, or a volume set (`path` is then the set's name, as push and load take it). */
+interface Candidate {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  sidecar?: string;
+  volumes?: VolumeFile[];
+  alsoFile?: boolean;
+}
+
+/** The regular files of `dir`, with size and modification time. */
+async function listFiles(dir: string): Promise<DropFile[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
   const files = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => {
-    const st = await stat(join(drop, e.name)).catch(() => undefined);
+    const st = await stat(join(dir, e.name)).catch(() => undefined);
     return st ? [{ name: e.name, size: st.size, mtimeMs: st.mtimeMs }] : [];
   }));
-  const l = listDrop(files.flat());
-  return {
-    bundles: l.bundles.map((b) => ({ path: join(drop, b.name), size: b.size, mtimeMs: b.mtimeMs, ...(b.sidecar ? { sidecar: join(drop, b.sidecar) } : {}) })),
-    orphans: l.orphanSidecars.map((n) => join(drop, n)),
-  };
+  return files.flat();
+}
+
+/** A bundle of a listing (drop.ts) as a candidate in `dir`. */
+const candidateOf = (dir: string, b: ReturnType<typeof listDrop>['bundles'][number]): Candidate => ({
+  path: join(dir, b.name), size: b.size, mtimeMs: b.mtimeMs,
+  ...(b.sidecar ? { sidecar: join(dir, b.sidecar) } : {}),
+  ...(b.volumes ? { volumes: b.volumes.map((v) => ({ ...v, path: join(dir, v.name) })) } : {}),
+  ...(b.alsoFile ? { alsoFile: true } : {}),
+});
+
+/** A bundle named on the command line: a file, or a set by its first volume or its name. */
+async function namedCandidate(path: string): Promise<Candidate> {
+  const st = await stat(path).catch(() => undefined);
+  const v = volumeName(basename(path));
+  const base = v && st?.isFile() ? join(dirname(path), v.base) : path;
+  if (v && v.part !== 1 && st?.isFile()) throw new UsageError(`${path} is volume ${v.part} of the set ${v.base}: a set is imported by its first volume or its name`, `name ${v.base}.001 (or ${v.base})`);
+  if (!st?.isFile() || v) {
+    const set = listDrop(await listFiles(dirname(base)).catch(() => [])).bundles.find((b) => b.name === basename(base) && b.volumes);
+    if (set) return candidateOf(dirname(base), set);
+  }
+  if (!st?.isFile()) throw new UsageError(`${path} is not a file`, 'name existing bundle files (or the first volume of a set)');
+  const side = await stat(`${path}.sha256`).then(() => `${path}.sha256`, () => undefined);
+  return { path, size: st.size, mtimeMs: st.mtimeMs, ...(side ? { sidecar: side } : {}) };
+}
+
+/** The bundles to look at: the drop directory's (sorted), or the ones named. */
+async function candidates(job: Job): Promise<{ bundles: Candidate[]; orphans: string[] }> {
+  if (!job.drop) return { bundles: await Promise.all(job.bundles.map(namedCandidate)), orphans: [] };
+  const drop = job.drop;
+  const files = await listFiles(drop).catch((err: unknown) => {
+    throw new FerryError('IO', `reading the drop directory ${drop}: ${describe(err)}`, { hint: 'check the `drop:` path of the config file and its permissions' });
+  });
+  const l = listDrop(files);
+  return { bundles: l.bundles.map((b) => candidateOf(drop, b)), orphans: l.orphanSidecars.map((n) => join(drop, n)) };
 }
 
 /** Removes bundles in done/ (and their checksum files) imported longer than `keepMs` ago. */
@@ -122,7 +161,20 @@ async function prune(done: string, keepMs: number, now: number): Promise<string[
     await rm(join(done, `${n}.sha256`), { force: true });
     pruned.push(n);
   }
-  return pruned;
+  // A set: by its newest volume (all are touched at the import); the checksum file goes last.
+  const sets = new Map<string, string[]>();
+  for (const n of names) {
+    const v = volumeName(n);
+    if (v && !names.includes(v.base)) sets.set(v.base, [...(sets.get(v.base) ?? []), n]);
+  }
+  for (const [base, vols] of sets) {
+    const times = await Promise.all(vols.map(async (v) => (await stat(join(done, v)).catch(() => undefined))?.mtimeMs ?? now));
+    if (now - Math.max(...times) <= keepMs) continue;
+    for (const v of vols) await rm(join(done, v), { force: true });
+    await rm(join(done, `${base}.sha256`), { force: true });
+    pruned.push(base);
+  }
+  return pruned.sort();
 }
 
 /** One run's state, shared by the steps below. */
@@ -139,9 +191,95 @@ interface Run {
   reachable(): Promise<void>;
 }
 
-type Candidate = Awaited<ReturnType<typeof candidates>>['bundles'][number];
+const baseReport = (bundle: string, c?: Candidate) => ({ bundle, ...(c?.volumes ? { volumes: c.volumes.map((v) => v.name) } : {}), images: [], reason: null, movedTo: null }) satisfies Partial<BundleReport>;
 
-const baseReport = (bundle: string) => ({ bundle, images: [], reason: null, movedTo: null }) satisfies Partial<BundleReport>;
+/** How messages name a candidate: `prod.tar.gz`, or `prod.tar.gz (3 volumes)` for a set. */
+const shown = (c: Candidate): string => displayName({ name: basename(c.path), ...(c.volumes ? { volumes: c.volumes } : {}) });
+
+/** The lines of a set's checksum file (volume file name, hex), in order; undefined when there is none. */
+async function setLines(base: string): Promise<[string, string][] | undefined> {
+  const lines = await readSetSidecar(base);
+  return lines?.size ? [...lines] : undefined;
+}
+
+/** Hashes each volume and, in the same pass, their concatenation (in part order). */
+async function hashSet(volumes: readonly VolumeFile[]): Promise<{ volumes: Map<string, string>; sha256: string; bytes: number }> {
+  const total = createHash('sha256');
+  const each = new Map<string, string>();
+  let bytes = 0;
+  for (const v of volumes) {
+    const h = createHash('sha256');
+    for await (const c of createReadStream(v.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+      h.update(c);
+      total.update(c);
+      bytes += c.length;
+    }
+    each.set(v.name, h.digest('hex'));
+  }
+  return { volumes: each, sha256: total.digest('hex'), bytes };
+}
+
+const restat = (vs: readonly VolumeFile[]): Promise<DropFile[]> =>
+  Promise.all(vs.map(async (v) => {
+    const st = await stat(v.path).catch(() => undefined);
+    return { name: v.name, size: st?.size ?? -1, mtimeMs: st?.mtimeMs ?? -1 };
+  }));
+
+/** Hashes a volume set that has its checksum file and every volume it lists, and decides (drop.ts, decideSet). */
+async function checkSet(r: Run, c: Candidate, lines: [string, string][] | undefined): Promise<Decision> {
+  const name = basename(c.path);
+  const vols = c.volumes!;
+  const base = { lines, before: vols as DropFile[], ...(c.alsoFile ? { alsoFile: true } : {}) };
+  const early = setNotThere(name, base);
+  if (early) return early;
+  const before = await restat(vols);
+  const hashed = await hashSet(vols).catch(() => undefined);
+  const after = await restat(vols);
+  return decideSet(name, { ...base, before, ...(hashed ? { hashed } : {}), after }, r.journal, Date.now(), r.job.settleMs);
+}
+
+/** The sets in done/ and failed/ whose name is `name` or `name` with `~N` (where an earlier run moves them). */
+async function movedSets(r: Run, name: string): Promise<MovedSet[]> {
+  const m = /^(.*?)(\.tar\.gz|\.tgz|\.tar)?$/.exec(name)!;
+  const mine = (n: string) => n === name || (n.startsWith(`${m[1]}~`) && n.endsWith(m[2] ?? '') && /^\d+$/.test(n.slice(m[1]!.length + 1, n.length - (m[2] ?? '').length)));
+  const out: MovedSet[] = [];
+  for (const dir of [r.job.done, r.job.failed]) {
+    if (!dir) continue;
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const n of names) {
+      if (!n.endsWith('.sha256') || !mine(n.slice(0, -'.sha256'.length))) continue;
+      const setName = n.slice(0, -'.sha256'.length);
+      const lines = await setLines(join(dir, setName));
+      if (lines) out.push({ dir, name: setName, lines, volumes: names.filter((f) => volumeName(f)?.base === setName) });
+    }
+  }
+  return out;
+}
+
+/**
+ * A set some of whose volumes an earlier run already moved (it was stopped mid-move): moves the
+ * rest where the others went. Resolves with where that is, or undefined when it is no such set.
+ */
+async function finishMove(r: Run, c: Candidate, lines: [string, string][]): Promise<string | undefined> {
+  const present = new Set((c.volumes ?? []).map((v) => volumeName(v.name)!.part));
+  if (present.size >= lines.length) return undefined;
+  const to = unfinishedMove(lines, present, await movedSets(r, basename(c.path)));
+  if (!to) return undefined;
+  if (!r.dryRun) {
+    await moveSet(basename(c.path), (c.volumes ?? []).map((v) => v.path), `${c.path}.sha256`, lines, to.dir, to.dir === r.job.done, to.name);
+    if (to.dir === r.job.failed && !(await stat(join(to.dir, `${to.name}.reason.txt`)).catch(() => undefined))) {
+      await writeFileAtomic(join(to.dir, `${to.name}.reason.txt`), `ferry import rejected ${basename(c.path)} before ${new Date().toISOString()} (the run that moved it here was stopped before it wrote why); \`ferry verify\` on it says what is wrong\n`, { what: 'the reason file' });
+    }
+  }
+  r.out.info(`${r.dryRun ? 'would move' : 'moved'} the rest of ${basename(c.path)} to ${to.dir} (an earlier run was stopped while moving it)`);
+  return join(to.dir, to.name);
+}
+
+/** Moves a candidate (a file and its sidecar, or a set) into `dir`; resolves with its new path (a set's name there). */
+async function moveCandidate(c: Candidate, hex: string | undefined, lines: [string, string][] | undefined, dir: string, touch = false): Promise<string> {
+  if (c.volumes && c.sidecar && lines) return (await moveSet(basename(c.path), c.volumes.map((v) => v.path), c.sidecar, lines, dir, touch)).base;
+  return (await moveBundle(c.path, c.sidecar, hex, dir, touch)).bundle;
+}
 
 /** Hashes a bundle that has its checksum file and decides what to do with it (src/import/drop.ts). */
 async function check(r: Run, c: Candidate, hex: string | undefined): Promise<Decision> {
@@ -160,6 +298,15 @@ async function check(r: Run, c: Candidate, hex: string | undefined): Promise<Dec
  */
 async function orphan(r: Run, side: string): Promise<void> {
   const bundle = side.slice(0, -'.sha256'.length);
+  const lines = await setLines(bundle);
+  if (lines?.some(([n]) => volumeName(n)?.base === basename(bundle))) {
+    // A set's checksum file: the volumes have not arrived, or a stopped run moved them all.
+    if (await finishMove(r, { path: bundle, size: 0, mtimeMs: 0, sidecar: side, volumes: [] }, lines)) return;
+    const why = `its checksum file is there, none of the ${lines.length} volumes it lists is yet`;
+    r.out.info(`waiting: ${basename(bundle)}: ${why}`);
+    r.reports.push({ ...baseReport(basename(bundle)), status: 'waiting', sha256: null, reason: why });
+    return;
+  }
   const hex = await readSidecar(bundle);
   if (hex && r.journal.has(hex)) {
     if (r.job.done && !r.dryRun) {
@@ -176,61 +323,63 @@ async function orphan(r: Run, side: string): Promise<void> {
 }
 
 /** Moves a rejected bundle to failed/ (when there is one) with `<name>.reason.txt`. */
-async function reject(r: Run, c: Candidate, hex: string | undefined, why: string, sha256: string | null, err?: FerryError): Promise<void> {
+async function reject(r: Run, c: Candidate, hex: string | undefined, lines: [string, string][] | undefined, why: string, sha256: string | null, err?: FerryError): Promise<void> {
   const name = basename(c.path);
   let movedTo: string | null = null;
   if (r.job.failed && !r.dryRun) {
-    movedTo = (await moveBundle(c.path, c.sidecar, hex, r.job.failed)).bundle;
+    movedTo = await moveCandidate(c, hex, lines, r.job.failed);
     const text = `ferry import rejected ${name} on ${new Date().toISOString()}:\n${why}\n${err?.hint ? `hint: ${err.hint}\n` : ''}`;
     await writeFileAtomic(`${movedTo}.reason.txt`, text, { what: 'the reason file' });
   }
-  r.out.warn(`${r.dryRun ? 'would reject' : 'rejected'}: ${name}: ${why}${movedTo ? ` (moved to ${movedTo}, reason in ${basename(movedTo)}.reason.txt)` : ''}`);
-  r.reports.push({ ...baseReport(name), status: 'rejected', sha256, reason: why, movedTo, ...(err ? { error: errorJson(err) } : {}) });
+  r.out.warn(`${r.dryRun ? 'would reject' : 'rejected'}: ${shown(c)}: ${why}${movedTo ? ` (moved to ${movedTo}, reason in ${basename(movedTo)}.reason.txt)` : ''}`);
+  r.reports.push({ ...baseReport(name, c), status: 'rejected', sha256, reason: why, movedTo, ...(err ? { error: errorJson(err) } : {}) });
 }
 
 /** One bundle of the run: decide, then import, skip, reject or leave it. */
 async function handle(r: Run, c: Candidate): Promise<void> {
   const name = basename(c.path);
-  const hex = c.sidecar ? await readSidecar(c.path) : undefined;
-  const d = await check(r, c, hex);
+  const lines = c.volumes && c.sidecar ? await setLines(c.path) : undefined;
+  if (lines && (await finishMove(r, c, lines))) return;
+  const hex = c.sidecar && !c.volumes ? await readSidecar(c.path) : undefined;
+  const d = c.volumes ? await checkSet(r, c, lines) : await check(r, c, hex);
   if (d.kind === 'waiting') {
-    r.out.info(`waiting: ${name}: ${d.why}`);
-    r.reports.push({ ...baseReport(name), status: 'waiting', sha256: null, reason: d.why });
+    r.out.info(`waiting: ${shown(c)}: ${d.why}`);
+    r.reports.push({ ...baseReport(name, c), status: 'waiting', sha256: null, reason: d.why });
     return;
   }
-  if (d.kind === 'damaged') return reject(r, c, hex, d.why, null);
+  if (d.kind === 'damaged') return reject(r, c, hex, lines, d.why, null);
   if (d.kind === 'duplicate') {
-    const movedTo = r.job.done && !r.dryRun ? (await moveBundle(c.path, c.sidecar, hex, r.job.done)).bundle : null;
-    r.out.info(`already imported: ${name} (sha256 ${d.sha256.slice(0, 12)}, as ${d.entry.bundle} on ${d.entry.time})`);
-    r.reports.push({ ...baseReport(name), status: 'duplicate', sha256: d.sha256, images: d.entry.images, movedTo });
+    const movedTo = r.job.done && !r.dryRun ? await moveCandidate(c, hex, lines, r.job.done) : null;
+    r.out.info(`already imported: ${shown(c)} (sha256 ${d.sha256.slice(0, 12)}, as ${d.entry.bundle} on ${d.entry.time})`);
+    r.reports.push({ ...baseReport(name, c), status: 'duplicate', sha256: d.sha256, images: d.entry.images, movedTo });
     return;
   }
   if (r.dryRun) {
-    r.out.info(`would import: ${name} (sha256 ${d.sha256.slice(0, 12)}) into ${r.targetName}`);
-    r.reports.push({ ...baseReport(name), status: 'would-import', sha256: d.sha256 });
+    r.out.info(`would import: ${shown(c)} (sha256 ${d.sha256.slice(0, 12)}) into ${r.targetName}`);
+    r.reports.push({ ...baseReport(name, c), status: 'would-import', sha256: d.sha256 });
     return;
   }
   await r.reachable();
-  setInterruptMessage(() => `interrupted while importing ${name}: it stays in ${dirname(c.path)}; run ferry import again to finish it (what is already in ${r.targetName} is skipped)`);
+  setInterruptMessage(() => `interrupted while importing ${shown(c)}: it stays in ${dirname(c.path)}; run ferry import again to finish it (what is already in ${r.targetName} is skipped)`);
   let images: JournalImage[];
   try {
     images = await r.importImages(c.path);
   } catch (e) {
     const err = e instanceof FerryError ? e : new FerryError('IO', describe(e), { cause: e });
-    if (REJECT.has(err.code)) return reject(r, c, hex, err.message, d.sha256, err);
-    r.out.warn(`not imported: ${name}: ${err.message} (it stays in ${dirname(c.path)}; the next run tries again)`);
-    r.reports.push({ ...baseReport(name), status: 'error', sha256: d.sha256, reason: err.message, error: errorJson(err) });
+    if (REJECT.has(err.code)) return reject(r, c, hex, lines, err.message, d.sha256, err);
+    r.out.warn(`not imported: ${shown(c)}: ${err.message} (it stays in ${dirname(c.path)}; the next run tries again)`);
+    r.reports.push({ ...baseReport(name, c), status: 'error', sha256: d.sha256, reason: err.message, error: errorJson(err) });
     return;
   }
-  const entry: JournalEntry = { bundle: name, sha256: d.sha256, bytes: c.size, target: r.targetName, images, time: new Date().toISOString() };
+  const entry: JournalEntry = { bundle: name, sha256: d.sha256, bytes: c.size, ...(c.volumes ? { volumes: c.volumes.length } : {}), target: r.targetName, images, time: new Date().toISOString() };
   // Journal first, then the move: a crash between the two leaves a bundle the next run finds
   // in the journal and only moves.
   await appendJournal(r.job.journal, entry);
   r.journal.set(d.sha256, entry);
-  const movedTo = r.job.done ? (await moveBundle(c.path, c.sidecar, hex, r.job.done, true)).bundle : null;
-  r.out.info(`imported ${name} into ${r.targetName}:`);
+  const movedTo = r.job.done ? await moveCandidate(c, hex, lines, r.job.done, true) : null;
+  r.out.info(`imported ${shown(c)} into ${r.targetName}:`);
   for (const i of images) r.out.info(`  ${i.source} -> ${i.target}${i.target.includes(i.digest) ? '' : ` (${i.digest})`}`);
-  r.reports.push({ ...baseReport(name), status: 'imported', sha256: d.sha256, images, movedTo });
+  r.reports.push({ ...baseReport(name, c), status: 'imported', sha256: d.sha256, images, movedTo });
 }
 
 /** The report, the summary line and the exit code (docs/import.md). */

@@ -3,7 +3,7 @@
  * with every blob verified, manifests synthesized for legacy archives, pushPlans), but all or
  * nothing: any image not pushed fails the bundle, and nothing is written beside it.
  */
-import { stat } from 'node:fs/promises';
+import { bundleSize } from '../bundle/volume-set.js';
 import { basename } from 'node:path';
 import { FerryError, UsageError } from '../errors.js';
 import { synthesizeManifest } from '../bundle/synthesize.js';
@@ -25,7 +25,7 @@ import { judge, rejectedError, type Policy } from './policy-check.js';
  */
 export async function pushBundle(path: string, store: BlobStore, registries: Registries, target: PushTarget, concurrency: number, out: Output, policy?: Policy): Promise<JournalImage[]> {
   const name = basename(path);
-  const size = (await stat(path)).size;
+  const size = (await bundleSize(path)) ?? 0;
   let reading = false;
   const opened = await openBundle(path, store, () => {
     reading = true;

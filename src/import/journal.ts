@@ -20,8 +20,12 @@ export interface JournalImage {
 
 export interface JournalEntry {
   bundle: string;
+  /** The bundle's sha256 hex; a volume set's is that of its volumes' concatenation (`cat NAME.0* | sha256sum`). */
   sha256: string;
+  /** Bytes (a set's: all its volumes). */
   bytes: number;
+  /** A volume set: how many volumes it had. */
+  volumes?: number;
   /** The registry (HOST[:PORT][/PREFIX]) or the engine (DOCKER_HOST) the images went to. */
   target: string;
   images: JournalImage[];

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { moveBundle } from './move.js';
+import { moveBundle, moveSet } from './move.js';
 
 describe('moveBundle', () => {
   it('moves a bundle and its sidecar into a new directory', async () => {
@@ -41,5 +41,61 @@ describe('moveBundle', () => {
     expect(readFileSync(m.sidecar!, 'utf8')).toBe('abc  x.tar.gz\n');
     expect(existsSync(join(d, 'x.tar.gz'))).toBe(false);
     expect(readdirSync(join(other, 'done')).sort()).toEqual(['x.tar.gz', 'x.tar.gz.sha256']);
+  });
+});
+
+describe('moveSet', () => {
+  const A = 'a'.repeat(64);
+  const B = 'b'.repeat(64);
+  const lines: [string, string][] = [['p.tar.gz.001', A], ['p.tar.gz.002', B]];
+  const setUp = (d: string) => {
+    writeFileSync(join(d, 'p.tar.gz.001'), 'one');
+    writeFileSync(join(d, 'p.tar.gz.002'), 'two');
+    writeFileSync(join(d, 'p.tar.gz.sha256'), `${A}  p.tar.gz.001\n${B}  p.tar.gz.002\n`);
+  };
+  const vols = (d: string) => [join(d, 'p.tar.gz.001'), join(d, 'p.tar.gz.002')];
+
+  it('moves every volume and the checksum file, under the set\'s name', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'move-'));
+    setUp(d);
+    const m = await moveSet('p.tar.gz', vols(d), join(d, 'p.tar.gz.sha256'), lines, join(d, 'done'));
+    expect(m.base).toBe(join(d, 'done', 'p.tar.gz'));
+    expect(readdirSync(d)).toEqual(['done']);
+    expect(readdirSync(join(d, 'done')).sort()).toEqual(['p.tar.gz.001', 'p.tar.gz.002', 'p.tar.gz.sha256']);
+    expect(readFileSync(join(d, 'done', 'p.tar.gz.sha256'), 'utf8')).toBe(`${A}  p.tar.gz.001\n${B}  p.tar.gz.002\n`);
+  });
+
+  it('a name taken by a file, a volume or another checksum file: the whole set gets ~N, its checksum file names the new volumes', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'move-'));
+    setUp(d);
+    mkdirSync(join(d, 'done'));
+    writeFileSync(join(d, 'done', 'p.tar.gz.001'), 'another set');
+    writeFileSync(join(d, 'done', 'p~1.tar.gz'), 'a file');
+    writeFileSync(join(d, 'done', 'p~2.tar.gz.sha256'), `${B}  p~2.tar.gz\n`);
+    const m = await moveSet('p.tar.gz', vols(d), join(d, 'p.tar.gz.sha256'), lines, join(d, 'done'));
+    expect(m.base).toBe(join(d, 'done', 'p~3.tar.gz'));
+    expect(m.volumes).toEqual([join(d, 'done', 'p~3.tar.gz.001'), join(d, 'done', 'p~3.tar.gz.002')]);
+    expect(readFileSync(m.sidecar, 'utf8')).toBe(`${A}  p~3.tar.gz.001\n${B}  p~3.tar.gz.002\n`);
+    expect(readFileSync(join(d, 'done', 'p.tar.gz.001'), 'utf8')).toBe('another set');
+  });
+
+  it('reuses a name whose checksum file is this set\'s, left by a run stopped before it moved a volume', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'move-'));
+    setUp(d);
+    mkdirSync(join(d, 'done'));
+    writeFileSync(join(d, 'done', 'p.tar.gz.sha256'), `${A}  p.tar.gz.001\n${B}  p.tar.gz.002\n`);
+    const m = await moveSet('p.tar.gz', vols(d), join(d, 'p.tar.gz.sha256'), lines, join(d, 'done'));
+    expect(m.base).toBe(join(d, 'done', 'p.tar.gz'));
+  });
+
+  it.skipIf(!existsSync('/dev/shm'))('across file systems', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'move-'));
+    const other = mkdtempSync('/dev/shm/ferry-move-');
+    onTestFinished(() => rmSync(other, { recursive: true, force: true }));
+    setUp(d);
+    await moveSet('p.tar.gz', vols(d), join(d, 'p.tar.gz.sha256'), lines, join(other, 'done'), true);
+    expect(readdirSync(d)).toEqual([]);
+    expect(readdirSync(join(other, 'done')).sort()).toEqual(['p.tar.gz.001', 'p.tar.gz.002', 'p.tar.gz.sha256']);
+    expect(readFileSync(join(other, 'done', 'p.tar.gz.002'), 'utf8')).toBe('two');
   });
 });

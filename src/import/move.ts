@@ -4,15 +4,22 @@
  * checked against the original (size and sha256), renamed into place, and only then is the
  * original removed. The bundle moves first, its sidecar second: a crash between the two leaves
  * a sidecar alone, which the next run finishes moving (its hash is in the journal).
+ *
+ * A volume set moves as one: one free name for the whole set, its checksum file written there
+ * first (naming the volumes as they are called there), then the volumes part by part, then the
+ * checksum file in drop removed. A crash in between leaves the same checksum file in both
+ * places and each volume in one of them, which the next run recognises and finishes
+ * (drop.ts, unfinishedMove).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { ioError } from '../fs/io-error.js';
 import { removeOnInterrupt } from '../process/interrupt.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 async function sha256Of(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -97,4 +104,57 @@ export async function moveBundle(bundle: string, sidecar: string | undefined, si
     await rm(sidecar, { force: true });
   }
   return { bundle: to, sidecar: sideTo };
+}
+
+/** The checksum-file text of the set `name` (lines: volume file name, hex) when it is called `there`. */
+export const setSidecarText = (name: string, lines: readonly (readonly [string, string])[], there: string): string =>
+  lines.map(([n, h]) => `${h}  ${n.startsWith(`${name}.`) ? `${there}${n.slice(name.length)}` : n}\n`).join('');
+
+/**
+ * A name for a set in `dir`: its own, or `~N` before the extension, free when no file of that
+ * name, no volume of it is there, and no checksum file but one with `text` (the same set's,
+ * written by a run stopped before it moved a volume).
+ */
+async function freeSetName(dir: string, name: string, lines: readonly (readonly [string, string])[]): Promise<string> {
+  const names = new Set(await readdir(dir));
+  const m = /^(.*?)(\.tar\.gz|\.tgz|\.tar)?$/.exec(name)!;
+  for (let n = 0; ; n++) {
+    const candidate = n === 0 ? name : `${m[1]}~${n}${m[2] ?? ''}`;
+    if (names.has(candidate) || [...names].some((f) => f.startsWith(`${candidate}.`) && /^\d{3}$/.test(f.slice(candidate.length + 1)))) continue;
+    if (names.has(`${candidate}.sha256`) && (await readFile(join(dir, `${candidate}.sha256`), 'utf8').catch(() => '')) !== setSidecarText(name, lines, candidate)) continue;
+    return candidate;
+  }
+}
+
+export interface MovedSetFiles {
+  /** The set's path there (`dir/NAME`, without `.NNN`). */
+  base: string;
+  volumes: string[];
+  sidecar: string;
+}
+
+/**
+ * Moves the set `name` whose volumes (in part order) are `volumes` and whose checksum file is
+ * `sidecar` (`lines`: volume file name, hex) into `dir` as one, under one free name (`into`: a
+ * name already chosen by a run that was stopped mid-move). `touch` sets the volumes'
+ * modification time to now. Throws IO.
+ */
+export async function moveSet(name: string, volumes: readonly string[], sidecar: string, lines: readonly (readonly [string, string])[], dir: string, touch = false, into?: string): Promise<MovedSetFiles> {
+  await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw ioError('creating directory', dir, err);
+  });
+  const there = into ?? (await freeSetName(dir, name, lines));
+  const text = setSidecarText(name, lines, there);
+  const sideTo = join(dir, `${there}.sha256`);
+  await writeFileAtomic(sideTo, text, { what: 'the checksum file' });
+  const now = new Date();
+  const moved: string[] = [];
+  for (const v of volumes) {
+    const to = join(dir, `${there}${basename(v).slice(name.length)}`);
+    await moveFile(v, to);
+    if (touch) await utimes(to, now, now).catch(() => undefined);
+    moved.push(to);
+  }
+  await rm(sidecar, { force: true });
+  return { base: join(dir, there), volumes: moved, sidecar: sideTo };
 }
