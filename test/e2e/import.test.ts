@@ -7,7 +7,8 @@
  * drop/, done/ and failed/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerd, type Dockerd } from './helpers/dockerd.js';
@@ -15,6 +16,7 @@ import { FERRY_BIN, REPO_ROOT, describeRun } from './helpers/ferry.js';
 import { ferryIn, freshHome, saveBundle } from './helpers/internal-suite.js';
 import { pushLayoutImage, randomFile, type LayoutImage } from './helpers/layout-image.js';
 import { signalStopped, stopMidwayReading } from './helpers/midway.js';
+import { runOk } from './helpers/processes.js';
 import { startRegistry, type Registry } from './helpers/registry.js';
 import { rawManifest, sha256 } from './helpers/skopeo.js';
 import { suiteTempDir } from './helpers/tmp.js';
@@ -38,6 +40,9 @@ beforeAll(async () => {
   // Big enough that a push is caught in its middle.
   images.big = await pushLayoutImage(`${source.host}/imp/big:1`, { blob: randomFile(24 * 1024 * 1024) }, join(tmp.path, 'img', 'big'));
   bundles.big = await saveBundle(tmp.path, 'big.tar.gz', [images.big.ref]);
+  // A volume set (save --split): ~3 MiB of random bytes in 1 MB volumes.
+  images.vol = await pushLayoutImage(`${source.host}/imp/vol:1`, { blob: randomFile(3 * 1024 * 1024), hello: 'hello from a set\n' }, join(tmp.path, 'img', 'vol'));
+  bundles.vol = await saveBundle(tmp.path, 'vol.tar.gz', [images.vol.ref], ['--split', '1M']);
 }, 240_000);
 
 afterAll(async () => {
@@ -47,7 +52,7 @@ afterAll(async () => {
 interface ImportReport {
   command: string;
   status: string;
-  bundles: { bundle: string; status: string; sha256: string | null; images: { source: string; target: string; digest: string }[]; reason: string | null; movedTo: string | null }[];
+  bundles: { bundle: string; volumes?: string[]; status: string; sha256: string | null; images: { source: string; target: string; digest: string }[]; reason: string | null; movedTo: string | null }[];
 }
 
 let sites = 0;
@@ -69,9 +74,36 @@ function deliver(drop: string, name: string, opts: { as?: string; sidecar?: bool
   return to;
 }
 
+/** The volume file names of the set `vol.tar.gz` written by save --split. */
+const volNames = (): string[] => readdirSync(join(tmp.path, 'bundles')).filter((n) => /^vol\.tar\.gz\.\d{3}$/.test(n)).sort();
+
+/** Delivers the set `vol.tar.gz` into `drop` (as `as`), without the volumes `skip` (file names) and, unless `sidecar` is false, with its checksum file. */
+function deliverSet(drop: string, opts: { as?: string; skip?: string[]; sidecar?: boolean } = {}): string[] {
+  const as = opts.as ?? 'vol.tar.gz';
+  const out: string[] = [];
+  for (const n of volNames()) {
+    if (opts.skip?.includes(n)) continue;
+    const to = join(drop, `${as}${n.slice('vol.tar.gz'.length)}`);
+    copyFileSync(join(tmp.path, 'bundles', n), to);
+    out.push(to);
+  }
+  if (opts.sidecar !== false) {
+    const text = readFileSync(`${bundles.vol!}.sha256`, 'utf8');
+    writeFileSync(join(drop, `${as}.sha256`), text.replaceAll('vol.tar.gz.', `${as}.`));
+  }
+  return out;
+}
+
+/** sha256 hex of the set's concatenation (`cat vol.tar.gz.0* | sha256sum`). */
+const setSha256 = (): string => {
+  const h = createHash('sha256');
+  for (const n of volNames()) h.update(readFileSync(join(tmp.path, 'bundles', n)));
+  return h.digest('hex');
+};
+
 const files = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
-const journalLines = (done: string): { bundle: string; sha256: string; images: { digest: string }[] }[] =>
-  readFileSync(join(done, 'imports.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { bundle: string; sha256: string; images: { digest: string }[] });
+const journalLines = (done: string): { bundle: string; sha256: string; bytes: number; volumes?: number; images: { digest: string }[] }[] =>
+  readFileSync(join(done, 'imports.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { bundle: string; sha256: string; bytes: number; volumes?: number; images: { digest: string }[] });
 const byStatus = (r: ImportReport): Record<string, string[]> => {
   const out: Record<string, string[]> = {};
   for (const b of r.bundles) (out[b.status] ??= []).push(b.bundle);
@@ -304,4 +336,125 @@ describe('ferry import, one run at a time and after a crash', () => {
     expect(quiet.stderr).toBe('');
     expect(files(s.done)).toContain('charlie-2.tar.gz');
   }, 120_000);
+});
+
+describe('ferry import of a volume set (save --split)', () => {
+  it('a set is one bundle: waits for a missing volume (named), then imports it once; done/ holds every volume and a checksum file sha256sum -c reads; a re-delivery is already imported', async () => {
+    const vols = volNames();
+    expect(vols.length).toBeGreaterThanOrEqual(3);
+    const s = site(`  registry: ${target.host}/sets`);
+    deliverSet(s.drop, { skip: [vols[1]!] });
+    const old = new Date(Date.now() - 10 * 60_000); // the others stopped changing long ago: still waiting, not damaged
+    for (const n of files(s.drop)) utimesSync(join(s.drop, n), old, old);
+    const waiting = await importRun(s);
+    expect(waiting.code, waiting.text).toBe(0);
+    expect(byStatus(waiting.report)).toEqual({ waiting: ['vol.tar.gz'] });
+    expect(waiting.report.bundles[0]!.reason).toBe(`${vols[1]} is missing (vol.tar.gz.sha256 lists ${vols.length} volumes, ${vols.length - 1} are here)`);
+    expect(waiting.stderr).toContain(`waiting: vol.tar.gz (${vols.length - 1} volumes): ${vols[1]} is missing`);
+    expect(files(s.drop)).toHaveLength(vols.length);
+
+    // --dry-run, once complete: one bundle, named as the set
+    copyFileSync(join(tmp.path, 'bundles', vols[1]!), join(s.drop, vols[1]!));
+    const dry = await importRun(s, ['--dry-run']);
+    expect(dry.code, dry.text).toBe(0);
+    expect(dry.report.bundles).toHaveLength(1);
+    expect(dry.report.bundles[0]).toMatchObject({ bundle: 'vol.tar.gz', volumes: vols, status: 'would-import', sha256: setSha256() });
+    expect(dry.stderr).toContain(`would import: vol.tar.gz (${vols.length} volumes)`);
+
+    const r = await importRun(s);
+    expect(r.code, r.text).toBe(0);
+    expect(byStatus(r.report)).toEqual({ imported: ['vol.tar.gz'] });
+    expect(r.report.bundles[0]!.movedTo).toBe(join(s.done, 'vol.tar.gz'));
+    expect(r.stderr).toContain(`imported vol.tar.gz (${vols.length} volumes) into ${target.host}/sets`);
+    await expect(rawManifest(`${target.host}/sets/imp/vol:1`).then(sha256)).resolves.toBe(images.vol!.digest);
+    expect(files(s.drop)).toEqual([]);
+    expect(files(s.done)).toEqual(['imports.jsonl', ...vols, 'vol.tar.gz.sha256'].sort());
+    const check = await runOk('sha256sum', ['-c', 'vol.tar.gz.sha256'], { cwd: s.done });
+    expect(check.trim().split('\n')).toEqual(vols.map((n) => `${n}: OK`));
+    const journal = journalLines(s.done);
+    expect(journal).toHaveLength(1);
+    expect(journal[0]).toMatchObject({ bundle: 'vol.tar.gz', sha256: setSha256(), volumes: vols.length, bytes: vols.reduce((n, v) => n + statSync(join(s.done, v)).size, 0) });
+
+    // The same set again, and the same bundle as one file (cat NAME.0*): already imported, both
+    deliverSet(s.drop);
+    writeFileSync(join(s.drop, 'vol-cat.tar.gz'), Buffer.concat(vols.map((n) => readFileSync(join(tmp.path, 'bundles', n)))));
+    writeFileSync(join(s.drop, 'vol-cat.tar.gz.sha256'), `${setSha256()}  vol-cat.tar.gz\n`);
+    const again = await importRun(s);
+    expect(again.code, again.text).toBe(0);
+    expect(byStatus(again.report)).toEqual({ duplicate: ['vol-cat.tar.gz', 'vol.tar.gz'] });
+    expect(again.stderr).toContain(`already imported: vol.tar.gz (${vols.length} volumes) (sha256 ${setSha256().slice(0, 12)}, as vol.tar.gz on`);
+    expect(files(s.drop)).toEqual([]);
+    // The name was taken: the whole set is vol~1.tar.gz there, its checksum file names those volumes.
+    const renamed = vols.map((n) => n.replace('vol.tar.gz', 'vol~1.tar.gz'));
+    expect(files(s.done)).toEqual(['imports.jsonl', 'vol-cat.tar.gz', 'vol-cat.tar.gz.sha256', ...vols, ...renamed, 'vol.tar.gz.sha256', 'vol~1.tar.gz.sha256'].sort());
+    const check2 = await runOk('sha256sum', ['-c', 'vol~1.tar.gz.sha256'], { cwd: s.done });
+    expect(check2.trim().split('\n')).toEqual(renamed.map((n) => `${n}: OK`));
+    expect(journalLines(s.done)).toHaveLength(1);
+  }, 240_000);
+
+  it('a set with a damaged volume waits while it may be arriving, is rejected once it stood still: every volume and the checksum file go to failed/', async () => {
+    const vols = volNames();
+    const s = site(`  registry: ${target.host}/damaged-set`);
+    const delivered = deliverSet(s.drop);
+    const bytes = readFileSync(delivered[1]!);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    writeFileSync(delivered[1]!, bytes);
+    const fresh = await importRun(s);
+    expect(fresh.code, fresh.text).toBe(0);
+    expect(byStatus(fresh.report)).toEqual({ waiting: ['vol.tar.gz'] });
+    expect(fresh.report.bundles[0]!.reason).toMatch(new RegExp(`^${vols[1]!.replaceAll('.', '\\.')} does not match its line in vol\\.tar\\.gz\\.sha256 yet`));
+
+    const old = new Date(Date.now() - 10 * 60_000);
+    for (const p of delivered) utimesSync(p, old, old);
+    const r = await importRun(s);
+    expect(r.code, r.text).toBe(1);
+    expect(byStatus(r.report)).toEqual({ rejected: ['vol.tar.gz'] });
+    expect(r.stderr).toMatch(new RegExp(`rejected: vol\\.tar\\.gz \\(${vols.length} volumes\\): it does not match its checksum file: ${vols[1]!.replaceAll('.', '\\.')} does not match`));
+    expect(files(s.drop)).toEqual([]);
+    expect(files(s.failed)).toEqual([...vols, 'vol.tar.gz.reason.txt', 'vol.tar.gz.sha256'].sort());
+    expect(readFileSync(join(s.failed, 'vol.tar.gz.reason.txt'), 'utf8')).toContain(`${vols[1]} does not match its line`);
+    // sha256sum -c in failed/ names the damaged volume, and only it
+    const check = await runOk('sh', ['-c', 'sha256sum -c vol.tar.gz.sha256 || true'], { cwd: s.failed });
+    expect(check.trim().split('\n')).toEqual(vols.map((n, i) => `${n}: ${i === 1 ? 'FAILED' : 'OK'}`).concat(check.includes('WARNING') ? [check.trim().split('\n').pop()!] : []));
+    const catalog = (await (await fetch(`http://${target.host}/v2/_catalog`)).json()) as { repositories: string[] };
+    expect(catalog.repositories.filter((x) => x.startsWith('damaged-set/'))).toEqual([]);
+  }, 120_000);
+
+  it('into a Docker engine, with done/ on another file system (tmpfs), by its first volume on the command line; a run stopped mid-move is finished by the next', async () => {
+    const vols = volNames();
+    const s = site(`  docker: unix://${dockerd.socket}`);
+    const other = mkdtempSync('/dev/shm/ferry-import-');
+    try {
+      const first = deliverSet(s.drop)[0]!;
+      const r = await ferryIn(s.root, ['import', first, '--docker', `unix://${dockerd.socket}`, '--done', join(other, 'done'), '--json'], { home: s.home });
+      expect(r.code, r.report).toBe(0);
+      expect(byStatus(JSON.parse(r.stdout) as ImportReport)).toEqual({ imported: ['vol.tar.gz'] });
+      await dockerOracle(['vol']);
+      expect(files(s.drop)).toEqual([]);
+      expect(files(join(other, 'done'))).toEqual(['imports.jsonl', ...vols, 'vol.tar.gz.sha256'].sort());
+      expect(await runOk('sha256sum', ['-c', 'vol.tar.gz.sha256'], { cwd: join(other, 'done') })).toContain(`${vols[vols.length - 1]}: OK`);
+
+      // As if a run had been stopped after moving the first volume: the checksum file in both
+      // places, the other volumes still in drop. The next run moves the rest there.
+      const c = site(`  registry: ${target.host}/stopped`);
+      mkdirSync(c.done, { recursive: true });
+      deliverSet(c.drop);
+      copyFileSync(join(c.drop, 'vol.tar.gz.sha256'), join(c.done, 'vol.tar.gz.sha256'));
+      renameSync(join(c.drop, vols[0]!), join(c.done, vols[0]!));
+      const rerun = await importRun(c);
+      expect(rerun.code, rerun.text).toBe(0);
+      expect(rerun.report.bundles).toEqual([]);
+      expect(rerun.stderr).toContain(`moved the rest of vol.tar.gz to ${c.done} (an earlier run was stopped while moving it)`);
+      expect(files(c.drop)).toEqual([]);
+      expect(files(c.done)).toEqual([...vols, 'vol.tar.gz.sha256'].sort());
+      // and a set checksum file left alone in drop after all volumes moved is cleared
+      copyFileSync(join(c.done, 'vol.tar.gz.sha256'), join(c.drop, 'vol.tar.gz.sha256'));
+      const last = await importRun(c);
+      expect(last.code, last.text).toBe(0);
+      expect(files(c.drop)).toEqual([]);
+      expect(last.report.bundles).toEqual([]);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
