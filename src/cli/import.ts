@@ -129,7 +129,7 @@ async function namedCandidate(path: string): Promise<Candidate> {
   const st = await stat(path).catch(() => undefined);
   const v = volumeName(basename(path));
   const base = v && st?.isFile() ? join(dirname(path), v.base) : path;
-  if (v && v.part !== 1 && st?.isFile()) throw new UsageError(`${path} is volume ${v.part} of the set ${v.base}: a set is imported by its first volume or its name`, `name ${v.base}.001 (or ${v.base})`);
+  if (v && v.part !== 1) throw new UsageError(`${path} is volume ${v.part} of the set ${v.base}: a set is imported by its first volume or its name`, `name ${v.base}.001 (or ${v.base})`);
   if (!st?.isFile() || v) {
     const set = listDrop(await listFiles(dirname(base)).catch(() => [])).bundles.find((b) => b.name === basename(base) && b.volumes);
     if (set) return candidateOf(dirname(base), set);

@@ -4,7 +4,8 @@
  * images built without ferry (an OCI layout written here, copied into the source registry by
  * skopeo). Oracles: skopeo inspect --raw on the target (hashed here), `docker image inspect`
  * (the image ID is the config digest the source registry's manifest names), and the files in
- * drop/, done/ and failed/.
+ * drop/, done/ and failed/. A volume set written by `ferry save --split` is imported as one
+ * bundle (its volumes and checksum file moved together, `sha256sum -c` run where they land).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -391,6 +392,19 @@ describe('ferry import of a volume set (save --split)', () => {
     expect(check2.trim().split('\n')).toEqual(renamed.map((n) => `${n}: OK`));
     expect(journalLines(s.done)).toHaveLength(1);
   }, 240_000);
+
+  it('keep: a set imported longer ago is pruned as a whole, volumes and checksum file', async () => {
+    const s = site(`  registry: ${target.host}/keep-set`, 'keep: 1d\n');
+    deliverSet(s.drop);
+    const first = await importRun(s);
+    expect(first.code, first.text).toBe(0);
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    for (const n of volNames()) utimesSync(join(s.done, n), old, old);
+    const second = await importRun(s);
+    expect(second.code, second.text).toBe(0);
+    expect((second.report as ImportReport & { pruned: string[] }).pruned).toEqual(['vol.tar.gz']);
+    expect(files(s.done)).toEqual(['imports.jsonl']);
+  }, 120_000);
 
   it('a set with a damaged volume waits while it may be arriving, is rejected once it stood still: every volume and the checksum file go to failed/', async () => {
     const vols = volNames();
