@@ -67,6 +67,7 @@ describe('decideSet', () => {
     ['no checksum file: waiting', { lines: undefined, before: both }, 'waiting', /checksum file p\.tar\.gz\.sha256 is missing/],
     ['a volume missing: waiting, naming it (however old the others are)', { lines, before: [vol('p.tar.gz.001', 0)] }, 'waiting', /^p\.tar\.gz\.002 is missing \(p\.tar\.gz\.sha256 lists 2 volumes, 1 is here\)$/],
     ['every volume missing but one of three: waiting, naming both', { lines: [...lines, ['p.tar.gz.003', B]], before: [vol('p.tar.gz.002')] }, 'waiting', /^p\.tar\.gz\.001, p\.tar\.gz\.003 are missing/],
+    ['a checksum file that names no volume of the set (a single bundle\'s): waiting, saying so', { lines: [['p.tar.gz', H1]], before: both }, 'waiting', /lists no volume of it \(it names p\.tar\.gz\)/],
     ['a file of the same name too: waiting', { alsoFile: true, lines, before: both }, 'waiting', /both the file p\.tar\.gz and volumes/],
     ['a volume changed while hashed: waiting', { lines, before: both, hashed: hashed(H1, H2), after: [vol('p.tar.gz.001'), { ...vol('p.tar.gz.002'), size: 11 }] }, 'waiting', /still being written/],
     ['a volume does not match, modified within the settle time: waiting', { lines, before: [vol('p.tar.gz.001'), vol('p.tar.gz.002', NOW - 1000)], hashed: hashed(H1, B), after: [vol('p.tar.gz.001'), vol('p.tar.gz.002', NOW - 1000)] }, 'waiting', /still arriving/],

@@ -149,11 +149,14 @@ const list = (names: readonly string[]): string => (names.length <= 3 ? names.jo
 export function setNotThere(name: string, c: Pick<SetCheck, 'alsoFile' | 'lines' | 'before'>): Decision | undefined {
   if (c.alsoFile) return { kind: 'waiting', why: `both the file ${name} and volumes ${name}.001... are here: remove the one that does not belong (the other is imported then)` };
   if (!c.lines?.length) return { kind: 'waiting', why: `its checksum file ${name}.sha256 is missing or incomplete` };
+  if (!c.lines.some(([n]) => volumeName(n)?.base === name)) {
+    return { kind: 'waiting', why: `its checksum file ${name}.sha256 lists no volume of it (it names ${list(c.lines.map(([n]) => n))}): it is another bundle's, or the set was renamed after it was written` };
+  }
   const there = new Set(c.before.map((v) => v.name));
   const missing = c.lines.map(([n]) => n).filter((n) => !there.has(n));
   if (!missing.length) return undefined;
   const here = c.lines.length - missing.length;
-  return { kind: 'waiting', why: `${list(missing)} ${missing.length === 1 ? 'is' : 'are'} missing (${name}.sha256 lists ${c.lines.length} volumes, ${here} ${here === 1 ? 'is' : 'are'} here)` };
+  return { kind: 'waiting', why: `${list(missing)} ${missing.length === 1 ? 'is' : 'are'} missing (${name}.sha256 lists ${c.lines.length} volume${c.lines.length === 1 ? '' : 's'}, ${here} ${here === 1 ? 'is' : 'are'} here)` };
 }
 
 /**
