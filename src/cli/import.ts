@@ -9,7 +9,7 @@
  * at a time (a lock beside the journal). Exit 0 nothing failed, 3 some imported and some
  * failed, 1 none imported and some failed, 2 invalid input.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EXIT, FerryError, UsageError, describe } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
@@ -17,9 +17,6 @@ import { checkOutputPath } from '../fs/output-path.js';
 import { setInterruptMessage } from '../process/interrupt.js';
 import { acquireLock, type Lock } from '../store/lock.js';
 import { hashFile, readSidecar } from '../bundle/sidecar.js';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readSetSidecar } from '../bundle/volume-set.js';
 import { parsePushTarget } from '../registry/push-target.js';
 import { pushBundle } from './push-bundle.js';
 import { verifyArchive } from '../bundle/verify.js';
@@ -27,9 +24,12 @@ import { blobPath } from '../digest/digest.js';
 import { judge, loadPolicy, rejectedError, type Policy } from './policy-check.js';
 import { DockerEngine } from '../docker-engine/engine.js';
 import { loadImportConfig, type ImportTarget } from '../manifest-file/import-config.js';
-import { decide, decideSet, displayName, setNotThere, isBundleName, listDrop, runStatus, unfinishedMove, volumeName, type Decision, type DropFile, type MovedSet } from '../import/drop.js';
+import { decide, decideSet, displayName, isBundleName, runStatus, setNotThere, unfinishedMove, volumeName, type Decision, type DropFile } from '../import/drop.js';
 import { appendJournal, readJournal, type JournalEntry, type JournalImage } from '../import/journal.js';
 import { moveBundle, moveSet } from '../import/move.js';
+import { candidates, type Candidate } from '../import/candidates.js';
+import { prune } from '../import/prune.js';
+import { hashSet, movedSets, restat, setLines } from './import-set-files.js';
 import { parseAge } from './cache.js';
 import { concurrencyOption, makeOutput, makeRegistries, openStore } from './common.js';
 import { loadBundle } from './load.js';
@@ -91,92 +91,6 @@ async function jobOf(a: ImportArgs): Promise<Job> {
   return { bundles: sources.map((s) => resolve(s)), ...(a.done ? { done: resolve(a.done) } : {}), ...(a.failed ? { failed: resolve(a.failed) } : {}), journal, target, settleMs: 60_000 };
 }
 
-/** A volume of a set in a directory. */
-interface VolumeFile extends DropFile {
-  path: string;
-}
-
-/** One bundle to look at: a file, or a volume set (`path` is then the set's name, as push and load take it). */
-interface Candidate {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  sidecar?: string;
-  volumes?: VolumeFile[];
-  alsoFile?: boolean;
-}
-
-/** The regular files of `dir`, with size and modification time. */
-async function listFiles(dir: string): Promise<DropFile[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const files = await Promise.all(entries.filter((e) => e.isFile()).map(async (e) => {
-    const st = await stat(join(dir, e.name)).catch(() => undefined);
-    return st ? [{ name: e.name, size: st.size, mtimeMs: st.mtimeMs }] : [];
-  }));
-  return files.flat();
-}
-
-/** A bundle of a listing (drop.ts) as a candidate in `dir`. */
-const candidateOf = (dir: string, b: ReturnType<typeof listDrop>['bundles'][number]): Candidate => ({
-  path: join(dir, b.name), size: b.size, mtimeMs: b.mtimeMs,
-  ...(b.sidecar ? { sidecar: join(dir, b.sidecar) } : {}),
-  ...(b.volumes ? { volumes: b.volumes.map((v) => ({ ...v, path: join(dir, v.name) })) } : {}),
-  ...(b.alsoFile ? { alsoFile: true } : {}),
-});
-
-/** A bundle named on the command line: a file, or a set by its first volume or its name. */
-async function namedCandidate(path: string): Promise<Candidate> {
-  const st = await stat(path).catch(() => undefined);
-  const v = volumeName(basename(path));
-  const base = v && st?.isFile() ? join(dirname(path), v.base) : path;
-  if (v && v.part !== 1) throw new UsageError(`${path} is volume ${v.part} of the set ${v.base}: a set is imported by its first volume or its name`, `name ${v.base}.001 (or ${v.base})`);
-  if (!st?.isFile() || v) {
-    const set = listDrop(await listFiles(dirname(base)).catch(() => [])).bundles.find((b) => b.name === basename(base) && b.volumes);
-    if (set) return candidateOf(dirname(base), set);
-  }
-  if (!st?.isFile()) throw new UsageError(`${path} is not a file`, 'name existing bundle files (or the first volume of a set)');
-  const side = await stat(`${path}.sha256`).then(() => `${path}.sha256`, () => undefined);
-  return { path, size: st.size, mtimeMs: st.mtimeMs, ...(side ? { sidecar: side } : {}) };
-}
-
-/** The bundles to look at: the drop directory's (sorted), or the ones named. */
-async function candidates(job: Job): Promise<{ bundles: Candidate[]; orphans: string[] }> {
-  if (!job.drop) return { bundles: await Promise.all(job.bundles.map(namedCandidate)), orphans: [] };
-  const drop = job.drop;
-  const files = await listFiles(drop).catch((err: unknown) => {
-    throw new FerryError('IO', `reading the drop directory ${drop}: ${describe(err)}`, { hint: 'check the `drop:` path of the config file and its permissions' });
-  });
-  const l = listDrop(files);
-  return { bundles: l.bundles.map((b) => candidateOf(drop, b)), orphans: l.orphanSidecars.map((n) => join(drop, n)) };
-}
-
-/** Removes bundles in done/ (and their checksum files) imported longer than `keepMs` ago. */
-async function prune(done: string, keepMs: number, now: number): Promise<string[]> {
-  const names = await readdir(done).catch(() => [] as string[]);
-  const pruned: string[] = [];
-  for (const n of names.filter(isBundleName)) {
-    const st = await stat(join(done, n)).catch(() => undefined);
-    if (!st || now - st.mtimeMs <= keepMs) continue;
-    await rm(join(done, n), { force: true });
-    await rm(join(done, `${n}.sha256`), { force: true });
-    pruned.push(n);
-  }
-  // A set: by its newest volume (all are touched at the import); the checksum file goes last.
-  const sets = new Map<string, string[]>();
-  for (const n of names) {
-    const v = volumeName(n);
-    if (v && !names.includes(v.base)) sets.set(v.base, [...(sets.get(v.base) ?? []), n]);
-  }
-  for (const [base, vols] of sets) {
-    const times = await Promise.all(vols.map(async (v) => (await stat(join(done, v)).catch(() => undefined))?.mtimeMs ?? now));
-    if (now - Math.max(...times) <= keepMs) continue;
-    for (const v of vols) await rm(join(done, v), { force: true });
-    await rm(join(done, `${base}.sha256`), { force: true });
-    pruned.push(base);
-  }
-  return pruned.sort();
-}
-
 /** One run's state, shared by the steps below. */
 interface Run {
   job: Job;
@@ -196,35 +110,6 @@ const baseReport = (bundle: string, c?: Candidate) => ({ bundle, ...(c?.volumes 
 /** How messages name a candidate: `prod.tar.gz`, or `prod.tar.gz (3 volumes)` for a set. */
 const shown = (c: Candidate): string => displayName({ name: basename(c.path), ...(c.volumes ? { volumes: c.volumes } : {}) });
 
-/** The lines of a set's checksum file (volume file name, hex), in order; undefined when there is none. */
-async function setLines(base: string): Promise<[string, string][] | undefined> {
-  const lines = await readSetSidecar(base);
-  return lines?.size ? [...lines] : undefined;
-}
-
-/** Hashes each volume and, in the same pass, their concatenation (in part order). */
-async function hashSet(volumes: readonly VolumeFile[]): Promise<{ volumes: Map<string, string>; sha256: string; bytes: number }> {
-  const total = createHash('sha256');
-  const each = new Map<string, string>();
-  let bytes = 0;
-  for (const v of volumes) {
-    const h = createHash('sha256');
-    for await (const c of createReadStream(v.path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-      h.update(c);
-      total.update(c);
-      bytes += c.length;
-    }
-    each.set(v.name, h.digest('hex'));
-  }
-  return { volumes: each, sha256: total.digest('hex'), bytes };
-}
-
-const restat = (vs: readonly VolumeFile[]): Promise<DropFile[]> =>
-  Promise.all(vs.map(async (v) => {
-    const st = await stat(v.path).catch(() => undefined);
-    return { name: v.name, size: st?.size ?? -1, mtimeMs: st?.mtimeMs ?? -1 };
-  }));
-
 /** Hashes a volume set that has its checksum file and every volume it lists, and decides (drop.ts, decideSet). */
 async function checkSet(r: Run, c: Candidate, lines: [string, string][] | undefined): Promise<Decision> {
   const name = basename(c.path);
@@ -238,24 +123,6 @@ async function checkSet(r: Run, c: Candidate, lines: [string, string][] | undefi
   return decideSet(name, { ...base, before, ...(hashed ? { hashed } : {}), after }, r.journal, Date.now(), r.job.settleMs);
 }
 
-/** The sets in done/ and failed/ whose name is `name` or `name` with `~N` (where an earlier run moves them). */
-async function movedSets(r: Run, name: string): Promise<MovedSet[]> {
-  const m = /^(.*?)(\.tar\.gz|\.tgz|\.tar)?$/.exec(name)!;
-  const mine = (n: string) => n === name || (n.startsWith(`${m[1]}~`) && n.endsWith(m[2] ?? '') && /^\d+$/.test(n.slice(m[1]!.length + 1, n.length - (m[2] ?? '').length)));
-  const out: MovedSet[] = [];
-  for (const dir of [r.job.done, r.job.failed]) {
-    if (!dir) continue;
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const n of names) {
-      if (!n.endsWith('.sha256') || !mine(n.slice(0, -'.sha256'.length))) continue;
-      const setName = n.slice(0, -'.sha256'.length);
-      const lines = await setLines(join(dir, setName));
-      if (lines) out.push({ dir, name: setName, lines, volumes: names.filter((f) => volumeName(f)?.base === setName) });
-    }
-  }
-  return out;
-}
-
 /**
  * A set some of whose volumes an earlier run already moved (it was stopped mid-move): moves the
  * rest where the others went. Resolves with where that is, or undefined when it is no such set.
@@ -263,7 +130,7 @@ async function movedSets(r: Run, name: string): Promise<MovedSet[]> {
 async function finishMove(r: Run, c: Candidate, lines: [string, string][]): Promise<string | undefined> {
   const present = new Set((c.volumes ?? []).map((v) => volumeName(v.name)!.part));
   if (present.size >= lines.length) return undefined;
-  const to = unfinishedMove(lines, present, await movedSets(r, basename(c.path)));
+  const to = unfinishedMove(lines, present, await movedSets([r.job.done, r.job.failed], basename(c.path)));
   if (!to) return undefined;
   if (!r.dryRun) {
     await moveSet(basename(c.path), (c.volumes ?? []).map((v) => v.path), `${c.path}.sha256`, lines, to.dir, to.dir === r.job.done, to.name);
