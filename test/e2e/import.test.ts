@@ -344,6 +344,10 @@ describe('ferry import of a volume set (save --split)', () => {
     const vols = volNames();
     expect(vols.length).toBeGreaterThanOrEqual(3);
     const s = site(`  registry: ${target.host}/sets`);
+    deliverSet(s.drop, { skip: vols }); // the checksum file first
+    const none = await importRun(s);
+    expect(none.code, none.text).toBe(0);
+    expect(none.report.bundles.map((b) => [b.bundle, b.status, b.reason])).toEqual([['vol.tar.gz', 'waiting', `its checksum file is there, none of the ${vols.length} volumes it lists is yet`]]);
     deliverSet(s.drop, { skip: [vols[1]!] });
     const old = new Date(Date.now() - 10 * 60_000); // the others stopped changing long ago: still waiting, not damaged
     for (const n of files(s.drop)) utimesSync(join(s.drop, n), old, old);
