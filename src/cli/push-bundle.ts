@@ -1,7 +1,9 @@
 /**
- * Pushing one bundle for `ferry import`: the same steps as `ferry push` (read into the cache
- * with every blob verified, manifests synthesized for legacy archives, pushPlans), but all or
- * nothing: any image not pushed fails the bundle, and nothing is written beside it.
+ * Pushing one bundle for `ferry import`: the same steps as `ferry push` (opened in place, or
+ * read into the cache for older formats, every blob verified as it goes; manifests synthesized
+ * for legacy archives; pushPlans), but all or nothing: any image not pushed fails the bundle,
+ * and nothing is written beside it. Damage found in the bundle while it is pushed rejects it
+ * (BUNDLE_FORMAT); the registry's failures leave it for the next run.
  */
 import { bundleSize } from '../bundle/volume-set.js';
 import { basename } from 'node:path';
@@ -50,6 +52,15 @@ export async function pushBundle(path: string, store: BlobStore, registries: Reg
   results.forEach((r, i) => out.done(`${name}:${plans[i]!.request}`, r.error ? { failed: true } : r.blobs.uploaded ? {} : { label: r.blobs.mounted ? 'mounted' : 'present' }));
   out.stop();
   const failed = results.filter((r) => r.error);
+  if (fatal && (fatal.code === 'DIGEST_MISMATCH' || fatal.code === 'BUNDLE_FORMAT')) {
+    // Damage found while the bundle was read in place (it matched its checksum file, so it was
+    // written so): the bundle's fault, which no rerun mends. Rejected, not tried again.
+    const uploaded = results.reduce((n, r) => n + r.blobs.uploaded, 0);
+    throw new FerryError('BUNDLE_FORMAT', `${name} is damaged, so no image of it was pushed: ${fatal.message}${uploaded ? ` (${uploaded} blob${uploaded === 1 ? '' : 's'} uploaded before the damage was found stay in the registry, referenced by no manifest)` : ''}`, {
+      cause: fatal,
+      hint: '`ferry verify` on it says what is wrong; export or save the bundle again',
+    });
+  }
   if (fatal || failed.length) {
     const first = fatal ?? failed[0]!.error!;
     // The registry's failure, not the bundle's: its own code (AUTH, NETWORK, ...), never one that

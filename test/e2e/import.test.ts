@@ -337,6 +337,26 @@ describe('ferry import, one run at a time and after a crash', () => {
     expect(quiet.stderr).toBe('');
     expect(files(s.done)).toContain('charlie-2.tar.gz');
   }, 120_000);
+
+  it('a bundle written damaged (it matches its checksum file, a layer does not match its digest) is rejected into failed/, no manifest pushed; not retried by the next run', async () => {
+    const s = site(`  registry: ${target.host}/written-damaged`);
+    const b = deliver(s.drop, 'bravo', { sidecar: false });
+    const bytes = readFileSync(b);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01; // inside the image's biggest blob
+    writeFileSync(b, bytes);
+    writeFileSync(`${b}.sha256`, `${sha256(bytes).slice('sha256:'.length)}  bravo.tar.gz\n`);
+    const r = await importRun(s);
+    expect(r.code, r.text).toBe(1);
+    expect(byStatus(r.report)).toEqual({ rejected: ['bravo.tar.gz'] });
+    expect(files(s.drop)).toEqual([]);
+    expect(files(s.failed)).toEqual(['bravo.tar.gz', 'bravo.tar.gz.reason.txt', 'bravo.tar.gz.sha256']);
+    expect(readFileSync(join(s.failed, 'bravo.tar.gz.reason.txt'), 'utf8')).toMatch(/damaged|does not match|failed its checks/);
+    const m = await fetch(`http://${target.host}/v2/written-damaged/imp/bravo/manifests/1`, { method: 'HEAD' });
+    expect(m.status, 'no manifest of the damaged bundle').toBe(404);
+    const again = await importRun(s);
+    expect(again.code, again.text).toBe(0);
+    expect(again.report.bundles).toEqual([]);
+  }, 120_000);
 });
 
 describe('ferry import of a volume set (save --split)', () => {
