@@ -121,4 +121,31 @@ describe('bundle sink', () => {
     expect(sink.writeError).toBeUndefined();
     expect(sink.written).toBe(written);
   });
+
+  it('blobs and configs may come before prepare: the writer starts once prepare has every plan; a plan that did not resolve abandons it', async () => {
+    const started: string[] = [];
+    const write = async (plans: ImagePlan[]): Promise<WrittenBundle> => {
+      started.push(plans.map((p) => p.request).join(','));
+      return written;
+    };
+    const sink = new BundleSink({ ...cache(), blobsBeforePrepare: true }, write, 'out');
+    expect(sink.blobsBeforePrepare).toBe(true);
+    const [a, b] = [plan('a'), plan('b')];
+    await sink.putBlob(a, blob('sha256:1'), content, () => undefined);
+    sink.configsIn(a);
+    sink.configsIn(b);
+    expect(started).toEqual([]);
+    await sink.prepare([a, b]);
+    expect(started).toEqual(['a,b']);
+    await sink.commit();
+    expect(sink.written).toBe(written);
+
+    const other = new BundleSink({ ...cache(), blobsBeforePrepare: true }, write, 'out');
+    other.configsIn(a);
+    other.planMissing();
+    await other.prepare([a]);
+    await other.commit();
+    expect(started).toEqual(['a,b']);
+    expect(other.written).toBeUndefined();
+  });
 });

@@ -44,6 +44,7 @@ interface Slot {
 export class BundleSink implements ImageSink {
   readonly description: string;
   readonly concurrency: number;
+  readonly blobsBeforePrepare: boolean;
   /** The bundle, once commit wrote it. */
   written: WrittenBundle | undefined;
   /**
@@ -51,7 +52,8 @@ export class BundleSink implements ImageSink {
    * which all arrived in the cache; the caller reports it.
    */
   writeError: unknown;
-  private plans: readonly ImagePlan[] = [];
+  /** Every plan, once prepare has them (blobs may come before: blobsBeforePrepare). */
+  private plans: readonly ImagePlan[] | undefined;
   private readonly configured = new Set<ImagePlan>();
   private readonly slots = new Map<string, Slot>();
   /** digest -> whether this copy put it into the cache just now (and so verified it). */
@@ -69,6 +71,7 @@ export class BundleSink implements ImageSink {
   ) {
     this.description = out;
     this.concurrency = cache.concurrency;
+    this.blobsBeforePrepare = !!cache.blobsBeforePrepare;
   }
 
   private slot(digest: string): Slot {
@@ -92,14 +95,26 @@ export class BundleSink implements ImageSink {
   };
 
   async prepare(plans: readonly ImagePlan[]): Promise<void> {
-    this.plans = plans;
     await this.cache.prepare?.(plans);
+    this.plans = plans;
+    this.startWhenConfigured();
+  }
+
+  /** An image did not resolve: the bundle cannot hold every image, so it is not written. */
+  planMissing(): void {
+    this.abandon();
   }
 
   configsIn(plan: ImagePlan): void {
     this.configured.add(plan);
-    if (this.abandoned || this.writing || this.configured.size < this.plans.length) return;
-    this.writing = this.write([...this.plans], this.ready, this.take);
+    this.startWhenConfigured();
+  }
+
+  /** Starts the writer once every plan is known and every image's configs are in. */
+  private startWhenConfigured(): void {
+    const plans = this.plans;
+    if (!plans?.length || this.abandoned || this.writing || !plans.every((p) => this.configured.has(p))) return;
+    this.writing = this.write([...plans], this.ready, this.take);
     this.writing.catch(() => undefined);
   }
 
