@@ -28,7 +28,7 @@ export default defineScenario<Data>({
       name: 'ferry save',
       note: '--cache-dir fresh; output .tar.gz',
       steps: ({ ref, ferry }, dir) => [{ cmd: process.execPath, args: [ferry, 'save', ref, '-o', join(dir, 'out.tar.gz'), '--cache-dir', join(dir, 'cache'), '--json'], stdout: join(dir, 'report.json') }],
-      // The bundle writer opens out.tar.gz.partial once every blob is in the cache.
+      // The bundle writer opens out.tar.gz.partial once the image is resolved and its configs are in the cache.
       watch: ['out.tar.gz.partial'],
       phaseLabels: { pull: 'pull into cache', bundle: 'write bundle' },
       async inspect(dir, t) {

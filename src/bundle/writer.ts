@@ -47,6 +47,11 @@ export interface WriteBundleOptions {
    * second time (a blob that was in the cache before is checked again as it is copied).
    */
   ready?: (digest: string) => Promise<boolean | void>;
+  /**
+   * The bytes of a blob `ready` called fresh, when the pull kept them as they arrived (small
+   * blobs, bundle-sink.ts): written from memory instead of read back from the store.
+   */
+  take?: (digest: string) => Buffer | undefined;
   /** Write volumes `<out>.001`, ... of at most this many bytes each (gzip only; volume-header.ts). */
   split?: number;
 }
@@ -156,7 +161,8 @@ export async function writeBundle(plans: readonly ImagePlan[], store: BlobStore,
       } else {
         const { digest, subject } = e.data;
         const fresh = opts.ready ? (await guard(opts.ready(digest))) === true : false;
-        const body = fresh ? store.read(digest, e.size) : pipeTo(store.read(digest, e.size), new VerifyingStream(digest, e.size, subject));
+        const held = fresh ? opts.take?.(digest) : undefined;
+        const body = held ? [held] : fresh ? store.read(digest, e.size) : pipeTo(store.read(digest, e.size), new VerifyingStream(digest, e.size, subject));
         await out.memberStreaming(level, tarHeader(e.name, e.size, created), body, Buffer.alloc(tarPadding(e.size)), opts.onBytes);
       }
     }

@@ -169,7 +169,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
       const plans = ok.map((r) => ({ ...plansOf(r), prefer: preferredPlatforms((r.request as ManifestImage).platformStrings) }));
       return { newLock, plans };
     };
-    const write = async (plans: ImagePlan[], lock: ReturnType<typeof lockFromPlans>, ready?: (d: string) => Promise<boolean>) => {
+    const write = async (plans: ImagePlan[], lock: ReturnType<typeof lockFromPlans>, ready?: (d: string) => Promise<boolean>, take?: (d: string) => Buffer | undefined) => {
       if (policy) {
         // The policy judges the signatures the pull brings: wait for every blob, then judge.
         if (ready) await Promise.all(plans.flatMap(planBlobs).map((d) => ready(d.digest)));
@@ -179,17 +179,17 @@ export async function runExport(a: ExportArgs): Promise<number> {
       const zstd = dockerLoadZstdNote(plans, prefer);
       if (zstd) output.warn(zstd);
       output.start('bundle', `writing ${out}`, uniqueBlobBytes(plans));
-      return writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(lock), onBytes: (n) => output.progress('bundle', n), ...(ready ? { ready } : {}), ...(split !== undefined ? { split } : {}) });
+      return writeBundle(plans, store, { out, created: await bundleTime(plans, store), compression: a.compression as Compression, settings, prefer, tool: TOOL, lock: lockDigest(lock), onBytes: (n) => output.progress('bundle', n), ...(ready ? { ready } : {}), ...(take ? { take } : {}), ...(split !== undefined ? { split } : {}) });
     };
     // The copy engine, registries -> bundle: written while the layers download (pull-into-bundle.ts).
     const pulled = await pullIntoBundle(requests, registries, store, concurrency, {
       onResolved: (p) => output.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => output.progress(p.request, n),
       onDone: (r) => output.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
-    }, (r) => resolver(r as ManifestImage), async (plans, ready) => {
+    }, (r) => resolver(r as ManifestImage), async (plans, ready, take) => {
       const byRequest = new Map(plans.map((p, i) => [requests[i]!, p] as const));
       const { newLock, plans: shaped } = shape(requests.map((r) => ({ request: r, plan: byRequest.get(r)! })), (x) => x.plan!);
-      return write(shaped, newLock, ready);
+      return write(shaped, newLock, ready, take);
     }, out);
     const results: PullResult[] = pulled.results;
     output.stop();
@@ -205,7 +205,7 @@ export async function runExport(a: ExportArgs): Promise<number> {
     if (!written) {
       if (pulled.writeError !== undefined) throw pulled.writeError;
       // --keep-going: the images that arrived, from the cache.
-      written = await bundleFromCache(store, shape(ok, (r) => r.plan!).plans, (plans, ready) => write(plans, newLock, ready), out);
+      written = await bundleFromCache(store, shape(ok, (r) => r.plan!).plans, (plans, ready, take) => write(plans, newLock, ready, take), out);
     }
     output.stop();
     const lockChanged = a.locked ? false : await writeLock(lockFile, newLock);

@@ -53,7 +53,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
       onResolved: (p) => out.start(p.request, p.request, planSize(p)),
       onBytes: (p, n) => out.progress(p.request, n),
       onDone: (r) => out.done(r.request.request, r.error ? { failed: true } : { moved: r.fetch?.downloadedBytes ?? 0 }),
-    }, undefined, async (plans, ready) => {
+    }, undefined, async (plans, ready, take) => {
       if (policy) {
         // The policy judges the signatures the pull brings: wait for every blob, then judge.
         await Promise.all(plans.flatMap(planBlobs).map((d) => ready(d.digest)));
@@ -71,6 +71,7 @@ export async function runSave(a: SaveArgs): Promise<number> {
         tool: TOOL,
         onBytes: (n) => out.progress('bundle', n),
         ready,
+        take,
         ...(split !== undefined ? { split } : {}),
       });
     }, a.output);

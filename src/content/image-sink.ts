@@ -3,7 +3,9 @@
  * live (a registry: registry/image-sink.ts; an OCI layout directory: oci-layout/sink.ts; a
  * bundle: bundle/bundle-sink.ts; a Docker engine: docker-engine/engine-sink.ts).
  * Contract, in the order the engine calls it:
- * - `prepare` once, before any blob, with every plan: the sink checks it can take them;
+ * - `prepare` once, before any blob, with every plan: the sink checks it can take them (a sink
+ *   with `blobsBeforePrepare` may get blobs of resolved images first, `prepare` once every plan
+ *   is known; `planMissing` when one did not resolve);
  * - `putBlob` for every blob of every image (concurrently, up to `concurrency`): the content it
  *   gets is verified by the engine against the blob's size and digest, and its stream fails
  *   before its last byte when it does not match; the sink MUST NOT make a blob visible that did
@@ -50,6 +52,14 @@ export interface ImageSink {
   readonly concurrency: number;
   /** Before any blob: can the sink take these plans (reachable; what they expect there is there)? Throwing stops the copy of all. */
   prepare?(plans: readonly ImagePlan[]): Promise<void>;
+  /**
+   * true: the sink takes blobs before `prepare` (the cache, a bundle), so the engine starts
+   * the blobs of each image as soon as its plan is resolved, and calls `prepare` once every
+   * plan is known (still before any manifest).
+   */
+  readonly blobsBeforePrepare?: boolean;
+  /** A plan given to the copy did not resolve (before `prepare`): a sink that needs every image (a bundle) gives up. */
+  planMissing?(): void;
   /**
    * Blobs with the same key are written once (default: the digest). A registry sink that
    * writes images into several repositories keys by repository too (and mounts).

@@ -140,6 +140,7 @@ export class BlobStore {
   async putBuffer(digest: string, data: Buffer, subject: string): Promise<void> {
     const actual = sha256Digest(data);
     if (actual !== digest) throw new DigestMismatchError(subject, digest, actual);
+    if (await this.has(digest, data.length)) return this.touch(digest);
     await this.putVerified(digest, data);
   }
 
@@ -194,20 +195,24 @@ export class BlobStore {
         await retryOrThrow(err, attempt, retry, subject);
         continue;
       }
+      // receive() found no blob there a moment ago: no second look before the write.
       await this.putVerified(digest, data);
       return;
     }
   }
 
-  /** Places bytes the caller verified (the copy engine did) under their digest. */
+  /**
+   * Places bytes the caller verified (the copy engine did) under their digest; the caller
+   * looked for the blob first. A rename over a blob another writer placed meanwhile replaces
+   * it with the same bytes (content-addressed), so there is no look before the rename.
+   */
   private async putVerified(digest: string, data: Buffer): Promise<void> {
-    if (await this.has(digest, data.length)) return this.touch(digest);
     // Unique per call: two images of one run may store the same manifest at the same moment.
     const tmp = `${this.partialPath(digest)}.${HOST}.${process.pid}.${++ingestCounter}`;
     const forget = removeOnInterrupt(tmp);
     try {
       await writeFile(tmp, data);
-      await this.place(tmp, digest);
+      await rename(tmp, this.path(digest)).catch(() => this.place(tmp, digest));
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw ioError('writing into the cache', this.dir, err, CACHE_HINT);

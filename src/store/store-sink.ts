@@ -14,6 +14,8 @@ import type { BlobStore } from './blob-store.js';
 
 export class StoreSink implements ImageSink {
   readonly description: string;
+  /** Blobs go into the cache whatever the other plans are: they may come before prepare. */
+  readonly blobsBeforePrepare = true;
   private readonly perHost = new Map<string, <T>(fn: () => Promise<T>) => Promise<T>>();
 
   /** `concurrency`: blob writes in all; `perRegistry`: at most this many for the images of one registry. */

@@ -169,4 +169,55 @@ describe('copy engine with isolate', () => {
     await copyImages(source(blobs), [a, b], keyed);
     expect(s.calls.filter((c) => c.startsWith('blob'))).toHaveLength(4);
   });
+
+  it('a sink that takes blobs before prepare gets the blobs of a resolved image while another resolves; prepare and manifests wait for every plan', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['layer of a'], blobs);
+    const b = plan('b', ['layer of b'], blobs);
+    const c = plan('c', ['layer of c'], blobs);
+    let resolveB!: (p: ImagePlan) => void;
+    const laterB = new Promise<ImagePlan>((res) => (resolveB = res));
+    const s = Object.assign(sink(), {
+      blobsBeforePrepare: true,
+      async prepare(plans: readonly ImagePlan[]): Promise<void> {
+        s.calls.push(`prepare ${plans.map((p) => p.request).join(',')}`);
+      },
+      planMissing(): void {
+        s.calls.push('missing');
+      },
+    });
+    const copying = copyImages(source(blobs), [a, laterB, Promise.resolve(undefined), c], s, { isolate: true });
+    // a's and c's blobs move while b still resolves.
+    for (let i = 0; i < 50 && s.calls.filter((x) => x.startsWith('blob')).length < 4; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(s.calls.filter((x) => x.startsWith('blob'))).toHaveLength(4);
+    expect(s.calls.some((x) => x.startsWith('prepare') || x.startsWith('manifest'))).toBe(false);
+    resolveB(b);
+    const out = await copying;
+    expect(out.images.map((i) => i.plan.request)).toEqual(['a', 'b', 'c']);
+    expect(out.images.every((i) => !i.error)).toBe(true);
+    const prepared = s.calls.indexOf('prepare a,b,c');
+    expect(s.calls.indexOf('missing')).toBeLessThan(prepared);
+    expect(s.calls.filter((x) => x.startsWith('blob'))).toHaveLength(6);
+    const lastBlob = s.calls.map((x) => x.startsWith('blob')).lastIndexOf(true);
+    expect(s.calls.findIndex((x) => x.startsWith('manifest'))).toBeGreaterThan(lastBlob);
+    expect(s.calls.findIndex((x) => x.startsWith('manifest'))).toBeGreaterThan(prepared);
+  });
+
+  it('a sink without blobsBeforePrepare gets no blob before every plan resolved and prepare ran', async () => {
+    const blobs = new Map<string, string>();
+    const a = plan('a', ['layer of a'], blobs);
+    const b = plan('b', ['layer of b'], blobs);
+    let resolveB!: (p: ImagePlan) => void;
+    const s = Object.assign(sink(), {
+      async prepare(plans: readonly ImagePlan[]): Promise<void> {
+        s.calls.push(`prepare ${plans.length}`);
+      },
+    });
+    const copying = copyImages(source(blobs), [a, new Promise<ImagePlan>((res) => (resolveB = res))], s);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(s.calls).toEqual([]);
+    resolveB(b);
+    await copying;
+    expect(s.calls[0]).toBe('prepare 2');
+  });
 });

@@ -2,7 +2,11 @@
  * The copy engine: moves resolved images (ImagePlans) from a BlobSource to an ImageSink; `save`,
  * `export`, `push`, `load` and `copy` are compositions of it. Order and verification live here,
  * not in the places:
- * - `sink.prepare` with every plan, before any blob;
+ * - `sink.prepare` with every plan, before any blob; plans may still be resolving (promises,
+ *   `PlanInput`): a sink that takes blobs before `prepare` (`blobsBeforePrepare`: the cache, a
+ *   bundle) gets each image's blobs as soon as its plan is known, and `prepare` once every plan
+ *   is; a plan that resolves to undefined did not resolve (the caller reports it) and the sink
+ *   hears of it (`planMissing`) before `prepare`;
  * - every blob of every image, each once (deduplicated across images by the sink's key),
  *   `sink.concurrency` at a time, each image's configs before its layers, streamed from the
  *   source through blob-content.ts (size and sha256, the last chunk held back): a mismatch fails
@@ -49,11 +53,14 @@ export interface CopiedImage {
 }
 
 export interface CopyOutcome {
-  /** One per plan, in the plans' order. */
+  /** One per plan that resolved (all of them, unless some were promises of undefined), in the plans' order. */
   images: CopiedImage[];
   /** The failure that stopped every image (with `isolate`): each image not copied has it as its error. */
   fatal?: FerryError;
 }
+
+/** A plan, or one still resolving: undefined when it did not resolve (the caller reports that image). */
+export type PlanInput = ImagePlan | Promise<ImagePlan | undefined>;
 
 /** A blob that is not what its digest says, or a source that cannot be read as it claims. */
 function isDamage(err: unknown): boolean {
@@ -62,10 +69,21 @@ function isDamage(err: unknown): boolean {
 }
 
 /** Copies `plans` from `source` to `sink` (see the file comment). */
-export async function copyImages(source: BlobSource, plans: readonly ImagePlan[], sink: ImageSink, opts: CopyOptions = {}): Promise<CopyOutcome> {
-  const images: CopiedImage[] = plans.map((plan) => ({ plan, blobs: { exists: 0, mounted: 0, uploaded: 0 } }));
-  const describeFailure = opts.describeFailure ?? ((plan: ImagePlan, err: unknown) => (err instanceof FerryError ? err : wrap(`copying ${plan.request} to ${sink.description}`, err)));
+export async function copyImages(source: BlobSource, plans: readonly PlanInput[], sink: ImageSink, opts: CopyOptions = {}): Promise<CopyOutcome> {
   let fatal: FerryError | undefined;
+  // One per plan in order; a plan that did not resolve (undefined) has none. Never rejects.
+  const slots: Promise<CopiedImage | undefined>[] = plans.map((p) =>
+    Promise.resolve(p).then(
+      (plan) => (plan ? { plan, blobs: { exists: 0, mounted: 0, uploaded: 0 } } : undefined),
+      (err: unknown) => {
+        fatal ??= err instanceof FerryError ? err : wrap('resolving the images', err);
+        return undefined;
+      },
+    ),
+  );
+  /** The images whose plans resolved, in the plans' order (once every plan is known). */
+  const images: CopiedImage[] = [];
+  const describeFailure = opts.describeFailure ?? ((plan: ImagePlan, err: unknown) => (err instanceof FerryError ? err : wrap(`copying ${plan.request} to ${sink.description}`, err)));
   // Damage in a one-file source stops all only while blobs move: a manifest the sink refuses fails its image.
   const stopsAll = (err: unknown, blobPhase: boolean): boolean => !opts.isolate || !!sink.isFatal?.(err) || (blobPhase && !!source.oneFile && isDamage(err));
   const fail = (image: CopiedImage, err: unknown, blobPhase = true): void => {
@@ -99,13 +117,19 @@ export async function copyImages(source: BlobSource, plans: readonly ImagePlan[]
     }
   };
   try {
+    // Blobs of the images already resolved move while the others resolve, when the sink allows it.
+    const early = sink.blobsBeforePrepare ? copyBlobs(source, slots, sink, opts, fail, () => fatal) : undefined;
+    for (const x of await Promise.all(slots)) if (x) images.push(x);
+    if (images.length < plans.length) sink.planMissing?.();
     try {
-      await sink.prepare?.(plans);
+      if (fatal) throw fatal;
+      await sink.prepare?.(images.map((i) => i.plan));
     } catch (err) {
-      fatal = err instanceof FerryError ? err : wrap(`preparing ${sink.description}`, err);
+      fatal ??= err instanceof FerryError ? err : wrap(`preparing ${sink.description}`, err);
+      await early;
       throw fatal;
     }
-    await copyBlobs(source, images, sink, opts, fail, () => fatal);
+    await (early ?? copyBlobs(source, slots, sink, opts, fail, () => fatal));
     if (fatal) throw fatal;
     if (opts.isolate) await Promise.all(images.map(publish));
     else {
@@ -136,11 +160,11 @@ export async function copyImages(source: BlobSource, plans: readonly ImagePlan[]
 }
 
 /**
- * Every blob of every image into the sink: one task per distinct blob key, images in parallel,
- * each image's configs first. An image's failure is recorded through `fail`; once a failure
- * stops all, blobs still queued are not started.
+ * Every blob of every image into the sink: one task per distinct blob key, images in parallel
+ * (each as soon as its plan is known), each image's configs first. An image's failure is
+ * recorded through `fail`; once a failure stops all, blobs still queued are not started.
  */
-async function copyBlobs(source: BlobSource, images: CopiedImage[], sink: ImageSink, opts: CopyOptions, fail: (image: CopiedImage, err: unknown) => void, fatal: () => FerryError | undefined): Promise<void> {
+async function copyBlobs(source: BlobSource, images: readonly Promise<CopiedImage | undefined>[], sink: ImageSink, opts: CopyOptions, fail: (image: CopiedImage, err: unknown) => void, fatal: () => FerryError | undefined): Promise<void> {
   const limit = pLimit(sink.concurrency);
   const started = new Map<string, Promise<BlobOutcome>>();
   const put = (image: CopiedImage, d: Descriptor, kind: string): Promise<void> => {
@@ -174,7 +198,9 @@ async function copyBlobs(source: BlobSource, images: CopiedImage[], sink: ImageS
     });
   };
   await Promise.all(
-    images.map(async (image) => {
+    images.map(async (slot) => {
+      const image = await slot;
+      if (!image || fatal()) return;
       const { plan } = image;
       const configs = new Set(planManifestImages(plan).map((i) => i.config.digest));
       const blobs = planBlobs(plan);

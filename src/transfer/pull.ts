@@ -1,7 +1,8 @@
 /**
  * Pulling a list of images into the blob cache, as a composition of the copy engine: each
- * reference is resolved to a plan (concurrently, a few at a time), then every plan goes through
- * copyImages from the registries (registry/image-source.ts) to the cache (store/store-sink.ts),
+ * reference is resolved to a plan (concurrently, a few at a time), and every plan goes through
+ * copyImages from the registries (registry/image-source.ts) to the cache (store/store-sink.ts)
+ * as soon as it is resolved (the engine starts its blobs while other images still resolve),
  * at most `concurrency` downloads against one registry and MAX_TOTAL_DOWNLOADS in all. Each
  * image's failure is captured, not thrown, so callers decide between failing the run and
  * --keep-going.
@@ -106,29 +107,31 @@ export async function pullImages(
     events.onDone?.(result);
     return result;
   };
-  // Resolving is one small request per image: overlap more of them than blob downloads.
+  // Resolving is one small request per image: overlap more of them than blob downloads. The
+  // blobs of an image start as soon as it resolved, while the others still resolve.
   const imageLimit = pLimit(Math.max(4, Math.min(16, concurrency * 2)));
-  const results: PullResult[] = await Promise.all(
-    requests.map((r) =>
-      imageLimit(async (): Promise<PullResult> => {
-        try {
-          const plan = await resolver(r);
-          events.onResolved?.(plan);
-          return { request: r, plan, fetch: { downloaded: 0, cached: 0, downloadedBytes: 0 } };
-        } catch (err) {
-          return failed(r, err);
-        }
-      }),
-    ),
+  const results: PullResult[] = requests.map((r) => ({ request: r }));
+  const byPlan = new Map<ImagePlan, PullResult>();
+  const plans = requests.map((r, i) =>
+    imageLimit(async (): Promise<ImagePlan | undefined> => {
+      try {
+        const plan = await resolver(r);
+        const x: PullResult = { request: r, plan, fetch: { downloaded: 0, cached: 0, downloadedBytes: 0 } };
+        results[i] = x;
+        byPlan.set(plan, x);
+        events.onResolved?.(plan);
+        return plan;
+      } catch (err) {
+        results[i] = failed(r, err);
+        return undefined;
+      }
+    }),
   );
-  const pulling = results.filter((x) => x.plan && !x.error);
-  if (!pulling.length) return results;
   const cache = new StoreSink(store, Math.min(MAX_TOTAL_DOWNLOADS, concurrency * new Set(requests.map((r) => r.ref.registry)).size), concurrency);
-  // An image that did not resolve: the others go into the cache only (a sink that needs every
-  // image, a bundle, is not written; export --keep-going writes them from the cache).
-  const sink = pulling.length < results.length ? cache : into(cache);
-  const byPlan = new Map(pulling.map((x) => [x.plan!, x] as const));
-  await copyImages(registriesBlobSource(registries), pulling.map((x) => x.plan!), sink, {
+  // An image that does not resolve abandons a sink that needs every image (a bundle: the
+  // others still go into the cache; export --keep-going writes them from there).
+  const sink = into(cache);
+  await copyImages(registriesBlobSource(registries), plans, sink, {
     isolate: true,
     onBytes: (p, n) => events.onBytes?.(p, n),
     onConfigs: async (plan) => {
