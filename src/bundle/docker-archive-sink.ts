@@ -22,6 +22,7 @@ import type { ImagePlan } from '../content/plan.js';
 import { MANIFEST_JSON, type DockerManifestEntry } from './layout.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-header.js';
 import { writeChunk } from '../util/streams.js';
+import { releaseView } from './stored-runs.js';
 
 export interface DockerArchiveOptions {
   /** The tags the engine gives an image (`docker.io/library/x:1` as `x:1`); none loads it untagged. */
@@ -78,7 +79,8 @@ export class DockerArchiveSink implements ImageSink {
   /**
    * Queues `chunk`; writes what is queued once it reaches the write size. The content comes as
    * views of up to 64 KiB (a stored layer's runs); the engine reads the upload faster in
-   * bigger pieces.
+   * bigger pieces. The views are copied into the write (and handed back to their reader's
+   * pool), unless one alone fills it.
    */
   private async write(chunk: Buffer): Promise<void> {
     if (this.out.destroyed) throw new Error('the destination stream was closed');
@@ -90,6 +92,8 @@ export class DockerArchiveSink implements ImageSink {
   private async flush(): Promise<void> {
     if (!this.pendingBytes) return;
     const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    // What was copied is no longer held: a stored member's read buffers are reused (stored-runs.ts).
+    if (this.pending.length > 1) for (const c of this.pending) releaseView(c);
     this.pending = [];
     this.pendingBytes = 0;
     await writeChunk(this.out, buf);

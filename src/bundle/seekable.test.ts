@@ -8,7 +8,7 @@ import { DigestMismatchError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { MediaType } from '../oci/media-types.js';
 import { blob, blobs, created, fixtureBundle, fixtureStore, gzA, plans, shared, singlePlan } from './bundle.fixture.js';
-import { releaseView, storedRuns } from './stored-runs.js';
+import { SEQUENTIAL_READ_SIZE, releaseView, storedRuns } from './stored-runs.js';
 import { readArchive } from './reader.js';
 import { openSeekable } from './seekable.js';
 import { FOOTER_SIZE, TOC_ENTRY, parseTocFooter, tocFooter } from './toc.js';
@@ -45,6 +45,19 @@ describe('openSeekable, big stored blobs', () => {
     expect((await text(s.open(blobPath(bigLayer.digest)))).equals(data)).toBe(true);
     for (const [a, b] of [[0, 0], [65530, 65540], [100_000, 699_999], [699_999, 699_999]] as const) {
       expect((await text(s.open(blobPath(bigLayer.digest), a, b))).equals(data.subarray(a, b + 1)), `${a}-${b}`).toBe(true);
+    }
+    // Other read sizes (push and load read in SEQUENTIAL_READ_SIZE), pooled buffers handed back.
+    for (const readSize of [SEQUENTIAL_READ_SIZE, 100_000, 70_000]) {
+      for (const [a, b] of [[0, 699_999], [65530, 65540], [100_000, 699_999]] as const) {
+        for (let pass = 0; pass < 2; pass++) {
+          const parts: Buffer[] = [];
+          for await (const c of s.open(blobPath(bigLayer.digest), a, b, { readSize }) as AsyncIterable<Buffer>) {
+            parts.push(Buffer.from(c));
+            releaseView(c);
+          }
+          expect(Buffer.concat(parts).equals(data.subarray(a, b + 1)), `${readSize}: ${a}-${b}`).toBe(true);
+        }
+      }
     }
   });
 

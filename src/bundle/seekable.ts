@@ -75,8 +75,11 @@ export interface SeekableArchive {
   end: number;
   /** Every regular file, as the full reader gives them; a blob's digest is its name (checked when it is read). */
   contents: ArchiveContents;
-  /** Streams bytes [start, end] (inclusive) of an entry's data, unverified. */
-  open(name: string, start?: number, end?: number): Readable;
+  /**
+   * Streams bytes [start, end] (inclusive) of an entry's data, unverified. `readSize`: bytes
+   * per positioned read of a stored member (stored-runs.ts; default READ_SIZE).
+   */
+  open(name: string, start?: number, end?: number, opts?: { readSize?: number }): Readable;
   /** Reads a whole entry into memory and checks it against its name (blobs). */
   read(name: string): Promise<Buffer>;
 }
@@ -225,7 +228,7 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     return p;
   };
 
-  const openEntry = (name: string, start = 0, end?: number): Readable => {
+  const openEntry = (name: string, start = 0, end?: number, opts: { readSize?: number } = {}): Readable => {
     const e = byName.get(name);
     if (!e) throw new FerryError('NOT_FOUND', `${path} holds no entry "${name}"`);
     const last = Math.min(end ?? e.size - 1, e.size - 1);
@@ -247,16 +250,17 @@ export async function openSeekable(path: string): Promise<SeekableArchive | unde
     const from = headerAt + TAR_BLOCK + start;
     const to = last >= start ? headerAt + TAR_BLOCK + last + 1 : from;
     const mapError = (err: unknown): Error => archiveError(path, err, e.name);
+    const readSize = opts.readSize !== undefined ? { readSize: opts.readSize } : {};
     const known = runsKnown.get(e.member);
     if (known === null) return Readable.from(inflate(), { objectMode: false });
     // Once the member's runs are mapped, the data is one stream of positioned reads
     // (stored-runs.ts), no generator layers; its tar header is checked once, before the first read.
-    if (known) return readRuns(path, known, from, to, { before: () => headerChecked(e, known), mapError });
+    if (known) return readRuns(path, known, from, to, { before: () => headerChecked(e, known), mapError, ...readSize });
     // The first open of a member maps its runs first, then streams as above (or inflates).
     return deferred(async () => {
       const runs = await runsOf(e.member, memberEnd);
       if (!runs) return Readable.from(inflate(), { objectMode: false });
-      return readRuns(path, runs, from, to, { before: () => headerChecked(e, runs), mapError });
+      return readRuns(path, runs, from, to, { before: () => headerChecked(e, runs), mapError, ...readSize });
     });
   };
 

@@ -111,29 +111,37 @@ export async function storedRuns(path: string, member: number, end: number): Pro
   }
 }
 
-/** Bytes read from the file per positioned read: several runs at once, their block headers then left out (256 KiB: four runs a read, and 16 clients of serve stay under 200 MB). */
-const READ_SIZE = 256 * 1024;
+/** Bytes read from the file per positioned read by default: several runs at once, their block headers then left out (256 KiB: four runs a read, and 16 clients of serve stay under 200 MB). */
+export const READ_SIZE = 256 * 1024;
+/**
+ * Bytes per positioned read for one sequential reader of a whole blob (push, load: one stream
+ * per blob, a few at a time): a quarter of the reads, and the thread-pool round trips, of
+ * READ_SIZE's.
+ */
+export const SEQUENTIAL_READ_SIZE = 1024 * 1024;
 
 /**
- * Read buffers whose every view a consumer has handed back (releaseView), for the next reads:
- * a server streaming gigabytes reuses a few buffers instead of allocating one per read (which
- * costs the garbage collector more than the reads and lets RSS climb until it runs).
+ * Read buffers whose every view a consumer has handed back (releaseView), for the next reads,
+ * by their size: a server streaming gigabytes (or a sink that copies what it gets) reuses a few
+ * buffers instead of allocating one per read (which costs the garbage collector more than the
+ * reads and lets RSS climb until it runs).
  */
-const free: Buffer[] = [];
-const FREE_MAX = 32;
+const free = new Map<number, Buffer[]>();
+/** Bytes kept per buffer size at most. */
+const FREE_BYTES = 8 * 1024 * 1024;
 /** The views of a pooled read buffer not handed back yet, by its memory. */
 const outstanding = new WeakMap<ArrayBufferLike, number>();
 
-function readBuffer(length: number): Buffer {
-  if (length < READ_SIZE / 4) return Buffer.allocUnsafeSlow(length);
-  return free.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+function readBuffer(length: number, size: number): Buffer {
+  if (length < size / 4) return Buffer.allocUnsafeSlow(length);
+  return free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
 }
 
 /**
- * Hands back a chunk a RunsReadable pushed, once it is no longer used (written to a socket):
- * when every view of its read buffer is back, the buffer is reused. Optional (a chunk never
- * handed back is collected as usual); a chunk of any other source is ignored. Each chunk at
- * most once, and only when nothing holds it any more.
+ * Hands back a chunk a RunsReadable pushed, once it is no longer used (written to a socket, or
+ * copied): when every view of its read buffer is back, the buffer is reused. Optional (a chunk
+ * never handed back is collected as usual); a chunk of any other source is ignored. Each chunk
+ * at most once, and only when nothing holds it any more.
  */
 export function releaseView(chunk: Buffer): void {
   const mem = chunk.buffer;
@@ -144,7 +152,10 @@ export function releaseView(chunk: Buffer): void {
     return;
   }
   outstanding.delete(mem);
-  if (free.length < FREE_MAX && mem.byteLength === READ_SIZE) free.push(Buffer.from(mem as ArrayBuffer, 0, READ_SIZE));
+  const size = mem.byteLength;
+  let list = free.get(size);
+  if (!list) free.set(size, (list = []));
+  if ((list.length + 1) * size <= FREE_BYTES) list.push(Buffer.from(mem as ArrayBuffer, 0, size));
 }
 
 export interface ReadRunsOptions {
@@ -152,6 +163,8 @@ export interface ReadRunsOptions {
   before?: () => Promise<void>;
   /** Turns a read's error (or before's) into the one the stream fails with. */
   mapError?: (err: unknown) => Error;
+  /** Bytes per positioned read (default READ_SIZE); also the stream's buffer. */
+  readSize?: number;
 }
 
 /**
@@ -171,6 +184,7 @@ class RunsReadable extends Readable {
   private reading: (() => void) | undefined;
   private pos: number;
   private i: number;
+  private readonly size: number;
 
   constructor(
     private readonly path: string,
@@ -179,7 +193,9 @@ class RunsReadable extends Readable {
     private readonly to: number,
     private readonly opts: ReadRunsOptions,
   ) {
-    super({ highWaterMark: READ_SIZE });
+    const size = opts.readSize ?? READ_SIZE;
+    super({ highWaterMark: size });
+    this.size = size;
     this.pos = from;
     // The first run that holds `from` (runs are sorted by `at`).
     let lo = 0;
@@ -208,7 +224,7 @@ class RunsReadable extends Readable {
   }
 
   override _read(): void {
-    const { runs, to } = this;
+    const { runs, to, size } = this;
     if (!(this.pos < to && this.i < runs.length)) {
       if (this.pos < to) return this.fail(new Error('the member holds fewer bytes than the entry'));
       this.push(null);
@@ -218,12 +234,12 @@ class RunsReadable extends Readable {
     const first = runs[this.i]!;
     const fileStart = first.file + (this.pos - first.at);
     let j = this.i;
-    while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= READ_SIZE && runs[j + 1]!.at < to) j++;
-    const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + READ_SIZE);
+    while (j + 1 < runs.length && runs[j + 1]!.file + runs[j + 1]!.length - fileStart <= size && runs[j + 1]!.at < to) j++;
+    const fileEnd = Math.min(runs[j]!.file + runs[j]!.length, runs[j]!.file + (to - runs[j]!.at), fileStart + size);
     // A buffer per read (fresh, or one handed back whole): the runs in it are pushed as views
     // (no copy), which the consumer may hold for a while.
     const length = fileEnd - fileStart;
-    const raw = readBuffer(length);
+    const raw = readBuffer(length, size);
     this.reading = () => {};
     fs.read(this.fd!, raw, 0, length, fileStart, (err, bytesRead) => {
       const after = this.reading!;
@@ -243,7 +259,7 @@ class RunsReadable extends Readable {
         views.push(raw.subarray(r.file + off - fileStart, r.file + off - fileStart + n));
       }
       if (!views.length && this.pos < to) return this.fail(new Error('the member holds fewer bytes than the entry'));
-      if (raw.length === READ_SIZE) outstanding.set(raw.buffer, views.length);
+      if (raw.length === size) outstanding.set(raw.buffer, views.length);
       for (const v of views) this.push(v);
       if (this.pos >= to) this.push(null);
     });

@@ -10,6 +10,7 @@ import { FerryError } from '../errors.js';
 import { blobPath } from '../digest/digest.js';
 import { interpret, type Interpretation } from '../bundle/contents.js';
 import { openSeekable, type SeekableArchive } from '../bundle/seekable.js';
+import { SEQUENTIAL_READ_SIZE } from '../bundle/stored-runs.js';
 import { imageProblems } from '../bundle/verify.js';
 import type { BlobSource } from '../content/image-source.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -70,11 +71,14 @@ export async function openBundle(path: string, store: BlobStore, onReadThrough: 
   return { interpretation: it, source: { ...storeBlobSource(store, path), oneFile: true }, rawBlobs: store, readSmall: (d) => readFile(store.path(d)).catch(() => undefined), cached: true };
 }
 
-/** A seekable bundle as the copy engine's source: blobs straight from the file, unverified (the engine checks them). */
+/**
+ * A seekable bundle as the copy engine's source: blobs straight from the file, unverified (the
+ * engine checks them), each read as one sequential stream in big reads (SEQUENTIAL_READ_SIZE).
+ */
 export function bundleBlobSource(path: string, s: SeekableArchive): BlobSource {
   return {
     description: path,
     oneFile: true,
-    blob: (_ref, d) => async (offset, end) => ({ body: s.open(blobPath(d.digest), offset, end ?? Math.max(offset, d.size - 1)), start: offset }),
+    blob: (_ref, d) => async (offset, end) => ({ body: s.open(blobPath(d.digest), offset, end ?? Math.max(offset, d.size - 1), { readSize: SEQUENTIAL_READ_SIZE }), start: offset }),
   };
 }
